@@ -1,0 +1,88 @@
+//! Activation functions and the derivatives backpropagation needs.
+
+use serde::{Deserialize, Serialize};
+
+/// The logistic sigmoid `1 / (1 + e^-x)`, written so it never overflows.
+pub fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Element-wise activations, by their Keras names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    #[default]
+    Linear,
+    Relu,
+    Sigmoid,
+    Tanh,
+    /// Over the last axis; only for `Dense`.
+    Softmax,
+}
+
+impl Activation {
+    /// Applies an element-wise activation to one value (softmax is not element-wise).
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Linear => x,
+            Activation::Relu => x.max(0.0),
+            Activation::Sigmoid => sigmoid(x),
+            Activation::Tanh => x.tanh(),
+            Activation::Softmax => unreachable!("softmax is applied over a whole row"),
+        }
+    }
+
+    /// The derivative, written in terms of the *output* `y = act(x)` where that is cheaper.
+    /// relu'(0) is 0, as in TensorFlow.
+    pub fn derivative_from_output(self, y: f32) -> f32 {
+        match self {
+            Activation::Linear => 1.0,
+            Activation::Relu => (y > 0.0) as u8 as f32,
+            Activation::Sigmoid => y * (1.0 - y),
+            Activation::Tanh => 1.0 - y * y,
+            Activation::Softmax => unreachable!("softmax backward uses its Jacobian"),
+        }
+    }
+
+    /// The Keras name, as used in configs and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Linear => "linear",
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softmax => "softmax",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigmoid_is_stable_and_correct() {
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert!((sigmoid(2.0) - 0.880_797_1).abs() < 1e-7);
+        assert_eq!(sigmoid(-1000.0), 0.0);
+        assert_eq!(sigmoid(1000.0), 1.0);
+    }
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        for act in [Activation::Linear, Activation::Relu, Activation::Sigmoid, Activation::Tanh] {
+            for x in [-1.3f32, 0.4, 2.0] {
+                let h = 1e-3;
+                let numeric = (act.apply(x + h) - act.apply(x - h)) / (2.0 * h);
+                let analytic = act.derivative_from_output(act.apply(x));
+                assert!((numeric - analytic).abs() < 1e-3, "{act:?} at {x}");
+            }
+        }
+        assert_eq!(Activation::Relu.derivative_from_output(0.0), 0.0);
+    }
+}

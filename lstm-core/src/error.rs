@@ -1,0 +1,166 @@
+//! One error type for the whole crate. Every message says what was expected and what was given.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in `lstm-core`.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum LstmError {
+    /// An array has the wrong rank or size.
+    #[error("{context}: expected shape {expected}, got {got}")]
+    Shape {
+        context: String,
+        expected: String,
+        got: String,
+    },
+
+    /// An input holds NaN or infinity.
+    #[error("{context}: expected finite numbers, found {value} at index {index}")]
+    NonFinite {
+        context: String,
+        index: String,
+        value: f32,
+    },
+
+    /// An input with nothing in it.
+    #[error("{context}: expected at least {min} element(s), got an empty input")]
+    Empty { context: String, min: usize },
+
+    /// A sliding window that does not fit in the series.
+    #[error(
+        "window of {n_steps} steps needs a series longer than {n_steps} values, got a series of {len}"
+    )]
+    WindowTooLong { n_steps: usize, len: usize },
+
+    /// A scaler fitted on data where every value is the same.
+    #[error(
+        "{scaler}: cannot scale data whose values are all equal ({value}); expected at least two distinct values"
+    )]
+    ZeroRange { scaler: &'static str, value: f32 },
+
+    /// A scaler or model used before it was fitted / compiled.
+    #[error("{what} must be {needed} first: call {call}")]
+    NotReady {
+        what: &'static str,
+        needed: &'static str,
+        call: &'static str,
+    },
+
+    /// A hyperparameter outside its valid range.
+    #[error("invalid {param}: expected {expected}, got {got}")]
+    Config {
+        param: &'static str,
+        expected: String,
+        got: String,
+    },
+
+    /// Training produced a NaN or infinite loss.
+    #[error(
+        "training diverged at epoch {epoch}, batch {batch}: loss became {loss}. The model keeps its last finite weights. \
+         Try a lower learning rate or gradient clipping (e.g. `Adam::new(lr).clipnorm(1.0)`)"
+    )]
+    Diverged { epoch: usize, batch: usize, loss: f32 },
+
+    /// Reading or writing a file failed.
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+
+    /// A chart could not be drawn.
+    #[error("drawing {what}: {message}")]
+    Plot { what: String, message: String },
+
+    /// A file or text could not be parsed.
+    #[error("{context}: {message}")]
+    Parse { context: String, message: String },
+}
+
+/// Shorthand used across the crate.
+pub type Result<T, E = LstmError> = std::result::Result<T, E>;
+
+impl LstmError {
+    pub(crate) fn shape(
+        context: impl Into<String>,
+        expected: impl Into<String>,
+        got: impl Into<String>,
+    ) -> Self {
+        LstmError::Shape {
+            context: context.into(),
+            expected: expected.into(),
+            got: got.into(),
+        }
+    }
+
+    pub(crate) fn config(
+        param: &'static str,
+        expected: impl Into<String>,
+        got: impl std::fmt::Display,
+    ) -> Self {
+        LstmError::Config {
+            param,
+            expected: expected.into(),
+            got: got.to_string(),
+        }
+    }
+}
+
+/// Formats a shape the way Keras prints it, e.g. `(None, 3, 1)` or `(4, 3, 1)`.
+pub fn fmt_shape(dims: &[usize]) -> String {
+    let parts: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    match parts.len() {
+        1 => format!("({},)", parts[0]),
+        _ => format!("({})", parts.join(", ")),
+    }
+}
+
+/// Checks that every value is finite; the error names the first bad index.
+pub fn ensure_finite<S, D>(context: &str, x: &ndarray::ArrayBase<S, D>) -> Result<()>
+where
+    S: ndarray::Data<Elem = f32>,
+    D: ndarray::Dimension,
+{
+    if let Some(flat) = x.iter().position(|v| !v.is_finite()) {
+        let value = *x.iter().nth(flat).expect("position came from this iterator");
+        return Err(LstmError::NonFinite {
+            context: context.to_string(),
+            index: fmt_index(flat, x.shape()),
+            value,
+        });
+    }
+    Ok(())
+}
+
+/// Turns a row-major flat position into `[i, j, k]`.
+fn fmt_index(mut flat: usize, shape: &[usize]) -> String {
+    let mut index = vec![0; shape.len()];
+    for (axis, &len) in shape.iter().enumerate().rev() {
+        index[axis] = flat % len.max(1);
+        flat /= len.max(1);
+    }
+    format!("{index:?}")
+}
+
+/// Checks that an array is not empty.
+pub fn ensure_nonempty<S, D>(context: &str, x: &ndarray::ArrayBase<S, D>) -> Result<()>
+where
+    S: ndarray::Data<Elem = f32>,
+    D: ndarray::Dimension,
+{
+    if x.is_empty() {
+        return Err(LstmError::Empty {
+            context: context.to_string(),
+            min: 1,
+        });
+    }
+    Ok(())
+}
+
+/// A shape without its batch axis, printed as Keras does: `(None, 3, 1)`.
+pub fn batch_shape(dims: &[usize]) -> String {
+    let parts: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    format!("(None, {})", parts.join(", "))
+}
+
+/// The f64 a user meant by an f32 literal: `0.2f32` → `0.2`, not `0.20000000298…`, so fractions
+/// of a sample count round as they do in Python.
+pub fn decimal_f64(v: f32) -> f64 {
+    v.to_string().parse().unwrap_or(v as f64)
+}

@@ -1,0 +1,84 @@
+//! Keras' default initialisers, all drawn from one seeded RNG so a seed fixes every weight.
+
+use ndarray::{Array1, Array2};
+use ndarray_rand::RandomExt;
+use ndarray_rand::rand::SeedableRng;
+use ndarray_rand::rand::rngs::StdRng;
+use ndarray_rand::rand_distr::{StandardNormal, Uniform};
+
+/// The crate's one RNG type; the same seed gives the same stream on every machine.
+pub type Rng = StdRng;
+
+pub fn seeded_rng(seed: u64) -> Rng {
+    StdRng::seed_from_u64(seed)
+}
+
+/// `glorot_uniform`: U(-limit, limit) with `limit = sqrt(6 / (fan_in + fan_out))`.
+pub fn glorot_uniform(rows: usize, cols: usize, rng: &mut Rng) -> Array2<f32> {
+    let limit = (6.0 / (rows + cols) as f32).sqrt();
+    Array2::random_using(
+        (rows, cols),
+        Uniform::new(-limit, limit).expect("limit > 0"),
+        rng,
+    )
+}
+
+/// `orthogonal` (gain 1): the Q of a QR decomposition of a normal matrix, signs fixed by
+/// R's diagonal, as Keras draws the recurrent kernel. For `rows < cols` the rows are orthonormal.
+pub fn orthogonal(rows: usize, cols: usize, rng: &mut Rng) -> Array2<f32> {
+    // Orthonormalise the columns of a tall (n, k) normal matrix, then transpose if the target is wide.
+    let (n, k) = (rows.max(cols), rows.min(cols));
+    let mut a: Array2<f64> = Array2::random_using((n, k), StandardNormal, rng);
+    // Modified Gram-Schmidt gives Q with a positive R diagonal, i.e. Q * sign(diag(R)).
+    for j in 0..k {
+        for p in 0..j {
+            let dot = a.column(p).dot(&a.column(j));
+            let qp = a.column(p).to_owned();
+            a.column_mut(j).scaled_add(-dot, &qp);
+        }
+        let norm = a.column(j).dot(&a.column(j)).sqrt();
+        a.column_mut(j).mapv_inplace(|v| v / norm);
+    }
+    let q = a.mapv(|v| v as f32);
+    if rows < cols { q.reversed_axes().as_standard_layout().to_owned() } else { q }
+}
+
+/// LSTM bias: zeros, except the forget-gate slice `[u, 2u)` which is 1 (`unit_forget_bias=True`).
+pub fn unit_forget_bias(units: usize) -> Array1<f32> {
+    let mut bias = Array1::zeros(4 * units);
+    bias.slice_mut(ndarray::s![units..2 * units]).fill(1.0);
+    bias
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glorot_respects_its_limit_and_the_seed() {
+        let w = glorot_uniform(10, 40, &mut seeded_rng(1));
+        let limit = (6.0f32 / 50.0).sqrt();
+        assert!(w.iter().all(|v| v.abs() <= limit));
+        assert_eq!(w, glorot_uniform(10, 40, &mut seeded_rng(1)));
+        assert_ne!(w, glorot_uniform(10, 40, &mut seeded_rng(2)));
+    }
+
+    #[test]
+    fn orthogonal_rows_are_orthonormal() {
+        for (rows, cols) in [(5, 20), (20, 5), (6, 6)] {
+            let q = orthogonal(rows, cols, &mut seeded_rng(3));
+            assert_eq!(q.dim(), (rows, cols));
+            let gram = if rows <= cols { q.dot(&q.t()) } else { q.t().dot(&q) };
+            for ((i, j), v) in gram.indexed_iter() {
+                let expected = if i == j { 1.0 } else { 0.0 };
+                assert!((v - expected).abs() < 1e-5, "gram[{i},{j}] = {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn forget_bias_is_one_only_on_the_forget_slice() {
+        let b = unit_forget_bias(2);
+        assert_eq!(b.to_vec(), vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+}

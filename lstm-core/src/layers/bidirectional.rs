@@ -1,0 +1,166 @@
+//! `Bidirectional(LSTM)`: one LSTM reads the sequence forwards, a copy with its own weights reads
+//! it backwards, and their outputs are merged. With `return_sequences` the backward outputs are
+//! flipped back so that index t of both halves belongs to input step t, as Keras does.
+
+use ndarray::{ArrayD, Axis, Slice};
+
+use super::{Layer, Lstm, Param, Weight, check_weight_shapes};
+use crate::error::{LstmError, Result};
+use crate::init::Rng;
+
+/// How the forward and backward outputs are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeMode {
+    /// Side by side: `2·units` features (Keras' default).
+    #[default]
+    Concat,
+    Sum,
+    Mul,
+    /// The mean of the two.
+    Ave,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bidirectional {
+    forward_layer: Lstm,
+    backward_layer: Lstm,
+    merge_mode: MergeMode,
+    outputs: Option<(ArrayD<f32>, ArrayD<f32>)>,
+}
+
+impl Bidirectional {
+    /// Wraps `layer`; the backward copy reads in the opposite direction.
+    pub fn new(layer: Lstm) -> Self {
+        let backward_layer = layer.clone().go_backwards(!layer.is_go_backwards());
+        Bidirectional {
+            forward_layer: layer,
+            backward_layer,
+            merge_mode: MergeMode::Concat,
+            outputs: None,
+        }
+    }
+
+    pub fn merge_mode(mut self, mode: MergeMode) -> Self {
+        self.merge_mode = mode;
+        self
+    }
+
+    pub fn forward_layer(&self) -> &Lstm {
+        &self.forward_layer
+    }
+
+    pub fn backward_layer(&self) -> &Lstm {
+        &self.backward_layer
+    }
+
+    fn flip_time(&self, a: ArrayD<f32>) -> ArrayD<f32> {
+        if self.forward_layer.returns_sequences() {
+            let mut a = a;
+            a.slice_axis_inplace(Axis(1), Slice::new(0, None, -1));
+            a.as_standard_layout().into_owned()
+        } else {
+            a
+        }
+    }
+}
+
+impl Layer for Bidirectional {
+    fn class_name(&self) -> &'static str {
+        "Bidirectional"
+    }
+    fn base_name(&self) -> &'static str {
+        "bidirectional"
+    }
+
+    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+        if self.forward_layer.returns_state() {
+            return Err(LstmError::config(
+                "Bidirectional layer",
+                "an LSTM without return_state",
+                "return_state = true",
+            ));
+        }
+        let mut shape = self.forward_layer.build(input_shape, rng)?;
+        self.backward_layer.build(input_shape, rng)?;
+        if self.merge_mode == MergeMode::Concat {
+            *shape.last_mut().expect("LSTM output has units") *= 2;
+        }
+        Ok(shape)
+    }
+
+    fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {
+        let y_forward = self.forward_layer.forward(x, training, rng)?;
+        let y_backward = self.backward_layer.forward(x, training, rng)?;
+        let y_backward = self.flip_time(y_backward);
+        let last = Axis(y_forward.ndim() - 1);
+        let merged = match self.merge_mode {
+            MergeMode::Concat => ndarray::concatenate(last, &[y_forward.view(), y_backward.view()])
+                .expect("same shapes"),
+            MergeMode::Sum => &y_forward + &y_backward,
+            MergeMode::Mul => &y_forward * &y_backward,
+            MergeMode::Ave => (&y_forward + &y_backward) * 0.5,
+        };
+        self.outputs = Some((y_forward, y_backward));
+        Ok(merged)
+    }
+
+    fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+        let (y_forward, y_backward) = self.outputs.as_ref().ok_or(LstmError::NotReady {
+            what: "Bidirectional backward",
+            needed: "preceded by a forward pass",
+            call: "forward(x, true, rng)",
+        })?;
+        let (g_forward, g_backward) = match self.merge_mode {
+            MergeMode::Concat => {
+                let last = Axis(grad_output.ndim() - 1);
+                let units = y_forward.shape()[last.index()];
+                (
+                    grad_output.slice_axis(last, Slice::from(..units)).to_owned(),
+                    grad_output.slice_axis(last, Slice::from(units..)).to_owned(),
+                )
+            }
+            MergeMode::Sum => (grad_output.clone(), grad_output.clone()),
+            MergeMode::Mul => (grad_output * y_backward, grad_output * y_forward),
+            MergeMode::Ave => (grad_output * 0.5, grad_output * 0.5),
+        };
+        let dx_forward = self.forward_layer.backward(&g_forward)?;
+        let g_backward = self.flip_time(g_backward);
+        let dx_backward = self.backward_layer.backward(&g_backward)?;
+        Ok(dx_forward + dx_backward)
+    }
+
+    fn params(&mut self) -> Vec<Param<'_>> {
+        let mut params = self.forward_layer.params();
+        params.extend(self.backward_layer.params());
+        params
+    }
+
+    fn weights(&self) -> Vec<Weight> {
+        let named = |prefix: &'static str, weights: Vec<Weight>| {
+            weights.into_iter().map(move |w| Weight {
+                name: format!("{prefix}/{}", w.name),
+                value: w.value,
+            })
+        };
+        named("forward_lstm", self.forward_layer.weights())
+            .chain(named("backward_lstm", self.backward_layer.weights()))
+            .collect()
+    }
+
+    fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()> {
+        check_weight_shapes("Bidirectional", &self.weights(), weights)?;
+        let half = weights.len() / 2;
+        self.forward_layer.set_weights(&weights[..half])?;
+        self.backward_layer.set_weights(&weights[half..])
+    }
+
+    fn reset_states(&mut self) {
+        self.forward_layer.reset_states();
+        self.backward_layer.reset_states();
+    }
+
+    fn is_stateful(&self) -> bool {
+        self.forward_layer.is_stateful()
+    }
+}

@@ -1,0 +1,520 @@
+//! `LSTM`: the cell of [`crate::cell`] run over time, batched, with backpropagation through time.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, Array3, ArrayD, Axis, Ix3, s};
+use ndarray_rand::rand::Rng as _;
+
+use super::{Layer, Param, Weight, check_weight_shapes, not_built};
+use crate::activation::Activation;
+use crate::cell::{self, CellStep};
+use crate::error::{LstmError, Result, batch_shape, ensure_finite, fmt_shape};
+use crate::init::{self, Rng};
+
+/// `keras.layers.LSTM`. Weights in Keras layout: `kernel [in, 4u]`, `recurrent_kernel [u, 4u]`,
+/// `bias [4u]`, gates packed i, f, c, o.
+///
+/// Defaults as in Keras: `activation` tanh (relu allowed), recurrent activation sigmoid,
+/// `use_bias` true, glorot-uniform kernel, orthogonal recurrent kernel, unit forget bias,
+/// `return_sequences` false, `return_state` false, `go_backwards` false, `stateful` false,
+/// `dropout` 0 (on the inputs, one mask per sequence shared by every step, as Keras 3 does).
+#[derive(Debug, Clone)]
+pub struct Lstm {
+    units: usize,
+    activation: Activation,
+    use_bias: bool,
+    return_sequences: bool,
+    return_state: bool,
+    go_backwards: bool,
+    stateful: bool,
+    dropout: f32,
+    seed: u64,
+    weights: Option<LstmWeights>,
+    state: Option<(Array2<f32>, Array2<f32>)>,
+    cache: Option<Cache>,
+}
+
+#[derive(Debug, Clone)]
+struct LstmWeights {
+    kernel: Array2<f32>,
+    recurrent_kernel: Array2<f32>,
+    bias: Array1<f32>,
+    d_kernel: Array2<f32>,
+    d_recurrent_kernel: Array2<f32>,
+    d_bias: Array1<f32>,
+}
+
+/// What backpropagation needs from the forward pass.
+#[derive(Debug, Clone)]
+struct Cache {
+    /// Inputs in processing order, time-major: row `t·B + b` is sample b at step t.
+    x_time_major: Array2<f32>,
+    dropout_mask: Option<Array2<f32>>,
+    h0: Array2<f32>,
+    c0: Array2<f32>,
+    steps: Vec<CellStep>,
+}
+
+/// What [`Lstm::call`] returns: the output (`[B, T, u]` with `return_sequences`, else `[B, u]`)
+/// and the final states `h` and `c` (`[B, u]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LstmOutput {
+    pub output: ArrayD<f32>,
+    pub h: Array2<f32>,
+    pub c: Array2<f32>,
+}
+
+impl Lstm {
+    /// An LSTM with `units` hidden units and Keras' defaults.
+    pub fn new(units: usize) -> Self {
+        Lstm {
+            units,
+            activation: Activation::Tanh,
+            use_bias: true,
+            return_sequences: false,
+            return_state: false,
+            go_backwards: false,
+            stateful: false,
+            dropout: 0.0,
+            seed: 0,
+            weights: None,
+            state: None,
+            cache: None,
+        }
+    }
+
+    /// Activation of the candidate and of the cell state in `h = o·act(c)`: tanh or relu.
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+    /// Output every step (`[B, T, u]`) instead of the last (`[B, u]`).
+    pub fn return_sequences(mut self, yes: bool) -> Self {
+        self.return_sequences = yes;
+        self
+    }
+    /// [`Lstm::call`] keeps the final states; a `Sequential` model refuses such a layer, as in Keras.
+    pub fn return_state(mut self, yes: bool) -> Self {
+        self.return_state = yes;
+        self
+    }
+    /// Read the sequence from the last step to the first; the output stays in processing order.
+    pub fn go_backwards(mut self, yes: bool) -> Self {
+        self.go_backwards = yes;
+        self
+    }
+    /// Carry the final states of one batch into the next, until [`Layer::reset_states`].
+    pub fn stateful(mut self, yes: bool) -> Self {
+        self.stateful = yes;
+        self
+    }
+    /// Fraction of input units dropped during training, in `[0, 1)`.
+    pub fn dropout(mut self, rate: f32) -> Self {
+        self.dropout = rate;
+        self
+    }
+    /// Without the bias vector (`4·u·(d+u)` parameters instead of `4·u·(d+u+1)`).
+    pub fn use_bias(mut self, yes: bool) -> Self {
+        self.use_bias = yes;
+        self
+    }
+    /// Seed for the weights when the layer builds itself in [`Lstm::call`] (a model uses its own RNG).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    pub fn units(&self) -> usize {
+        self.units
+    }
+    pub fn returns_sequences(&self) -> bool {
+        self.return_sequences
+    }
+    pub fn returns_state(&self) -> bool {
+        self.return_state
+    }
+    pub fn is_go_backwards(&self) -> bool {
+        self.go_backwards
+    }
+    pub fn activation_fn(&self) -> Activation {
+        self.activation
+    }
+
+    /// Kernel `[in, 4u]`, recurrent kernel `[u, 4u]` and bias `[4u]` (zeros without bias).
+    pub fn kernels(&self) -> Result<(&Array2<f32>, &Array2<f32>, &Array1<f32>)> {
+        let w = self.weights.as_ref().ok_or_else(|| not_built("LSTM"))?;
+        Ok((&w.kernel, &w.recurrent_kernel, &w.bias))
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.units == 0 {
+            return Err(LstmError::config("LSTM units", "at least 1", 0));
+        }
+        if !matches!(self.activation, Activation::Tanh | Activation::Relu) {
+            return Err(LstmError::config(
+                "LSTM activation",
+                "tanh or relu",
+                self.activation.name(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(LstmError::config("LSTM dropout", "a rate in [0, 1)", self.dropout));
+        }
+        Ok(())
+    }
+
+    /// Runs the layer on `x: [batch, timesteps, features]` outside a model, building it on first
+    /// use (weights from [`Lstm::seed`]), with zero initial states (or the carried ones if stateful).
+    pub fn call(&mut self, x: &Array3<f32>) -> Result<LstmOutput> {
+        self.call_with_initial_state(x, None)
+    }
+
+    /// Like [`Lstm::call`], starting from the given `(h0, c0)`, each `[batch, units]`.
+    pub fn call_with_initial_state(
+        &mut self,
+        x: &Array3<f32>,
+        initial_state: Option<(&Array2<f32>, &Array2<f32>)>,
+    ) -> Result<LstmOutput> {
+        let (_, timesteps, features) = x.dim();
+        if self.weights.is_none() {
+            self.build(&[timesteps, features], &mut init::seeded_rng(self.seed))?;
+        }
+        let mut rng = init::seeded_rng(self.seed);
+        let output = self.run(x.view().into_dyn(), initial_state, false, &mut rng)?;
+        let last = &self.cache.as_ref().expect("run fills the cache").steps;
+        let last = last.last().expect("at least one step");
+        Ok(LstmOutput {
+            output,
+            h: last.h.clone(),
+            c: last.c.clone(),
+        })
+    }
+
+    /// The per-step gates and states of the last forward pass, in processing order.
+    pub fn last_steps(&self) -> Option<&[CellStep]> {
+        self.cache.as_ref().map(|c| c.steps.as_slice())
+    }
+
+    fn check_input(&self, x: &ndarray::ArrayViewD<f32>) -> Result<(usize, usize, usize)> {
+        let w = self.weights.as_ref().ok_or_else(|| not_built("LSTM"))?;
+        let features = w.kernel.nrows();
+        if x.ndim() != 3 || x.shape()[2] != features || x.shape()[1] == 0 {
+            return Err(LstmError::shape(
+                "LSTM input",
+                format!("(batch, timesteps >= 1, {features})"),
+                fmt_shape(x.shape()),
+            ));
+        }
+        ensure_finite("LSTM input", x)?;
+        Ok((x.shape()[0], x.shape()[1], features))
+    }
+
+    fn initial_state(
+        &self,
+        batch: usize,
+        given: Option<(&Array2<f32>, &Array2<f32>)>,
+    ) -> Result<(Array2<f32>, Array2<f32>)> {
+        let expected = (batch, self.units);
+        if let Some((h0, c0)) = given {
+            for (name, s) in [("h0", h0), ("c0", c0)] {
+                if s.dim() != expected {
+                    return Err(LstmError::shape(
+                        format!("LSTM initial state {name}"),
+                        fmt_shape(&[batch, self.units]),
+                        fmt_shape(s.shape()),
+                    ));
+                }
+                ensure_finite(&format!("LSTM initial state {name}"), s)?;
+            }
+            return Ok((h0.clone(), c0.clone()));
+        }
+        match &self.state {
+            Some((h, c)) if self.stateful => {
+                if h.dim() != expected {
+                    return Err(LstmError::shape(
+                        "stateful LSTM: every batch must have the size of the first one (or call reset_states)",
+                        format!("batch of {}", h.nrows()),
+                        format!("batch of {batch}"),
+                    ));
+                }
+                Ok((h.clone(), c.clone()))
+            }
+            _ => Ok((Array2::zeros(expected), Array2::zeros(expected))),
+        }
+    }
+
+    fn run(
+        &mut self,
+        x: ndarray::ArrayViewD<f32>,
+        initial_state: Option<(&Array2<f32>, &Array2<f32>)>,
+        training: bool,
+        rng: &mut Rng,
+    ) -> Result<ArrayD<f32>> {
+        let (batch, timesteps, features) = self.check_input(&x)?;
+        let (h0, c0) = self.initial_state(batch, initial_state)?;
+        let x = x.into_dimensionality::<Ix3>().expect("rank checked");
+
+        let dropout_mask = (training && self.dropout > 0.0).then(|| {
+            let keep = 1.0 - self.dropout;
+            Array2::from_shape_fn((batch, features), |_| {
+                if rng.random::<f32>() < keep { 1.0 / keep } else { 0.0 }
+            })
+        });
+
+        // Time-major inputs in processing order, so each step's rows are contiguous.
+        let mut x_time_major = Array3::zeros((timesteps, batch, features));
+        for t in 0..timesteps {
+            let source = if self.go_backwards { timesteps - 1 - t } else { t };
+            let mut slot = x_time_major.index_axis_mut(Axis(0), t);
+            slot.assign(&x.index_axis(Axis(1), source));
+            if let Some(mask) = &dropout_mask {
+                slot *= mask;
+            }
+        }
+        let x_time_major = x_time_major
+            .into_shape_with_order((timesteps * batch, features))
+            .expect("contiguous");
+
+        let w = self.weights.as_ref().expect("checked in check_input");
+        // The input projection of every step in one product; the recurrent product once per step.
+        let mut z = x_time_major.dot(&w.kernel) + &w.bias;
+        let mut steps: Vec<CellStep> = Vec::with_capacity(timesteps);
+        for t in 0..timesteps {
+            let mut z_t = z.slice_mut(s![t * batch..(t + 1) * batch, ..]);
+            let (h_prev, c_prev) = match steps.last() {
+                Some(prev) => (prev.h.view(), prev.c.view()),
+                None => (h0.view(), c0.view()),
+            };
+            general_mat_mul(1.0, &h_prev, &w.recurrent_kernel, 1.0, &mut z_t);
+            let step = cell::step_from_preactivations(z_t.view(), c_prev, self.activation);
+            steps.push(step);
+        }
+
+        let output = if self.return_sequences {
+            let mut seq = Array3::zeros((batch, timesteps, self.units));
+            for (t, step) in steps.iter().enumerate() {
+                seq.index_axis_mut(Axis(1), t).assign(&step.h);
+            }
+            seq.into_dyn()
+        } else {
+            steps.last().expect("timesteps >= 1").h.clone().into_dyn()
+        };
+        if self.stateful {
+            let last = steps.last().expect("timesteps >= 1");
+            self.state = Some((last.h.clone(), last.c.clone()));
+        }
+        self.cache = Some(Cache {
+            x_time_major,
+            dropout_mask,
+            h0,
+            c0,
+            steps,
+        });
+        Ok(output)
+    }
+}
+
+impl Layer for Lstm {
+    fn class_name(&self) -> &'static str {
+        "LSTM"
+    }
+    fn base_name(&self) -> &'static str {
+        "lstm"
+    }
+
+    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+        self.validate()?;
+        let [timesteps, features] = *input_shape else {
+            return Err(LstmError::shape(
+                "LSTM input",
+                "(batch, timesteps, features): a 3-D input",
+                batch_shape(input_shape),
+            ));
+        };
+        if features == 0 || timesteps == 0 {
+            return Err(LstmError::shape(
+                "LSTM input",
+                "at least one timestep and one feature",
+                format!("(None, {timesteps}, {features})"),
+            ));
+        }
+        let u = self.units;
+        let kernel = init::glorot_uniform(features, 4 * u, rng);
+        let recurrent_kernel = init::orthogonal(u, 4 * u, rng);
+        let bias = if self.use_bias {
+            init::unit_forget_bias(u)
+        } else {
+            Array1::zeros(4 * u)
+        };
+        self.weights = Some(LstmWeights {
+            d_kernel: Array2::zeros(kernel.dim()),
+            d_recurrent_kernel: Array2::zeros(recurrent_kernel.dim()),
+            d_bias: Array1::zeros(bias.dim()),
+            kernel,
+            recurrent_kernel,
+            bias,
+        });
+        self.state = None;
+        self.cache = None;
+        Ok(if self.return_sequences {
+            vec![timesteps, u]
+        } else {
+            vec![u]
+        })
+    }
+
+    fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {
+        self.run(x.view(), None, training, rng)
+    }
+
+    fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+        let cache = self.cache.as_ref().ok_or(LstmError::NotReady {
+            what: "LSTM backward",
+            needed: "preceded by a forward pass",
+            call: "forward(x, true, rng)",
+        })?;
+        let w = self.weights.as_mut().ok_or_else(|| not_built("LSTM"))?;
+        let (timesteps, (batch, units)) = (cache.steps.len(), cache.h0.dim());
+        let expected = if self.return_sequences {
+            vec![batch, timesteps, units]
+        } else {
+            vec![batch, units]
+        };
+        if grad_output.shape() != expected.as_slice() {
+            return Err(LstmError::shape(
+                "LSTM backward: gradient of the output",
+                fmt_shape(&expected),
+                fmt_shape(grad_output.shape()),
+            ));
+        }
+
+        let mut dz_all = Array2::<f32>::zeros((timesteps * batch, 4 * units));
+        let mut dh_next = Array2::<f32>::zeros((batch, units));
+        let mut dc_next = Array2::<f32>::zeros((batch, units));
+        for t in (0..timesteps).rev() {
+            // Gradient reaching h_t: from the output at this step and from step t+1.
+            let mut dh = dh_next;
+            if self.return_sequences {
+                dh += &grad_output.slice(s![.., t, ..]);
+            } else if t == timesteps - 1 {
+                dh += grad_output;
+            }
+            let c_prev = if t == 0 { cache.c0.view() } else { cache.steps[t - 1].c.view() };
+            let (dz, dc_prev) =
+                cell::step_backward(&cache.steps[t], c_prev, dh.view(), dc_next.view(), self.activation);
+            dh_next = dz.dot(&w.recurrent_kernel.t());
+            dc_next = dc_prev;
+            dz_all.slice_mut(s![t * batch..(t + 1) * batch, ..]).assign(&dz);
+        }
+
+        // Parameter gradients for all steps at once.
+        let mut h_prev_all = Array2::<f32>::zeros((timesteps * batch, units));
+        h_prev_all.slice_mut(s![..batch, ..]).assign(&cache.h0);
+        for t in 1..timesteps {
+            h_prev_all
+                .slice_mut(s![t * batch..(t + 1) * batch, ..])
+                .assign(&cache.steps[t - 1].h);
+        }
+        general_mat_mul(1.0, &cache.x_time_major.t(), &dz_all, 0.0, &mut w.d_kernel);
+        general_mat_mul(1.0, &h_prev_all.t(), &dz_all, 0.0, &mut w.d_recurrent_kernel);
+        if self.use_bias {
+            w.d_bias.assign(&dz_all.sum_axis(Axis(0)));
+        }
+
+        // Input gradient, back in (batch, time, feature) order.
+        let features = w.kernel.nrows();
+        let dx_time_major = dz_all.dot(&w.kernel.t());
+        let dx_time_major = dx_time_major
+            .into_shape_with_order((timesteps, batch, features))
+            .expect("contiguous");
+        let mut dx = Array3::<f32>::zeros((batch, timesteps, features));
+        for t in 0..timesteps {
+            let target = if self.go_backwards { timesteps - 1 - t } else { t };
+            let mut slot = dx.index_axis_mut(Axis(1), target);
+            slot.assign(&dx_time_major.index_axis(Axis(0), t));
+            if let Some(mask) = &cache.dropout_mask {
+                slot *= mask;
+            }
+        }
+        Ok(dx.into_dyn())
+    }
+
+    fn params(&mut self) -> Vec<Param<'_>> {
+        let use_bias = self.use_bias;
+        let Some(w) = self.weights.as_mut() else {
+            return vec![];
+        };
+        let mut params = vec![
+            Param {
+                value: w.kernel.as_slice_mut().expect("standard layout"),
+                grad: w.d_kernel.as_slice_mut().expect("standard layout"),
+            },
+            Param {
+                value: w.recurrent_kernel.as_slice_mut().expect("standard layout"),
+                grad: w.d_recurrent_kernel.as_slice_mut().expect("standard layout"),
+            },
+        ];
+        if use_bias {
+            params.push(Param {
+                value: w.bias.as_slice_mut().expect("standard layout"),
+                grad: w.d_bias.as_slice_mut().expect("standard layout"),
+            });
+        }
+        params
+    }
+
+    fn weights(&self) -> Vec<Weight> {
+        let Some(w) = self.weights.as_ref() else {
+            return vec![];
+        };
+        let mut out = vec![
+            Weight {
+                name: "kernel".into(),
+                value: w.kernel.clone().into_dyn(),
+            },
+            Weight {
+                name: "recurrent_kernel".into(),
+                value: w.recurrent_kernel.clone().into_dyn(),
+            },
+        ];
+        if self.use_bias {
+            out.push(Weight {
+                name: "bias".into(),
+                value: w.bias.clone().into_dyn(),
+            });
+        }
+        out
+    }
+
+    fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()> {
+        check_weight_shapes("LSTM", &self.weights(), weights)?;
+        if self.weights.is_none() {
+            return Err(not_built("LSTM"));
+        }
+        let w = self.weights.as_mut().expect("checked");
+        let as2 = |a: &ArrayD<f32>| -> Array2<f32> {
+            a.clone().into_dimensionality().expect("shape checked")
+        };
+        w.kernel = as2(&weights[0]);
+        w.recurrent_kernel = as2(&weights[1]);
+        if self.use_bias {
+            w.bias = weights[2].clone().into_dimensionality().expect("shape checked");
+        }
+        Ok(())
+    }
+
+    fn reset_states(&mut self) {
+        self.state = None;
+    }
+
+    fn is_stateful(&self) -> bool {
+        self.stateful
+    }
+
+    fn returns_state(&self) -> bool {
+        self.return_state
+    }
+
+    fn as_lstm(&self) -> Option<&Lstm> {
+        Some(self)
+    }
+}

@@ -1,0 +1,135 @@
+//! Layers with Keras' weight layout, defaults and shapes. Each one runs forward, caches what
+//! backpropagation needs, and runs backward analytically.
+
+mod bidirectional;
+mod dense;
+mod dropout;
+mod lstm;
+mod time_distributed;
+
+pub use bidirectional::{Bidirectional, MergeMode};
+pub use dense::{Dense, softmax_rows};
+pub use dropout::Dropout;
+pub use lstm::{Lstm, LstmOutput};
+pub use time_distributed::TimeDistributed;
+
+use ndarray::ArrayD;
+
+use crate::error::Result;
+use crate::init::Rng;
+
+/// One trainable tensor and its gradient, both flat in row-major order.
+pub struct Param<'a> {
+    pub value: &'a mut [f32],
+    pub grad: &'a mut [f32],
+}
+
+/// A named weight in Keras order (`kernel`, `recurrent_kernel`, `bias`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weight {
+    pub name: String,
+    pub value: ArrayD<f32>,
+}
+
+/// What every layer of a [`Sequential`](crate::Sequential) model does.
+pub trait Layer: std::fmt::Debug + Send {
+    /// The Keras class name shown in summaries, e.g. `LSTM`.
+    fn class_name(&self) -> &'static str;
+
+    /// The base of Keras' automatic names, e.g. `lstm` (then `lstm_1`, ...).
+    fn base_name(&self) -> &'static str;
+
+    /// Checks the layer's settings and the input shape (without the batch axis), creates the
+    /// weights, and returns the output shape (without the batch axis).
+    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>>;
+
+    /// Runs the layer on a batch, caching what [`Layer::backward`] needs.
+    fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>>;
+
+    /// Takes d(loss)/d(output) of the last forward pass, stores the parameter gradients and
+    /// returns d(loss)/d(input).
+    fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>>;
+
+    /// Trainable tensors with their gradients, in Keras order.
+    fn params(&mut self) -> Vec<Param<'_>>;
+
+    /// Weights in Keras order and layout.
+    fn weights(&self) -> Vec<Weight>;
+
+    /// Replaces the weights; shapes must match [`Layer::weights`]. Nothing changes on error.
+    fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()>;
+
+    /// Number of trainable scalars.
+    fn param_count(&self) -> usize {
+        self.weights().iter().map(|w| w.value.len()).sum()
+    }
+
+    /// Clears the carried state of a stateful layer.
+    fn reset_states(&mut self) {}
+
+    /// An LSTM built with `return_state`: it returns three tensors, which a `Sequential` model cannot pass on.
+    fn returns_state(&self) -> bool {
+        false
+    }
+
+    /// The layer as an [`Lstm`], for looking inside it (gates, states).
+    fn as_lstm(&self) -> Option<&Lstm> {
+        None
+    }
+
+    /// Whether the layer carries state between batches (then batches must keep one size).
+    fn is_stateful(&self) -> bool {
+        false
+    }
+
+    /// For a layer that ends in softmax: the cached pre-softmax values of the last forward pass,
+    /// so cross-entropy can be computed from logits, as Keras does.
+    fn softmax_logits(&self) -> Option<&ArrayD<f32>> {
+        None
+    }
+
+    /// Backward from d(loss)/d(logits); only called when [`Layer::softmax_logits`] is `Some`.
+    fn backward_from_logits(&mut self, grad_logits: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+        self.backward(grad_logits)
+    }
+}
+
+/// Checks replacement weights against the current ones, by position, name and shape.
+pub(crate) fn check_weight_shapes(
+    layer: &str,
+    current: &[Weight],
+    new: &[ArrayD<f32>],
+) -> Result<()> {
+    use crate::error::{LstmError, fmt_shape};
+    if current.len() != new.len() {
+        return Err(LstmError::shape(
+            format!("{layer}.set_weights"),
+            format!(
+                "{} arrays ({})",
+                current.len(),
+                current.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            format!("{} arrays", new.len()),
+        ));
+    }
+    for (w, n) in current.iter().zip(new) {
+        if w.value.shape() != n.shape() {
+            return Err(LstmError::shape(
+                format!("{layer}.set_weights: {}", w.name),
+                fmt_shape(w.value.shape()),
+                fmt_shape(n.shape()),
+            ));
+        }
+        crate::error::ensure_finite(&format!("{layer}.set_weights: {}", w.name), n)?;
+    }
+    Ok(())
+}
+
+/// Error for a layer used before `build`.
+pub(crate) fn not_built(layer: &'static str) -> crate::error::LstmError {
+    crate::error::LstmError::NotReady {
+        what: layer,
+        needed: "built",
+        call: "Sequential::add (or the layer's `call`), which builds it for its input shape",
+    }
+}

@@ -1,0 +1,51 @@
+//! # lstm-core
+//!
+//! A Keras-exact LSTM in Rust, small enough to read in one sitting and fast enough to train
+//! interactively in evcxr notebooks.
+//!
+//! * [`cell`]: the gates, written like the equations; the layer runs these same functions.
+//! * [`layers`]: `Lstm`, `Dense`, `Dropout`, `Bidirectional`, `TimeDistributed`, in Keras' weight layout.
+//! * [`model`]: `Sequential` with `compile`, `fit`, `evaluate`, `predict`, `summary`.
+//! * [`data`]: windows, reshaping, scalers, splits and the tutorial's datasets.
+//! * [`plot`]: training curves and data charts as inline SVG.
+
+pub mod activation;
+pub mod callbacks;
+pub mod cell;
+pub mod data;
+pub mod display;
+pub mod error;
+pub mod history;
+pub mod init;
+pub mod layers;
+pub mod loss;
+pub mod model;
+pub mod optim;
+pub mod plot;
+pub mod summary;
+
+pub use activation::Activation;
+pub use callbacks::EarlyStopping;
+pub use error::{LstmError, Result};
+pub use history::History;
+pub use layers::{Bidirectional, Dense, Dropout, Layer, Lstm, LstmOutput, MergeMode, TimeDistributed};
+pub use loss::{Loss, Metric};
+pub use model::{Evaluation, FitConfig, Sequential};
+pub use optim::{Adam, Optimizer, RmsProp, Sgd};
+
+// What notebooks need, from one `:dep`.
+pub use ndarray;
+pub use plotters;
+#[cfg(feature = "polars")]
+pub use polars;
+
+/// `use lstm_core::prelude::*;` brings in the model API, the data helpers and ndarray's macros.
+pub mod prelude {
+    pub use crate::data::{self, MinMaxScaler, StandardScaler};
+    pub use crate::plot::{self, Figure};
+    pub use crate::{
+        Activation, Adam, Bidirectional, Dense, Dropout, EarlyStopping, FitConfig, Layer, Loss,
+        LstmError, Lstm, Metric, RmsProp, Sequential, Sgd, TimeDistributed,
+    };
+    pub use ndarray::{Array, Array1, Array2, Array3, ArrayD, Axis, array, s};
+}

@@ -1,0 +1,600 @@
+//! `Sequential`: layers in a row, compiled with an optimizer and a loss, trained with Keras'
+//! `fit` semantics.
+
+use std::time::Instant;
+
+use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension};
+use ndarray_rand::rand::seq::SliceRandom;
+
+use crate::callbacks::EarlyStopping;
+use crate::error::{LstmError, Result, batch_shape, decimal_f64, ensure_finite, fmt_shape};
+use crate::history::History;
+use crate::init::{Rng, seeded_rng};
+use crate::layers::{Layer, Lstm};
+use crate::loss::{Loss, Metric};
+use crate::optim::Optimizer;
+use crate::summary::{Summary, SummaryRow};
+
+/// A stack of layers, like `keras.Sequential`.
+///
+/// ```
+/// use lstm_core::{Sequential, Lstm, Dense, Adam, Loss};
+/// let mut model = Sequential::new(&[3, 1]);
+/// model.add(Lstm::new(5))?;
+/// model.add(Dense::new(1))?;
+/// model.compile(Adam::default(), Loss::MeanSquaredError)?;
+/// assert_eq!(model.count_params(), 146);
+/// # Ok::<(), lstm_core::LstmError>(())
+/// ```
+#[derive(Debug)]
+pub struct Sequential {
+    name: String,
+    input_shape: Vec<usize>,
+    layers: Vec<Box<dyn Layer>>,
+    layer_names: Vec<String>,
+    output_shapes: Vec<Vec<usize>>,
+    seed: u64,
+    rng: Rng,
+    compiled: Option<Compiled>,
+}
+
+#[derive(Debug)]
+struct Compiled {
+    optimizer: Box<dyn Optimizer>,
+    loss: Loss,
+    metrics: Vec<Metric>,
+}
+
+/// Options of [`Sequential::fit`], with Keras' defaults: 1 epoch, batch 32, shuffle each epoch,
+/// no validation, verbose 1.
+#[derive(Debug, Clone)]
+pub struct FitConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub shuffle: bool,
+    pub validation_split: f32,
+    pub validation_data: Option<(ArrayD<f32>, ArrayD<f32>)>,
+    /// 0: silent. 1: about 20 epoch lines spread over the run (all of them for ≤ 20 epochs).
+    /// 2: one line per epoch.
+    pub verbose: u8,
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            epochs: 1,
+            batch_size: 32,
+            shuffle: true,
+            validation_split: 0.0,
+            validation_data: None,
+            verbose: 1,
+            early_stopping: None,
+        }
+    }
+}
+
+impl FitConfig {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+    pub fn shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+    /// Holds out the *last* fraction of the samples (before shuffling) for validation, as Keras.
+    pub fn validation_split(mut self, fraction: f32) -> Self {
+        self.validation_split = fraction;
+        self
+    }
+    pub fn validation_data<S1, D1, S2, D2>(mut self, x: &ArrayBase<S1, D1>, y: &ArrayBase<S2, D2>) -> Self
+    where
+        S1: Data<Elem = f32>,
+        S2: Data<Elem = f32>,
+        D1: Dimension,
+        D2: Dimension,
+    {
+        self.validation_data = Some((to_dyn(x), to_dyn(y)));
+        self
+    }
+    pub fn verbose(mut self, verbose: u8) -> Self {
+        self.verbose = verbose;
+        self
+    }
+    pub fn early_stopping(mut self, callback: EarlyStopping) -> Self {
+        self.early_stopping = Some(callback);
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(LstmError::config("batch_size", "at least 1", 0));
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return Err(LstmError::config(
+                "validation_split",
+                "a fraction in [0, 1)",
+                self.validation_split,
+            ));
+        }
+        if self.verbose > 2 {
+            return Err(LstmError::config("verbose", "0, 1 or 2", self.verbose));
+        }
+        Ok(())
+    }
+}
+
+/// What [`Sequential::evaluate`] returns: the loss and each compiled metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub loss: f32,
+    pub metrics: Vec<(String, f32)>,
+}
+
+impl Evaluation {
+    /// A metric by name (`"accuracy"`, `"mae"`, ...).
+    pub fn metric(&self, name: &str) -> Option<f32> {
+        self.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+}
+
+pub(crate) fn to_dyn<S: Data<Elem = f32>, D: Dimension>(x: &ArrayBase<S, D>) -> ArrayD<f32> {
+    x.as_standard_layout().into_owned().into_dyn()
+}
+
+impl Sequential {
+    /// An empty model for inputs of `input_shape` per sample (e.g. `[timesteps, features]`),
+    /// with seed 0 for weights, shuffling and dropout.
+    pub fn new(input_shape: &[usize]) -> Self {
+        Self::with_seed(input_shape, 0)
+    }
+
+    /// Like [`Sequential::new`] with another seed: the same seed gives bit-identical training.
+    pub fn with_seed(input_shape: &[usize], seed: u64) -> Self {
+        Sequential {
+            name: "sequential".into(),
+            input_shape: input_shape.to_vec(),
+            layers: vec![],
+            layer_names: vec![],
+            output_shapes: vec![],
+            seed,
+            rng: seeded_rng(seed),
+            compiled: None,
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Appends a layer and builds it for the current output shape (weights drawn from the
+    /// model's RNG). A layer that does not fit is refused and the model is left unchanged.
+    pub fn add(&mut self, layer: impl Layer + 'static) -> Result<&mut Self> {
+        self.add_boxed(Box::new(layer))
+    }
+
+    pub fn add_boxed(&mut self, mut layer: Box<dyn Layer>) -> Result<&mut Self> {
+        if self.input_shape.is_empty() || self.input_shape.contains(&0) {
+            return Err(LstmError::shape(
+                "Sequential input shape",
+                "one or more positive sizes per sample, e.g. [timesteps, features]",
+                format!("{:?}", self.input_shape),
+            ));
+        }
+        if layer.returns_state() {
+            return Err(LstmError::config(
+                "layer in a Sequential model",
+                "an LSTM without return_state (it returns three tensors; use Lstm::call for (output, h, c))",
+                "return_state = true",
+            ));
+        }
+        let input = self.output_shape_without_batch().to_vec();
+        let output = layer.build(&input, &mut self.rng)?;
+        let base = layer.base_name();
+        let same_kind = self.layers.iter().filter(|l| l.base_name() == base).count();
+        self.layer_names.push(match same_kind {
+            0 => base.to_string(),
+            k => format!("{base}_{k}"),
+        });
+        self.output_shapes.push(output);
+        self.layers.push(layer);
+        Ok(self)
+    }
+
+    fn output_shape_without_batch(&self) -> &[usize] {
+        self.output_shapes.last().unwrap_or(&self.input_shape)
+    }
+
+    /// The output shape per sample.
+    pub fn output_shape(&self) -> Vec<usize> {
+        self.output_shape_without_batch().to_vec()
+    }
+
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// Chooses the optimizer and loss (and checks their settings).
+    pub fn compile(&mut self, optimizer: impl Optimizer + 'static, loss: Loss) -> Result<()> {
+        self.compile_with_metrics(optimizer, loss, &[])
+    }
+
+    pub fn compile_with_metrics(
+        &mut self,
+        optimizer: impl Optimizer + 'static,
+        loss: Loss,
+        metrics: &[Metric],
+    ) -> Result<()> {
+        optimizer.validate()?;
+        if self.layers.is_empty() {
+            return Err(LstmError::Empty {
+                context: "Sequential::compile: the model has no layers".into(),
+                min: 1,
+            });
+        }
+        let out = self.output_shape();
+        if loss.is_cross_entropy() && out.last() == Some(&1) {
+            return Err(LstmError::config(
+                "loss",
+                "an output with one unit per class for cross-entropy",
+                format!("{} with output {}", loss.name(), batch_shape(&out)),
+            ));
+        }
+        self.compiled = Some(Compiled {
+            optimizer: Box::new(optimizer),
+            loss,
+            metrics: metrics.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn compiled(&self) -> Result<&Compiled> {
+        self.compiled.as_ref().ok_or(LstmError::NotReady {
+            what: "the model",
+            needed: "compiled",
+            call: "model.compile(Adam::default(), Loss::MeanSquaredError)",
+        })
+    }
+
+    pub fn layers(&self) -> &[Box<dyn Layer>] {
+        &self.layers
+    }
+
+    pub fn layer_names(&self) -> &[String] {
+        &self.layer_names
+    }
+
+    /// The `index`-th layer as an LSTM, if it is one.
+    pub fn lstm(&self, index: usize) -> Option<&Lstm> {
+        self.layers.get(index).and_then(|l| l.as_lstm())
+    }
+
+    pub fn count_params(&self) -> usize {
+        self.layers.iter().map(|l| l.param_count()).sum()
+    }
+
+    /// All weights in Keras order (`model.get_weights()`).
+    pub fn get_weights(&self) -> Vec<ArrayD<f32>> {
+        self.layers
+            .iter()
+            .flat_map(|l| l.weights().into_iter().map(|w| w.value))
+            .collect()
+    }
+
+    /// Replaces all weights (`model.set_weights(...)`). Shapes are checked for every layer
+    /// before anything changes.
+    pub fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()> {
+        let counts: Vec<usize> = self.layers.iter().map(|l| l.weights().len()).collect();
+        let total: usize = counts.iter().sum();
+        if weights.len() != total {
+            return Err(LstmError::shape(
+                "Sequential::set_weights",
+                format!("{total} arrays"),
+                format!("{} arrays", weights.len()),
+            ));
+        }
+        let mut start = 0;
+        for (layer, &n) in self.layers.iter().zip(&counts) {
+            crate::layers::check_weight_shapes(layer.class_name(), &layer.weights(), &weights[start..start + n])?;
+            start += n;
+        }
+        let mut start = 0;
+        for (layer, &n) in self.layers.iter_mut().zip(&counts) {
+            layer.set_weights(&weights[start..start + n])?;
+            start += n;
+        }
+        Ok(())
+    }
+
+    /// Clears the carried state of stateful layers.
+    pub fn reset_states(&mut self) {
+        self.layers.iter_mut().for_each(|l| l.reset_states());
+    }
+
+    fn is_stateful(&self) -> bool {
+        self.layers.iter().any(|l| l.is_stateful())
+    }
+
+    fn check_x(&self, context: &str, x: &ArrayD<f32>) -> Result<()> {
+        if x.ndim() != self.input_shape.len() + 1 || x.shape()[1..] != self.input_shape[..] {
+            return Err(LstmError::shape(
+                format!("{context}: input x"),
+                batch_shape(&self.input_shape),
+                fmt_shape(x.shape()),
+            ));
+        }
+        if x.shape()[0] == 0 {
+            return Err(LstmError::Empty {
+                context: format!("{context}: input x"),
+                min: 1,
+            });
+        }
+        ensure_finite(&format!("{context}: input x"), x)
+    }
+
+    fn prepare(&self, context: &str, x: &ArrayD<f32>, y: &ArrayD<f32>, loss: Loss) -> Result<ArrayD<f32>> {
+        self.check_x(context, x)?;
+        let n = x.shape()[0];
+        if y.ndim() == 0 || y.shape()[0] != n {
+            return Err(LstmError::shape(
+                format!("{context}: y must have one target per sample of x"),
+                format!("{n} samples"),
+                fmt_shape(y.shape()),
+            ));
+        }
+        let mut out = vec![n];
+        out.extend(self.output_shape());
+        loss.prepare_targets(y, &out)
+    }
+
+    fn forward(&mut self, x: &ArrayD<f32>, training: bool) -> Result<ArrayD<f32>> {
+        let mut layers = self.layers.iter_mut();
+        let first = layers.next().ok_or(LstmError::Empty {
+            context: "Sequential: the model has no layers".into(),
+            min: 1,
+        })?;
+        let mut a = first.forward(x, training, &mut self.rng)?;
+        for layer in layers {
+            a = layer.forward(&a, training, &mut self.rng)?;
+        }
+        Ok(a)
+    }
+
+    /// Predictions for `x` of shape `(samples, ...input_shape)`.
+    pub fn predict<S: Data<Elem = f32>, D: Dimension>(&mut self, x: &ArrayBase<S, D>) -> Result<ArrayD<f32>> {
+        let x = to_dyn(x);
+        self.check_x("predict", &x)?;
+        self.predict_checked(&x)
+    }
+
+    fn predict_checked(&mut self, x: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+        // Stateful layers need the batch size they were trained with; others run in large chunks.
+        let chunk = if self.is_stateful() { 32 } else { 4096 };
+        let n = x.shape()[0];
+        if n <= chunk || self.is_stateful() && n % chunk != 0 {
+            return self.forward(x, false);
+        }
+        let mut parts = Vec::new();
+        for start in (0..n).step_by(chunk) {
+            let part = x.slice_axis(Axis(0), (start..(start + chunk).min(n)).into()).to_owned();
+            parts.push(self.forward(&part, false)?);
+        }
+        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+        Ok(ndarray::concatenate(Axis(0), &views).expect("same trailing shape"))
+    }
+
+    /// Loss (and compiled metrics) on `x`, `y` without training.
+    pub fn evaluate<S1, D1, S2, D2>(&mut self, x: &ArrayBase<S1, D1>, y: &ArrayBase<S2, D2>) -> Result<Evaluation>
+    where
+        S1: Data<Elem = f32>,
+        S2: Data<Elem = f32>,
+        D1: Dimension,
+        D2: Dimension,
+    {
+        let loss = self.compiled()?.loss;
+        let (x, y) = (to_dyn(x), to_dyn(y));
+        let y = self.prepare("evaluate", &x, &y, loss)?;
+        self.evaluate_prepared(&x, &y)
+    }
+
+    fn evaluate_prepared(&mut self, x: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<Evaluation> {
+        let pred = self.predict_checked(x)?;
+        let compiled = self.compiled()?;
+        let loss = compiled.loss.value_and_grad(&pred, y).0;
+        let metrics = compiled
+            .metrics
+            .iter()
+            .map(|m| (m.name().to_string(), m.compute(compiled.loss, &pred, y)))
+            .collect();
+        Ok(Evaluation { loss, metrics })
+    }
+
+    /// One optimizer step on one batch (`model.train_on_batch`); returns the loss before the step.
+    pub fn train_on_batch<S1, D1, S2, D2>(&mut self, x: &ArrayBase<S1, D1>, y: &ArrayBase<S2, D2>) -> Result<f32>
+    where
+        S1: Data<Elem = f32>,
+        S2: Data<Elem = f32>,
+        D1: Dimension,
+        D2: Dimension,
+    {
+        let loss = self.compiled()?.loss;
+        let (x, y) = (to_dyn(x), to_dyn(y));
+        let y = self.prepare("train_on_batch", &x, &y, loss)?;
+        self.train_step(&x, &y).map(|(loss, _)| loss).map_err(|e| match e {
+            LstmError::Diverged { loss, .. } => LstmError::Diverged { epoch: 1, batch: 1, loss },
+            other => other,
+        })
+    }
+
+    /// Forward, loss, backward and one optimizer step. Returns the loss before the step and the
+    /// predictions (for metrics). Leaves the weights untouched if anything is not finite.
+    fn train_step(&mut self, x: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<(f32, ArrayD<f32>)> {
+        let pred = self.forward(x, true)?;
+        let loss_fn = self.compiled()?.loss;
+        let last = self.layers.last().expect("forward checked layers");
+        let fused_logits = loss_fn.is_cross_entropy().then(|| last.softmax_logits()).flatten();
+        let (loss, grad) = match fused_logits {
+            Some(logits) => Loss::cross_entropy_from_logits(logits, y),
+            None => loss_fn.value_and_grad(&pred, y),
+        };
+        if !loss.is_finite() {
+            return Err(LstmError::Diverged { epoch: 0, batch: 0, loss });
+        }
+        let mut layers = self.layers.iter_mut().rev();
+        let last = layers.next().expect("at least one layer");
+        let mut g = if fused_logits_available(last.as_ref(), loss_fn) {
+            last.backward_from_logits(&grad)?
+        } else {
+            last.backward(&grad)?
+        };
+        for layer in layers {
+            g = layer.backward(&g)?;
+        }
+
+        let snapshot = self.get_weights();
+        let mut params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
+        if params.iter().any(|p| p.grad.iter().any(|g| !g.is_finite())) {
+            return Err(LstmError::Diverged { epoch: 0, batch: 0, loss: f32::NAN });
+        }
+        let compiled = self.compiled.as_mut().expect("checked");
+        compiled.optimizer.step(&mut params);
+        let finite = params.iter().all(|p| p.value.iter().all(|v| v.is_finite()));
+        drop(params);
+        if !finite {
+            self.set_weights(&snapshot).expect("same shapes");
+            return Err(LstmError::Diverged { epoch: 0, batch: 0, loss: f32::INFINITY });
+        }
+        Ok((loss, pred))
+    }
+
+    /// Trains for `config.epochs` epochs with Keras' `fit` semantics:
+    /// `validation_split` takes the last samples before shuffling; the training set is shuffled
+    /// each epoch (seeded); the last batch may be partial; the epoch loss is the mean of the batch
+    /// losses (weighted by batch size), each taken before that batch's update.
+    pub fn fit<S1, D1, S2, D2>(
+        &mut self,
+        x: &ArrayBase<S1, D1>,
+        y: &ArrayBase<S2, D2>,
+        config: &FitConfig,
+    ) -> Result<History>
+    where
+        S1: Data<Elem = f32>,
+        S2: Data<Elem = f32>,
+        D1: Dimension,
+        D2: Dimension,
+    {
+        config.validate()?;
+        let loss_fn = self.compiled()?.loss;
+        let (x, y) = (to_dyn(x), to_dyn(y));
+        let y = self.prepare("fit", &x, &y, loss_fn)?;
+        let n = x.shape()[0];
+
+        let (train, validation) = if let Some((vx, vy)) = &config.validation_data {
+            let vy = self.prepare("fit: validation_data", vx, vy, loss_fn)?;
+            ((x, y), Some((vx.clone(), vy)))
+        } else if config.validation_split > 0.0 {
+            let split_at = ((n as f64) * (1.0 - decimal_f64(config.validation_split))).floor() as usize;
+            if split_at == 0 || split_at == n {
+                return Err(LstmError::config(
+                    "validation_split",
+                    "a fraction that leaves at least one sample for training and one for validation",
+                    format!("{} of {n} samples ({split_at} for training)", config.validation_split),
+                ));
+            }
+            let head = |a: &ArrayD<f32>| a.slice_axis(Axis(0), (..split_at).into()).to_owned();
+            let tail = |a: &ArrayD<f32>| a.slice_axis(Axis(0), (split_at..).into()).to_owned();
+            ((head(&x), head(&y)), Some((tail(&x), tail(&y))))
+        } else {
+            ((x, y), None)
+        };
+        let (x, y) = train;
+        let n = x.shape()[0];
+        let metrics = self.compiled()?.metrics.clone();
+
+        let mut history = History::new(&metrics, validation.is_some());
+        let mut early = config.early_stopping.clone();
+        if let Some(cb) = &mut early {
+            cb.reset();
+        }
+        let log_every = match config.verbose {
+            1 => config.epochs.div_ceil(20).max(1),
+            _ => 1,
+        };
+        let mut order: Vec<usize> = (0..n).collect();
+        for epoch in 1..=config.epochs {
+            let started = Instant::now();
+            if config.shuffle {
+                order.shuffle(&mut self.rng);
+            }
+            let mut loss_sum = 0.0f64;
+            let mut metric_sums = vec![0.0f64; metrics.len()];
+            for (b, batch) in order.chunks(config.batch_size).enumerate() {
+                let xb = x.select(Axis(0), batch);
+                let yb = y.select(Axis(0), batch);
+                let (loss, pred) = self.train_step(&xb, &yb).map_err(|e| match e {
+                    LstmError::Diverged { loss, .. } => LstmError::Diverged { epoch, batch: b + 1, loss },
+                    other => other,
+                })?;
+                let weight = batch.len() as f64 / n as f64;
+                loss_sum += loss as f64 * weight;
+                for (sum, m) in metric_sums.iter_mut().zip(&metrics) {
+                    *sum += m.compute(loss_fn, &pred, &yb) as f64 * weight;
+                }
+            }
+            let train_metrics: Vec<f32> = metric_sums.iter().map(|&s| s as f32).collect();
+            let val = match &validation {
+                Some((vx, vy)) => Some(self.evaluate_prepared(vx, vy)?),
+                None => None,
+            };
+            history.push(loss_sum as f32, &train_metrics, val.as_ref());
+            let elapsed = started.elapsed();
+            let stop = match &mut early {
+                Some(cb) => cb.on_epoch_end(epoch, &history, self)?,
+                None => false,
+            };
+            if config.verbose > 0 && (epoch % log_every == 0 || epoch == 1 || epoch == config.epochs || stop) {
+                println!("Epoch {epoch}/{} - {} - {}ms", config.epochs, history.last_epoch_line(), elapsed.as_millis());
+            }
+            if stop {
+                if config.verbose > 0 {
+                    println!("Epoch {epoch}: early stopping");
+                }
+                history.stopped_epoch = Some(epoch);
+                break;
+            }
+        }
+        Ok(history)
+    }
+
+    /// The Keras-style summary table (text via `Display`, HTML in notebooks).
+    pub fn summary(&self) -> Summary {
+        let rows = self
+            .layers
+            .iter()
+            .zip(&self.layer_names)
+            .zip(&self.output_shapes)
+            .map(|((layer, name), shape)| SummaryRow {
+                name: name.clone(),
+                class_name: layer.class_name().to_string(),
+                output_shape: shape.clone(),
+                params: layer.param_count(),
+            })
+            .collect();
+        Summary {
+            model_name: self.name.clone(),
+            rows,
+        }
+    }
+}
+
+fn fused_logits_available(layer: &dyn Layer, loss: Loss) -> bool {
+    loss.is_cross_entropy() && layer.softmax_logits().is_some()
+}
