@@ -1,0 +1,52 @@
+# Front door: `make notebooks` (set up, execute, export HTML), `make test`, `make lab`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+EVCXR_VERSION := 0.22.0
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+SITE := target/site
+
+# The Rust kernel is registered inside the venv, never globally; evcxr keeps its build folder
+# under target/ so a second run reuses compiled dependencies.
+export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
+export EVCXR_TMPDIR := $(CURDIR)/target/evcxr
+export PATH := $(CARGO_BIN):$(PATH)
+
+.PHONY: notebooks test lab setup kernel cargo-test lint
+
+## Execute every notebook, write the outputs back, export HTML into target/site/.
+notebooks: setup
+	$(VENV_PY) scripts/run_notebooks.py --write --site $(SITE)
+
+## cargo test, then execute every notebook (committed files untouched), export HTML.
+test: cargo-test setup
+	$(VENV_PY) scripts/check_runner.py
+	$(VENV_PY) scripts/run_notebooks.py --site $(SITE)
+
+## JupyterLab on notebooks/ with the Rust kernel.
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+cargo-test:
+	cargo test --workspace
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+setup: $(VENV)/.installed kernel
+
+$(VENV)/.installed: requirements-notebooks.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r requirements-notebooks.txt
+	touch $@
+
+kernel: $(VENV)/.installed
+	@if ! cargo install --list | grep -q '^evcxr_jupyter v$(EVCXR_VERSION):'; then \
+		echo "Installing evcxr_jupyter $(EVCXR_VERSION) (about 10 minutes on 2 cores, once)"; \
+		cargo install --locked evcxr_jupyter --version $(EVCXR_VERSION); \
+	fi
+	@mkdir -p $(EVCXR_TMPDIR)
+	@evcxr_jupyter --install >/dev/null
+	@test -f $(VENV)/share/jupyter/kernels/rust/kernel.json || { echo "rust kernelspec missing in $(VENV)"; exit 1; }

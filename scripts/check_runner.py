@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Self-test of run_notebooks.py: a panicking cell and a cell that does not compile must each
+fail the run and print the cell's own message. Uses throwaway notebooks in a temp folder."""
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+CASES = {
+    "panics.ipynb": ("let v: Vec<i32> = Vec::new();\nlet x = v[3];", "index out of bounds: the len is 0 but the index is 3"),
+    "does_not_compile.ipynb": ('let y: i32 = "not a number";', "expected `i32`, found `&str`"),
+}
+
+runner = Path(__file__).with_name("run_notebooks.py")
+with tempfile.TemporaryDirectory() as tmp:
+    ok = True
+    for name, (source, expected) in CASES.items():
+        nb = new_notebook(cells=[new_code_cell(source)])
+        nb.metadata["kernelspec"] = {"name": "rust", "display_name": "Rust", "language": "rust"}
+        path = Path(tmp) / name
+        nbformat.write(nb, path)
+        run = subprocess.run([sys.executable, str(runner), str(path)], capture_output=True, text=True)
+        output = run.stdout + run.stderr
+        if run.returncode == 0 or expected not in output:
+            ok = False
+            print(f"FAIL {name}: exit {run.returncode}, expected message {expected!r} in:\n{output}")
+        else:
+            print(f"ok   {name}: run failed with the cell's message")
+print("runner self-test:", "2 passed, 0 failed" if ok else "failed")
+sys.exit(0 if ok else 1)

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Execute the notebooks one kernel at a time, fail loudly, export HTML.
+
+nbconvert alone misses two failures of the evcxr kernel: a panic is reported as a successful
+cell (only stderr shows `panicked at`), and a compile error arrives with a blank message. So each
+notebook is executed with nbclient, every output is scanned for errors and panics, and the
+cell's own diagnostic is printed. Exit status 1 if any notebook failed.
+"""
+import argparse
+import html
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbconvert import HTMLExporter
+
+ROOT = Path(__file__).resolve().parent.parent
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def strip_ansi(text):
+    return ANSI.sub("", text)
+
+
+def cell_problems(nb):
+    """(cell number, source, message) for every error output or panic in the notebook."""
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for number, cell in enumerate(code_cells, start=1):
+        outputs = cell.get("outputs", [])
+        stderr = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        for out in outputs:
+            if out.get("output_type") == "error":
+                message = "\n".join(out.get("traceback") or []) or f"{out.get('ename')}: {out.get('evalue')}"
+                yield number, cell.source, strip_ansi(message).strip() or strip_ansi(stderr).strip() or "(no message)"
+        if "panicked at" in stderr:
+            yield number, cell.source, strip_ansi(stderr[stderr.index("thread ") if "thread " in stderr else 0:]).strip()
+
+
+def title_of(nb, fallback):
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+def summary_of(nb):
+    """The first paragraph after the title, for the index page."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            paragraphs = [p.strip() for p in cell.source.split("\n\n") if p.strip() and not p.startswith("#")]
+            if paragraphs:
+                return paragraphs[0].replace("\n", " ")
+    return ""
+
+
+def execute(path, timeout):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="rust",
+        allow_errors=False,
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    crashed = None
+    try:
+        client.execute()
+    except CellExecutionError:
+        pass  # the failing cell's outputs are in `nb`; reported below with its real message
+    except (CellTimeoutError, DeadKernelError) as e:
+        crashed = f"{type(e).__name__}: {e}"
+    problems = list(cell_problems(nb))
+    if crashed:
+        problems.append((0, "", crashed))
+    return nb, problems
+
+
+def export_html(nb, path, site):
+    exporter = HTMLExporter(template_name="lab")
+    try:
+        from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+        exporter.register_preprocessor(CoalesceStreamsPreprocessor(enabled=True), enabled=True)
+    except ImportError:
+        pass
+    body, _ = exporter.from_notebook_node(nb)
+    target = site / (path.stem + ".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def write_index(site, entries):
+    items = "\n".join(
+        f'<li><a href="{html.escape(page.name)}"><b>{html.escape(title)}</b></a>'
+        f'<p>{html.escape(summary)}</p></li>'
+        for page, title, summary in entries
+    )
+    site.joinpath("index.html").write_text(
+        f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>LSTMs, explained and trained in Rust notebooks</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}
+li{{margin:0.8rem 0}} li p{{margin:0.2rem 0;color:#444}}</style></head>
+<body><h1>LSTMs, explained and trained in Rust notebooks</h1>
+<p>Each section is an executed evcxr notebook using the <code>lstm-core</code> crate. Read them in order.</p>
+<ol>
+{items}
+</ol></body></html>
+""",
+        encoding="utf-8",
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb in order")
+    parser.add_argument("--write", action="store_true", help="write executed outputs back into the notebooks")
+    parser.add_argument("--site", type=Path, help="export HTML and index.html into this folder")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (a cold :dep compiles for minutes)")
+    args = parser.parse_args()
+
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if not paths:
+        print("no notebooks found", file=sys.stderr)
+        return 1
+    if args.site:
+        args.site.mkdir(parents=True, exist_ok=True)
+
+    failed, entries = [], []
+    for path in paths:
+        path = path.resolve()
+        started = time.monotonic()
+        print(f"== {path.name}: executing ...", flush=True)
+        nb, problems = execute(path, args.timeout)
+        seconds = time.monotonic() - started
+        if problems:
+            failed.append(path.name)
+            print(f"!! {path.name} FAILED after {seconds:.0f}s", flush=True)
+            for number, source, message in problems:
+                where = f"code cell {number}" if number else "kernel"
+                print(f"--- {where}:", file=sys.stderr)
+                if source:
+                    print("    " + "\n    ".join(source.splitlines()[:8]), file=sys.stderr)
+                print(message, file=sys.stderr, flush=True)
+            continue
+        print(f"   ok in {seconds:.0f}s", flush=True)
+        if args.write:
+            nbformat.write(nb, path)
+        if args.site:
+            entries.append((export_html(nb, path, args.site), title_of(nb, path.stem), summary_of(nb)))
+
+    if args.site and entries:
+        write_index(args.site, entries)
+        print(f"HTML: {args.site.resolve() / 'index.html'}")
+    if failed:
+        print(f"{len(failed)} of {len(paths)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"all {len(paths)} notebook(s) ran without errors or panics")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
