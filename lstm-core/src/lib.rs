@@ -30,7 +30,7 @@ pub use error::{LstmError, Result};
 pub use history::History;
 pub use layers::{Bidirectional, Dense, Dropout, Layer, Lstm, LstmOutput, MergeMode, TimeDistributed};
 pub use loss::{Loss, Metric};
-pub use model::{Evaluation, FitConfig, Sequential};
+pub use model::{Evaluation, FitConfig, Gradients, Sequential};
 pub use optim::{Adam, Optimizer, RmsProp, Sgd};
 
 // What notebooks need, from one `:dep`.

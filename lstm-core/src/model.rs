@@ -132,6 +132,16 @@ impl FitConfig {
     }
 }
 
+/// What [`Sequential::gradients`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gradients {
+    pub loss: f32,
+    /// d(loss)/d(weight), in Keras order.
+    pub weights: Vec<ArrayD<f32>>,
+    /// d(loss)/d(x).
+    pub input: ArrayD<f32>,
+}
+
 /// What [`Sequential::evaluate`] returns: the loss and each compiled metric.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
@@ -434,31 +444,63 @@ impl Sequential {
         })
     }
 
-    /// Forward, loss, backward and one optimizer step. Returns the loss before the step and the
-    /// predictions (for metrics). Leaves the weights untouched if anything is not finite.
-    fn train_step(&mut self, x: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<(f32, ArrayD<f32>)> {
+    /// Forward and backward pass: leaves every layer's parameter gradients in place and returns
+    /// the loss, the predictions and d(loss)/d(x).
+    fn forward_backward(&mut self, x: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<(f32, ArrayD<f32>, ArrayD<f32>)> {
         let pred = self.forward(x, true)?;
         let loss_fn = self.compiled()?.loss;
         let last = self.layers.last().expect("forward checked layers");
-        let fused_logits = loss_fn.is_cross_entropy().then(|| last.softmax_logits()).flatten();
-        let (loss, grad) = match fused_logits {
-            Some(logits) => Loss::cross_entropy_from_logits(logits, y),
-            None => loss_fn.value_and_grad(&pred, y),
+        // Softmax + cross-entropy: from the logits, as Keras (stable, gradient (p − y)/n).
+        let (loss, grad, from_logits) = match loss_fn.is_cross_entropy().then(|| last.softmax_logits()).flatten() {
+            Some(logits) => {
+                let (loss, grad) = Loss::cross_entropy_from_logits(logits, y);
+                (loss, grad, true)
+            }
+            None => {
+                let (loss, grad) = loss_fn.value_and_grad(&pred, y);
+                (loss, grad, false)
+            }
         };
         if !loss.is_finite() {
             return Err(LstmError::Diverged { epoch: 0, batch: 0, loss });
         }
         let mut layers = self.layers.iter_mut().rev();
         let last = layers.next().expect("at least one layer");
-        let mut g = if fused_logits_available(last.as_ref(), loss_fn) {
-            last.backward_from_logits(&grad)?
-        } else {
-            last.backward(&grad)?
-        };
+        let mut g = if from_logits { last.backward_from_logits(&grad)? } else { last.backward(&grad)? };
         for layer in layers {
             g = layer.backward(&g)?;
         }
+        Ok((loss, pred, g))
+    }
 
+    /// The loss and its gradients for a batch, without changing the weights: one array per
+    /// weight in Keras order (as [`Sequential::get_weights`]), and d(loss)/d(x).
+    pub fn gradients<S1, D1, S2, D2>(&mut self, x: &ArrayBase<S1, D1>, y: &ArrayBase<S2, D2>) -> Result<Gradients>
+    where
+        S1: Data<Elem = f32>,
+        S2: Data<Elem = f32>,
+        D1: Dimension,
+        D2: Dimension,
+    {
+        let loss = self.compiled()?.loss;
+        let (x, y) = (to_dyn(x), to_dyn(y));
+        let y = self.prepare("gradients", &x, &y, loss)?;
+        let (loss, _, input) = self.forward_backward(&x, &y)?;
+        let shapes = self.get_weights();
+        let weights = self
+            .layers
+            .iter_mut()
+            .flat_map(|l| l.params())
+            .zip(shapes)
+            .map(|(p, w)| ArrayD::from_shape_vec(w.raw_dim(), p.grad.to_vec()).expect("same size"))
+            .collect();
+        Ok(Gradients { loss, weights, input })
+    }
+
+    /// Forward, loss, backward and one optimizer step. Returns the loss before the step and the
+    /// predictions (for metrics). Leaves the weights untouched if anything is not finite.
+    fn train_step(&mut self, x: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<(f32, ArrayD<f32>)> {
+        let (loss, pred, _) = self.forward_backward(x, y)?;
         let snapshot = self.get_weights();
         let mut params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
         if params.iter().any(|p| p.grad.iter().any(|g| !g.is_finite())) {
@@ -593,8 +635,4 @@ impl Sequential {
             rows,
         }
     }
-}
-
-fn fused_logits_available(layer: &dyn Layer, loss: Loss) -> bool {
-    loss.is_cross_entropy() && layer.softmax_logits().is_some()
 }

@@ -88,6 +88,8 @@ impl Dense {
         }
         let dx = dz.dot(&kernel.t());
         Ok(dx
+            .as_standard_layout()
+            .into_owned()
             .into_shape_with_order(IxDyn(&cache.input_shape))
             .expect("same size as the input"))
     }
@@ -140,7 +142,9 @@ impl Layer for Dense {
         let mut out_shape = x.shape().to_vec();
         *out_shape.last_mut().expect("rank >= 2") = self.units;
         let as_output = |a: Array2<f32>| {
-            a.into_shape_with_order(IxDyn(&out_shape))
+            a.as_standard_layout()
+                .into_owned()
+                .into_shape_with_order(IxDyn(&out_shape))
                 .expect("same size")
         };
         let (logits, y) = (as_output(z), as_output(y));

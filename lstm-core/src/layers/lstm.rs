@@ -424,6 +424,8 @@ impl Layer for Lstm {
         let features = w.kernel.nrows();
         let dx_time_major = dz_all.dot(&w.kernel.t());
         let dx_time_major = dx_time_major
+            .as_standard_layout()
+            .into_owned()
             .into_shape_with_order((timesteps, batch, features))
             .expect("contiguous");
         let mut dx = Array3::<f32>::zeros((batch, timesteps, features));
