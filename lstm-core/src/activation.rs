@@ -75,7 +75,12 @@ mod tests {
 
     #[test]
     fn derivatives_match_finite_differences() {
-        for act in [Activation::Linear, Activation::Relu, Activation::Sigmoid, Activation::Tanh] {
+        for act in [
+            Activation::Linear,
+            Activation::Relu,
+            Activation::Sigmoid,
+            Activation::Tanh,
+        ] {
             for x in [-1.3f32, 0.4, 2.0] {
                 let h = 1e-3;
                 let numeric = (act.apply(x + h) - act.apply(x - h)) / (2.0 * h);

@@ -73,7 +73,12 @@ impl EarlyStopping {
     }
 
     /// Returns whether training should stop.
-    pub(crate) fn on_epoch_end(&mut self, epoch: usize, history: &History, model: &mut Sequential) -> Result<bool> {
+    pub(crate) fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        history: &History,
+        model: &mut Sequential,
+    ) -> Result<bool> {
         let current = history
             .series(&self.monitor)
             .and_then(|s| s.last().copied())

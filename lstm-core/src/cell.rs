@@ -157,7 +157,12 @@ pub fn step_backward(
     let mut dc_prev = Array2::zeros((batch, units));
     for b in 0..batch {
         for u in 0..units {
-            let (i, f, g, o) = (step.i[[b, u]], step.f[[b, u]], step.g[[b, u]], step.o[[b, u]]);
+            let (i, f, g, o) = (
+                step.i[[b, u]],
+                step.f[[b, u]],
+                step.g[[b, u]],
+                step.o[[b, u]],
+            );
             let act_c = activation.apply(step.c[[b, u]]);
             let dh = dh[[b, u]];
             // h = o·act(c)
@@ -189,15 +194,30 @@ mod tests {
         let recurrent = arr2(&[[0.2, 0.4, -0.6, 0.7]]);
         let bias = arr1(&[0.0, 1.0, 0.1, -0.2]);
         let (x, h, c) = (arr2(&[[2.0]]), arr2(&[[0.5]]), arr2(&[[-1.0]]));
-        let out = step(x.view(), h.view(), c.view(), kernel.view(), recurrent.view(), bias.view(), Activation::Tanh);
+        let out = step(
+            x.view(),
+            h.view(),
+            c.view(),
+            kernel.view(),
+            recurrent.view(),
+            bias.view(),
+            Activation::Tanh,
+        );
         let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
         let i = sig(2.0 * 0.5 + 0.5 * 0.2);
         let f = sig(2.0 * -0.3 + 0.5 * 0.4 + 1.0);
         let g = (2.0f32 * 0.8 + 0.5 * -0.6 + 0.1).tanh();
         let o = sig(2.0 * 0.1 + 0.5 * 0.7 - 0.2);
-        let c_new = f * -1.0 + i * g;
+        let c_new = -f + i * g; // c_prev = -1
         let h_new = o * c_new.tanh();
-        for (got, want) in [(out.i[[0, 0]], i), (out.f[[0, 0]], f), (out.g[[0, 0]], g), (out.o[[0, 0]], o), (out.c[[0, 0]], c_new), (out.h[[0, 0]], h_new)] {
+        for (got, want) in [
+            (out.i[[0, 0]], i),
+            (out.f[[0, 0]], f),
+            (out.g[[0, 0]], g),
+            (out.o[[0, 0]], o),
+            (out.c[[0, 0]], c_new),
+            (out.h[[0, 0]], h_new),
+        ] {
             assert!((got - want).abs() < 1e-6, "{got} vs {want}");
         }
     }
@@ -221,7 +241,11 @@ mod tests {
                 zp[[0, k]] += h;
                 zm[[0, k]] -= h;
                 let numeric = (loss(&zp, &c_prev) - loss(&zm, &c_prev)) / (2.0 * h);
-                assert!((numeric - dz[[0, k]]).abs() < 2e-3, "{act:?} dz[{k}]: {numeric} vs {}", dz[[0, k]]);
+                assert!(
+                    (numeric - dz[[0, k]]).abs() < 2e-3,
+                    "{act:?} dz[{k}]: {numeric} vs {}",
+                    dz[[0, k]]
+                );
             }
             for u in 0..units {
                 let (mut cp, mut cm) = (c_prev.clone(), c_prev.clone());

@@ -304,10 +304,16 @@ where
     }
     let n = x.len_of(Axis(0));
     if y.len_of(Axis(0)) != n {
-        return Err(LstmError::shape(
+        return Err(LstmError::count(
             "split: y must have one target per sample of x",
-            format!("{n} samples"),
-            format!("{} (x is {}, y is {})", y.len_of(Axis(0)), fmt_shape(x.shape()), fmt_shape(y.shape())),
+            "targets",
+            n,
+            format!(
+                "{} (x is {}, y is {})",
+                y.len_of(Axis(0)),
+                fmt_shape(x.shape()),
+                fmt_shape(y.shape())
+            ),
         ));
     }
     if n < 2 {
@@ -372,9 +378,7 @@ pub fn reverse_task(n: usize, timesteps: usize, seed: u64) -> (Array3<f32>, Arra
 
 fn random_digits(n: usize, timesteps: usize, seed: u64) -> Array3<f32> {
     let mut rng = seeded_rng(seed);
-    Array3::from_shape_fn((n, timesteps, 1), |_| {
-        rng.random_range(0..10) as f32 / 10.0
-    })
+    Array3::from_shape_fn((n, timesteps, 1), |_| rng.random_range(0..10) as f32 / 10.0)
 }
 
 /// Alternating bits: `0,1,0,1,...` or `1,0,1,0,...` (random start) as `(n, timesteps, 1)`;
@@ -420,7 +424,10 @@ mod tests {
         assert_eq!(err, LstmError::WindowTooLong { n_steps: 3, len: 3 });
         assert!(err.to_string().contains("got a series of 3"));
         assert!(matches!(prepare_data(&[], 1), Err(LstmError::Empty { .. })));
-        assert!(matches!(prepare_data(&[1.0, 2.0], 0), Err(LstmError::Config { .. })));
+        assert!(matches!(
+            prepare_data(&[1.0, 2.0], 0),
+            Err(LstmError::Config { .. })
+        ));
         let nan = prepare_data(&[1.0, f32::NAN, 3.0], 1).unwrap_err();
         assert!(nan.to_string().contains("at index [1]"), "{nan}");
     }
@@ -445,7 +452,10 @@ mod tests {
         let scaled = scaler.fit_transform(&x).unwrap();
         assert_eq!(scaled, arr2(&[[0.0, 0.5], [1.0, 0.25]]));
         assert_eq!(scaler.inverse_transform(&scaled).unwrap(), x);
-        let ranged = MinMaxScaler::with_range(-1.0, 1.0).unwrap().fit_transform(&x).unwrap();
+        let ranged = MinMaxScaler::with_range(-1.0, 1.0)
+            .unwrap()
+            .fit_transform(&x)
+            .unwrap();
         assert_eq!(ranged[[0, 1]], 0.0);
         assert!(MinMaxScaler::with_range(1.0, 1.0).is_err());
     }
@@ -454,13 +464,23 @@ mod tests {
     fn scalers_refuse_zero_range_unfitted_and_nan() {
         let flat = arr1(&[3.0f32, 3.0, 3.0]);
         let err = MinMaxScaler::new().fit(&flat).unwrap_err();
-        assert_eq!(err, LstmError::ZeroRange { scaler: "MinMaxScaler", value: 3.0 });
+        assert_eq!(
+            err,
+            LstmError::ZeroRange {
+                scaler: "MinMaxScaler",
+                value: 3.0
+            }
+        );
         assert!(StandardScaler::new().fit(&flat).is_err());
         assert!(matches!(
             MinMaxScaler::new().transform(&flat),
             Err(LstmError::NotReady { .. })
         ));
-        assert!(MinMaxScaler::new().fit(&arr1(&[1.0, f32::INFINITY])).is_err());
+        assert!(
+            MinMaxScaler::new()
+                .fit(&arr1(&[1.0, f32::INFINITY]))
+                .is_err()
+        );
         assert!(MinMaxScaler::new().fit(&Array1::<f32>::zeros(0)).is_err());
     }
 
@@ -493,7 +513,10 @@ mod tests {
         let seed_1 = train_test_split(&many, &many, 0.2, 1).unwrap();
         let seed_2 = train_test_split(&many, &many, 0.2, 2).unwrap();
         assert_eq!(seed_1.y_test.len(), 20);
-        assert_ne!(seed_1.y_test, seed_2.y_test, "another seed should draw another test set");
+        assert_ne!(
+            seed_1.y_test, seed_2.y_test,
+            "another seed should draw another test set"
+        );
     }
 
     #[test]
@@ -512,7 +535,10 @@ mod tests {
         let x = Array2::<f32>::zeros((4, 1));
         let short = Array1::<f32>::zeros(3);
         let err = train_test_split(&x, &short, 0.25, 0).unwrap_err();
-        assert!(err.to_string().contains("expected shape 4 samples, got 3"), "{err}");
+        assert!(
+            err.to_string().contains("expected 4 targets, got 3"),
+            "{err}"
+        );
         assert!(train_test_split(&x, &Array1::zeros(4), 1.0, 0).is_err());
         assert!(chronological_split(&x, &Array1::zeros(4), 0.0).is_err());
     }
@@ -521,7 +547,10 @@ mod tests {
     fn synthetic_datasets_have_the_tutorial_shapes_and_rules() {
         let (x, y) = sum_of_first_two(1000, 1);
         assert_eq!(x.dim(), (1000, 3));
-        assert!(x.iter().all(|&v| (0.0..100.0).contains(&v) && v.fract() == 0.0));
+        assert!(
+            x.iter()
+                .all(|&v| (0.0..100.0).contains(&v) && v.fract() == 0.0)
+        );
         for (row, target) in x.rows().into_iter().zip(&y) {
             assert_eq!(row[0] + row[1], *target);
         }
@@ -547,6 +576,9 @@ mod tests {
         assert_eq!(t[199], 20.0);
         let noise: Vec<f32> = t.iter().zip(&series).map(|(t, s)| s - t.sin()).collect();
         let std = (noise.iter().map(|n| n * n).sum::<f32>() / 200.0).sqrt();
-        assert!((0.07..0.13).contains(&std), "noise std {std} should be about 0.1");
+        assert!(
+            (0.07..0.13).contains(&std),
+            "noise std {std} should be about 0.1"
+        );
     }
 }

@@ -13,6 +13,15 @@ pub enum LstmError {
         got: String,
     },
 
+    /// A count that does not match: samples, weight arrays, ...
+    #[error("{context}: expected {expected} {what}, got {got}")]
+    Count {
+        context: String,
+        what: &'static str,
+        expected: String,
+        got: String,
+    },
+
     /// An input holds NaN or infinity.
     #[error("{context}: expected finite numbers, found {value} at index {index}")]
     NonFinite {
@@ -58,7 +67,11 @@ pub enum LstmError {
         "training diverged at epoch {epoch}, batch {batch}: loss became {loss}. The model keeps its last finite weights. \
          Try a lower learning rate or gradient clipping (e.g. `Adam::new(lr).clipnorm(1.0)`)"
     )]
-    Diverged { epoch: usize, batch: usize, loss: f32 },
+    Diverged {
+        epoch: usize,
+        batch: usize,
+        loss: f32,
+    },
 
     /// Reading or writing a file failed.
     #[error("{path}: {message}")]
@@ -85,6 +98,20 @@ impl LstmError {
         LstmError::Shape {
             context: context.into(),
             expected: expected.into(),
+            got: got.into(),
+        }
+    }
+
+    pub(crate) fn count(
+        context: impl Into<String>,
+        what: &'static str,
+        expected: impl std::fmt::Display,
+        got: impl Into<String>,
+    ) -> Self {
+        LstmError::Count {
+            context: context.into(),
+            what,
+            expected: expected.to_string(),
             got: got.into(),
         }
     }
@@ -118,7 +145,10 @@ where
     D: ndarray::Dimension,
 {
     if let Some(flat) = x.iter().position(|v| !v.is_finite()) {
-        let value = *x.iter().nth(flat).expect("position came from this iterator");
+        let value = *x
+            .iter()
+            .nth(flat)
+            .expect("position came from this iterator");
         return Err(LstmError::NonFinite {
             context: context.to_string(),
             index: fmt_index(flat, x.shape()),

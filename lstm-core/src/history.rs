@@ -39,7 +39,10 @@ impl History {
             .cloned()
             .collect();
         for (name, value) in names.iter().zip(metrics) {
-            self.metrics.get_mut(name).expect("created in new").push(*value);
+            self.metrics
+                .get_mut(name)
+                .expect("created in new")
+                .push(*value);
         }
         if let Some(val) = val {
             self.val_loss.push(val.loss);
@@ -68,11 +71,21 @@ impl History {
     /// Series names in Keras order: loss, metrics, val_loss, val metrics.
     pub fn keys(&self) -> Vec<String> {
         let mut keys = vec!["loss".to_string()];
-        keys.extend(self.metrics.keys().filter(|k| !k.starts_with("val_")).cloned());
+        keys.extend(
+            self.metrics
+                .keys()
+                .filter(|k| !k.starts_with("val_"))
+                .cloned(),
+        );
         if !self.val_loss.is_empty() {
             keys.push("val_loss".into());
         }
-        keys.extend(self.metrics.keys().filter(|k| k.starts_with("val_")).cloned());
+        keys.extend(
+            self.metrics
+                .keys()
+                .filter(|k| k.starts_with("val_"))
+                .cloned(),
+        );
         keys
     }
 
@@ -97,7 +110,11 @@ impl History {
     pub fn to_html(&self) -> String {
         let keys = self.keys();
         let n = self.epochs();
-        let shown: Vec<usize> = if n <= 12 { (0..n).collect() } else { (0..5).chain(n - 5..n).collect() };
+        let shown: Vec<usize> = if n <= 12 {
+            (0..n).collect()
+        } else {
+            (0..5).chain(n - 5..n).collect()
+        };
         let mut html = String::from("<table class=\"lstm-history\"><thead><tr><th>epoch</th>");
         for k in &keys {
             html += &format!("<th>{}</th>", html_escape(k));
@@ -105,11 +122,18 @@ impl History {
         html += "</tr></thead><tbody>";
         for (pos, &e) in shown.iter().enumerate() {
             if pos > 0 && e != shown[pos - 1] + 1 {
-                html += &format!("<tr><td colspan=\"{}\">⋮ {} more epochs</td></tr>", keys.len() + 1, e - shown[pos - 1] - 1);
+                html += &format!(
+                    "<tr><td colspan=\"{}\">⋮ {} more epochs</td></tr>",
+                    keys.len() + 1,
+                    e - shown[pos - 1] - 1
+                );
             }
             html += &format!("<tr><td>{}</td>", e + 1);
             for k in &keys {
-                html += &format!("<td>{}</td>", keras_number(self.series(k).expect("listed")[e]));
+                html += &format!(
+                    "<td>{}</td>",
+                    keras_number(self.series(k).expect("listed")[e])
+                );
             }
             html += "</tr>";
         }
@@ -128,5 +152,9 @@ impl History {
 
 /// Keras' progress-bar number format: 4 decimals, or scientific below 1e-3.
 pub fn keras_number(v: f32) -> String {
-    if v.abs() > 1e-3 { format!("{v:.4}") } else { format!("{v:.4e}") }
+    if v.abs() > 1e-3 {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.4e}")
+    }
 }

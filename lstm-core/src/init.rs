@@ -40,7 +40,11 @@ pub fn orthogonal(rows: usize, cols: usize, rng: &mut Rng) -> Array2<f32> {
         a.column_mut(j).mapv_inplace(|v| v / norm);
     }
     let q = a.mapv(|v| v as f32);
-    if rows < cols { q.reversed_axes().as_standard_layout().to_owned() } else { q }
+    if rows < cols {
+        q.reversed_axes().as_standard_layout().to_owned()
+    } else {
+        q
+    }
 }
 
 /// LSTM bias: zeros, except the forget-gate slice `[u, 2u)` which is 1 (`unit_forget_bias=True`).
@@ -68,7 +72,11 @@ mod tests {
         for (rows, cols) in [(5, 20), (20, 5), (6, 6)] {
             let q = orthogonal(rows, cols, &mut seeded_rng(3));
             assert_eq!(q.dim(), (rows, cols));
-            let gram = if rows <= cols { q.dot(&q.t()) } else { q.t().dot(&q) };
+            let gram = if rows <= cols {
+                q.dot(&q.t())
+            } else {
+                q.t().dot(&q)
+            };
             for ((i, j), v) in gram.indexed_iter() {
                 let expected = if i == j { 1.0 } else { 0.0 };
                 assert!((v - expected).abs() < 1e-5, "gram[{i},{j}] = {v}");

@@ -28,7 +28,9 @@ pub use activation::Activation;
 pub use callbacks::EarlyStopping;
 pub use error::{LstmError, Result};
 pub use history::History;
-pub use layers::{Bidirectional, Dense, Dropout, Layer, Lstm, LstmOutput, MergeMode, TimeDistributed};
+pub use layers::{
+    Bidirectional, Dense, Dropout, Layer, Lstm, LstmOutput, MergeMode, TimeDistributed,
+};
 pub use loss::{Loss, Metric};
 pub use model::{Evaluation, FitConfig, Gradients, Sequential};
 pub use optim::{Adam, Optimizer, RmsProp, Sgd};
@@ -45,7 +47,7 @@ pub mod prelude {
     pub use crate::plot::{self, Figure};
     pub use crate::{
         Activation, Adam, Bidirectional, Dense, Dropout, EarlyStopping, FitConfig, Layer, Loss,
-        LstmError, Lstm, Metric, RmsProp, Sequential, Sgd, TimeDistributed,
+        Lstm, LstmError, Metric, RmsProp, Sequential, Sgd, TimeDistributed,
     };
     pub use ndarray::{Array, Array1, Array2, Array3, ArrayD, Axis, array, s};
 }

@@ -76,7 +76,10 @@ impl Loss {
             return Ok(y.as_standard_layout().into_owned());
         }
         if y.shape() == leading && classes == [1] {
-            return Ok(y.as_standard_layout().into_owned().insert_axis(Axis(y.ndim())));
+            return Ok(y
+                .as_standard_layout()
+                .into_owned()
+                .insert_axis(Axis(y.ndim())));
         }
         mismatch(fmt_shape(output_shape))
     }
@@ -93,7 +96,15 @@ impl Loss {
             Loss::MeanAbsoluteError => {
                 let diff = pred - y;
                 let value = diff.iter().map(|&d| d.abs() as f64).sum::<f64>() / n as f64;
-                let sign = |d: f32| if d > 0.0 { 1.0 } else if d < 0.0 { -1.0 } else { 0.0 };
+                let sign = |d: f32| {
+                    if d > 0.0 {
+                        1.0
+                    } else if d < 0.0 {
+                        -1.0
+                    } else {
+                        0.0
+                    }
+                };
                 (value as f32, diff.mapv(|d| sign(d) / n))
             }
             Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy => {
@@ -118,7 +129,8 @@ impl Loss {
                             d_q[k] = -t[k] / q / rows as f32;
                         }
                     }
-                    let weighted: f32 = d_q.iter().zip(p).map(|(d, p)| d * p).sum::<f32>() / (sum * sum);
+                    let weighted: f32 =
+                        d_q.iter().zip(p).map(|(d, p)| d * p).sum::<f32>() / (sum * sum);
                     for k in 0..classes {
                         g[r * classes + k] = d_q[k] / sum - weighted;
                     }
@@ -184,7 +196,9 @@ impl Metric {
                     let argmax = |row: &[f32]| {
                         row.iter()
                             .enumerate()
-                            .fold((0, f32::NEG_INFINITY), |best, (k, &v)| if v > best.1 { (k, v) } else { best })
+                            .fold((0, f32::NEG_INFINITY), |best, (k, &v)| {
+                                if v > best.1 { (k, v) } else { best }
+                            })
                             .0
                     };
                     let (p, t) = (pred.as_standard_layout(), y.as_standard_layout());
@@ -232,7 +246,8 @@ mod tests {
         let logits = arr2(&[[2.0f32, 1.0, 0.1], [0.5, 2.5, -1.0]]).into_dyn();
         let y = arr2(&[[1.0f32, 0.0, 0.0], [0.0, 0.0, 1.0]]).into_dyn();
         let (from_logits, _) = Loss::cross_entropy_from_logits(&logits, &y);
-        let probs = crate::layers::softmax_rows(&logits.clone().into_dimensionality().unwrap()).into_dyn();
+        let probs =
+            crate::layers::softmax_rows(&logits.clone().into_dimensionality().unwrap()).into_dyn();
         let (from_probs, _) = Loss::CategoricalCrossentropy.value_and_grad(&probs, &y);
         assert!((from_logits - from_probs).abs() < 1e-6);
         // Row 1: −log softmax(2.0 | 2, 1, 0.1)
@@ -246,23 +261,38 @@ mod tests {
         let y = arr1(&[1.0f32, 2.0]).into_dyn();
         let prepared = Loss::MeanSquaredError.prepare_targets(&y, &[2, 1]).unwrap();
         assert_eq!(prepared.shape(), &[2, 1]);
-        let err = Loss::MeanSquaredError.prepare_targets(&y, &[3, 1]).unwrap_err();
-        assert!(err.to_string().contains("expected shape (3, 1), got (2,)"), "{err}");
+        let err = Loss::MeanSquaredError
+            .prepare_targets(&y, &[3, 1])
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("expected shape (3, 1), got (2,)"),
+            "{err}"
+        );
         let one_hot = Loss::SparseCategoricalCrossentropy
             .prepare_targets(&y, &[2, 3])
             .unwrap();
-        assert_eq!(one_hot, arr2(&[[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]).into_dyn());
+        assert_eq!(
+            one_hot,
+            arr2(&[[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]).into_dyn()
+        );
         let err = Loss::SparseCategoricalCrossentropy
             .prepare_targets(&arr1(&[3.0f32, 0.5]).into_dyn(), &[2, 3])
             .unwrap_err();
-        assert!(err.to_string().contains("an integer in 0..3, got 3 at position 0"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("an integer in 0..3, got 3 at position 0"),
+            "{err}"
+        );
     }
 
     #[test]
     fn accuracy_resolves_like_keras() {
         let pred = arr2(&[[0.1f32, 0.9], [0.8, 0.2]]).into_dyn();
         let y = arr2(&[[0.0f32, 1.0], [0.0, 1.0]]).into_dyn();
-        assert_eq!(Metric::Accuracy.compute(Loss::CategoricalCrossentropy, &pred, &y), 0.5);
+        assert_eq!(
+            Metric::Accuracy.compute(Loss::CategoricalCrossentropy, &pred, &y),
+            0.5
+        );
         let pred = arr2(&[[0.7f32], [0.2], [0.6]]).into_dyn();
         let y = arr2(&[[1.0f32], [0.0], [0.0]]).into_dyn();
         let acc = Metric::Accuracy.compute(Loss::MeanSquaredError, &pred, &y);

@@ -95,7 +95,11 @@ impl FitConfig {
         self.validation_split = fraction;
         self
     }
-    pub fn validation_data<S1, D1, S2, D2>(mut self, x: &ArrayBase<S1, D1>, y: &ArrayBase<S2, D2>) -> Self
+    pub fn validation_data<S1, D1, S2, D2>(
+        mut self,
+        x: &ArrayBase<S1, D1>,
+        y: &ArrayBase<S2, D2>,
+    ) -> Self
     where
         S1: Data<Elem = f32>,
         S2: Data<Elem = f32>,
@@ -152,7 +156,10 @@ pub struct Evaluation {
 impl Evaluation {
     /// A metric by name (`"accuracy"`, `"mae"`, ...).
     pub fn metric(&self, name: &str) -> Option<f32> {
-        self.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+        self.metrics
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -305,15 +312,20 @@ impl Sequential {
         let counts: Vec<usize> = self.layers.iter().map(|l| l.weights().len()).collect();
         let total: usize = counts.iter().sum();
         if weights.len() != total {
-            return Err(LstmError::shape(
+            return Err(LstmError::count(
                 "Sequential::set_weights",
-                format!("{total} arrays"),
-                format!("{} arrays", weights.len()),
+                "weight arrays",
+                total,
+                weights.len().to_string(),
             ));
         }
         let mut start = 0;
         for (layer, &n) in self.layers.iter().zip(&counts) {
-            crate::layers::check_weight_shapes(layer.class_name(), &layer.weights(), &weights[start..start + n])?;
+            crate::layers::check_weight_shapes(
+                layer.class_name(),
+                &layer.weights(),
+                &weights[start..start + n],
+            )?;
             start += n;
         }
         let mut start = 0;
@@ -350,14 +362,21 @@ impl Sequential {
         ensure_finite(&format!("{context}: input x"), x)
     }
 
-    fn prepare(&self, context: &str, x: &ArrayD<f32>, y: &ArrayD<f32>, loss: Loss) -> Result<ArrayD<f32>> {
+    fn prepare(
+        &self,
+        context: &str,
+        x: &ArrayD<f32>,
+        y: &ArrayD<f32>,
+        loss: Loss,
+    ) -> Result<ArrayD<f32>> {
         self.check_x(context, x)?;
         let n = x.shape()[0];
         if y.ndim() == 0 || y.shape()[0] != n {
-            return Err(LstmError::shape(
+            return Err(LstmError::count(
                 format!("{context}: y must have one target per sample of x"),
-                format!("{n} samples"),
-                fmt_shape(y.shape()),
+                "targets",
+                n,
+                format!("y of shape {}", fmt_shape(y.shape())),
             ));
         }
         let mut out = vec![n];
@@ -379,7 +398,10 @@ impl Sequential {
     }
 
     /// Predictions for `x` of shape `(samples, ...input_shape)`.
-    pub fn predict<S: Data<Elem = f32>, D: Dimension>(&mut self, x: &ArrayBase<S, D>) -> Result<ArrayD<f32>> {
+    pub fn predict<S: Data<Elem = f32>, D: Dimension>(
+        &mut self,
+        x: &ArrayBase<S, D>,
+    ) -> Result<ArrayD<f32>> {
         let x = to_dyn(x);
         self.check_x("predict", &x)?;
         self.predict_checked(&x)
@@ -389,12 +411,14 @@ impl Sequential {
         // Stateful layers need the batch size they were trained with; others run in large chunks.
         let chunk = if self.is_stateful() { 32 } else { 4096 };
         let n = x.shape()[0];
-        if n <= chunk || self.is_stateful() && n % chunk != 0 {
+        if n <= chunk || self.is_stateful() && !n.is_multiple_of(chunk) {
             return self.forward(x, false);
         }
         let mut parts = Vec::new();
         for start in (0..n).step_by(chunk) {
-            let part = x.slice_axis(Axis(0), (start..(start + chunk).min(n)).into()).to_owned();
+            let part = x
+                .slice_axis(Axis(0), (start..(start + chunk).min(n)).into())
+                .to_owned();
             parts.push(self.forward(&part, false)?);
         }
         let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
@@ -402,7 +426,11 @@ impl Sequential {
     }
 
     /// Loss (and compiled metrics) on `x`, `y` without training.
-    pub fn evaluate<S1, D1, S2, D2>(&mut self, x: &ArrayBase<S1, D1>, y: &ArrayBase<S2, D2>) -> Result<Evaluation>
+    pub fn evaluate<S1, D1, S2, D2>(
+        &mut self,
+        x: &ArrayBase<S1, D1>,
+        y: &ArrayBase<S2, D2>,
+    ) -> Result<Evaluation>
     where
         S1: Data<Elem = f32>,
         S2: Data<Elem = f32>,
@@ -428,7 +456,11 @@ impl Sequential {
     }
 
     /// One optimizer step on one batch (`model.train_on_batch`); returns the loss before the step.
-    pub fn train_on_batch<S1, D1, S2, D2>(&mut self, x: &ArrayBase<S1, D1>, y: &ArrayBase<S2, D2>) -> Result<f32>
+    pub fn train_on_batch<S1, D1, S2, D2>(
+        &mut self,
+        x: &ArrayBase<S1, D1>,
+        y: &ArrayBase<S2, D2>,
+    ) -> Result<f32>
     where
         S1: Data<Elem = f32>,
         S2: Data<Elem = f32>,
@@ -438,20 +470,34 @@ impl Sequential {
         let loss = self.compiled()?.loss;
         let (x, y) = (to_dyn(x), to_dyn(y));
         let y = self.prepare("train_on_batch", &x, &y, loss)?;
-        self.train_step(&x, &y).map(|(loss, _)| loss).map_err(|e| match e {
-            LstmError::Diverged { loss, .. } => LstmError::Diverged { epoch: 1, batch: 1, loss },
-            other => other,
-        })
+        self.train_step(&x, &y)
+            .map(|(loss, _)| loss)
+            .map_err(|e| match e {
+                LstmError::Diverged { loss, .. } => LstmError::Diverged {
+                    epoch: 1,
+                    batch: 1,
+                    loss,
+                },
+                other => other,
+            })
     }
 
     /// Forward and backward pass: leaves every layer's parameter gradients in place and returns
     /// the loss, the predictions and d(loss)/d(x).
-    fn forward_backward(&mut self, x: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<(f32, ArrayD<f32>, ArrayD<f32>)> {
+    fn forward_backward(
+        &mut self,
+        x: &ArrayD<f32>,
+        y: &ArrayD<f32>,
+    ) -> Result<(f32, ArrayD<f32>, ArrayD<f32>)> {
         let pred = self.forward(x, true)?;
         let loss_fn = self.compiled()?.loss;
         let last = self.layers.last().expect("forward checked layers");
         // Softmax + cross-entropy: from the logits, as Keras (stable, gradient (p − y)/n).
-        let (loss, grad, from_logits) = match loss_fn.is_cross_entropy().then(|| last.softmax_logits()).flatten() {
+        let (loss, grad, from_logits) = match loss_fn
+            .is_cross_entropy()
+            .then(|| last.softmax_logits())
+            .flatten()
+        {
             Some(logits) => {
                 let (loss, grad) = Loss::cross_entropy_from_logits(logits, y);
                 (loss, grad, true)
@@ -462,11 +508,19 @@ impl Sequential {
             }
         };
         if !loss.is_finite() {
-            return Err(LstmError::Diverged { epoch: 0, batch: 0, loss });
+            return Err(LstmError::Diverged {
+                epoch: 0,
+                batch: 0,
+                loss,
+            });
         }
         let mut layers = self.layers.iter_mut().rev();
         let last = layers.next().expect("at least one layer");
-        let mut g = if from_logits { last.backward_from_logits(&grad)? } else { last.backward(&grad)? };
+        let mut g = if from_logits {
+            last.backward_from_logits(&grad)?
+        } else {
+            last.backward(&grad)?
+        };
         for layer in layers {
             g = layer.backward(&g)?;
         }
@@ -475,7 +529,11 @@ impl Sequential {
 
     /// The loss and its gradients for a batch, without changing the weights: one array per
     /// weight in Keras order (as [`Sequential::get_weights`]), and d(loss)/d(x).
-    pub fn gradients<S1, D1, S2, D2>(&mut self, x: &ArrayBase<S1, D1>, y: &ArrayBase<S2, D2>) -> Result<Gradients>
+    pub fn gradients<S1, D1, S2, D2>(
+        &mut self,
+        x: &ArrayBase<S1, D1>,
+        y: &ArrayBase<S2, D2>,
+    ) -> Result<Gradients>
     where
         S1: Data<Elem = f32>,
         S2: Data<Elem = f32>,
@@ -494,7 +552,11 @@ impl Sequential {
             .zip(shapes)
             .map(|(p, w)| ArrayD::from_shape_vec(w.raw_dim(), p.grad.to_vec()).expect("same size"))
             .collect();
-        Ok(Gradients { loss, weights, input })
+        Ok(Gradients {
+            loss,
+            weights,
+            input,
+        })
     }
 
     /// Forward, loss, backward and one optimizer step. Returns the loss before the step and the
@@ -504,7 +566,11 @@ impl Sequential {
         let snapshot = self.get_weights();
         let mut params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
         if params.iter().any(|p| p.grad.iter().any(|g| !g.is_finite())) {
-            return Err(LstmError::Diverged { epoch: 0, batch: 0, loss: f32::NAN });
+            return Err(LstmError::Diverged {
+                epoch: 0,
+                batch: 0,
+                loss: f32::NAN,
+            });
         }
         let compiled = self.compiled.as_mut().expect("checked");
         compiled.optimizer.step(&mut params);
@@ -512,7 +578,11 @@ impl Sequential {
         drop(params);
         if !finite {
             self.set_weights(&snapshot).expect("same shapes");
-            return Err(LstmError::Diverged { epoch: 0, batch: 0, loss: f32::INFINITY });
+            return Err(LstmError::Diverged {
+                epoch: 0,
+                batch: 0,
+                loss: f32::INFINITY,
+            });
         }
         Ok((loss, pred))
     }
@@ -543,12 +613,16 @@ impl Sequential {
             let vy = self.prepare("fit: validation_data", vx, vy, loss_fn)?;
             ((x, y), Some((vx.clone(), vy)))
         } else if config.validation_split > 0.0 {
-            let split_at = ((n as f64) * (1.0 - decimal_f64(config.validation_split))).floor() as usize;
+            let split_at =
+                ((n as f64) * (1.0 - decimal_f64(config.validation_split))).floor() as usize;
             if split_at == 0 || split_at == n {
                 return Err(LstmError::config(
                     "validation_split",
                     "a fraction that leaves at least one sample for training and one for validation",
-                    format!("{} of {n} samples ({split_at} for training)", config.validation_split),
+                    format!(
+                        "{} of {n} samples ({split_at} for training)",
+                        config.validation_split
+                    ),
                 ));
             }
             let head = |a: &ArrayD<f32>| a.slice_axis(Axis(0), (..split_at).into()).to_owned();
@@ -582,7 +656,11 @@ impl Sequential {
                 let xb = x.select(Axis(0), batch);
                 let yb = y.select(Axis(0), batch);
                 let (loss, pred) = self.train_step(&xb, &yb).map_err(|e| match e {
-                    LstmError::Diverged { loss, .. } => LstmError::Diverged { epoch, batch: b + 1, loss },
+                    LstmError::Diverged { loss, .. } => LstmError::Diverged {
+                        epoch,
+                        batch: b + 1,
+                        loss,
+                    },
                     other => other,
                 })?;
                 let weight = batch.len() as f64 / n as f64;
@@ -602,8 +680,15 @@ impl Sequential {
                 Some(cb) => cb.on_epoch_end(epoch, &history, self)?,
                 None => false,
             };
-            if config.verbose > 0 && (epoch % log_every == 0 || epoch == 1 || epoch == config.epochs || stop) {
-                println!("Epoch {epoch}/{} - {} - {}ms", config.epochs, history.last_epoch_line(), elapsed.as_millis());
+            if config.verbose > 0
+                && (epoch % log_every == 0 || epoch == 1 || epoch == config.epochs || stop)
+            {
+                println!(
+                    "Epoch {epoch}/{} - {} - {}ms",
+                    config.epochs,
+                    history.last_epoch_line(),
+                    elapsed.as_millis()
+                );
             }
             if stop {
                 if config.verbose > 0 {

@@ -28,7 +28,10 @@ impl Clipping {
             return Err(LstmError::config(
                 "gradient clipping",
                 "at most one of clipnorm, clipvalue, global_clipnorm",
-                set.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" and "),
+                set.iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(" and "),
             ));
         }
         if let Some(&(name, value)) = set.first()
@@ -41,7 +44,12 @@ impl Clipping {
 
     /// Clips the gradients in place.
     pub fn apply(&self, params: &mut [Param<'_>]) {
-        let norm = |g: &[f32]| g.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt();
+        let norm = |g: &[f32]| {
+            g.iter()
+                .map(|&v| (v as f64) * (v as f64))
+                .sum::<f64>()
+                .sqrt()
+        };
         if let Some(max) = self.clipnorm {
             for p in params.iter_mut() {
                 let n = norm(p.grad) as f32;
@@ -56,7 +64,11 @@ impl Clipping {
             }
         }
         if let Some(max) = self.global_clipnorm {
-            let total = params.iter().map(|p| norm(p.grad).powi(2)).sum::<f64>().sqrt() as f32;
+            let total = params
+                .iter()
+                .map(|p| norm(p.grad).powi(2))
+                .sum::<f64>()
+                .sqrt() as f32;
             if total > max {
                 for p in params.iter_mut() {
                     p.grad.iter_mut().for_each(|g| *g *= max / total);
@@ -81,12 +93,16 @@ pub trait Optimizer: std::fmt::Debug + Send {
     fn step(&mut self, params: &mut [Param<'_>]);
 }
 
-fn check_learning_rate(lr: f32) -> Result<()> {
-    if lr > 0.0 && lr.is_finite() {
+fn check_positive(name: &'static str, value: f32) -> Result<()> {
+    if value > 0.0 && value.is_finite() {
         Ok(())
     } else {
-        Err(LstmError::config("learning_rate", "a positive finite number", lr))
+        Err(LstmError::config(name, "a positive finite number", value))
     }
+}
+
+fn check_learning_rate(lr: f32) -> Result<()> {
+    check_positive("learning_rate", lr)
 }
 
 fn check_unit_interval(name: &'static str, value: f64) -> Result<()> {
@@ -192,9 +208,7 @@ impl Optimizer for Adam {
         check_learning_rate(self.learning_rate)?;
         check_unit_interval("beta_1", self.beta_1)?;
         check_unit_interval("beta_2", self.beta_2)?;
-        if !(self.epsilon > 0.0) {
-            return Err(LstmError::config("epsilon", "a positive number", self.epsilon));
-        }
+        check_positive("epsilon", self.epsilon)?;
         self.clipping.validate()
     }
 
@@ -290,7 +304,10 @@ impl Optimizer for Sgd {
         let (lr, mu) = (self.learning_rate, self.momentum);
         if mu == 0.0 {
             for p in params.iter_mut() {
-                p.value.iter_mut().zip(p.grad.iter()).for_each(|(w, g)| *w -= g * lr);
+                p.value
+                    .iter_mut()
+                    .zip(p.grad.iter())
+                    .for_each(|(w, g)| *w -= g * lr);
             }
             return;
         }
@@ -369,9 +386,7 @@ impl Optimizer for RmsProp {
         check_learning_rate(self.learning_rate)?;
         check_unit_interval("rho", self.rho as f64)?;
         check_unit_interval("momentum", self.momentum as f64)?;
-        if !(self.epsilon > 0.0) {
-            return Err(LstmError::config("epsilon", "a positive number", self.epsilon));
-        }
+        check_positive("epsilon", self.epsilon)?;
         self.clipping.validate()
     }
 
@@ -425,7 +440,10 @@ mod tests {
         // After one step m = 0.1g, v = 0.001g², alpha = lr·√0.001/0.1: the step is ≈ lr·sign(g).
         let mut w = vec![0.0f32, 0.0];
         step_once(&mut Adam::new(0.01), &mut w, &mut [3.0, -0.2]);
-        assert!((w[0] + 0.01).abs() < 1e-5 && (w[1] - 0.01).abs() < 1e-5, "{w:?}");
+        assert!(
+            (w[0] + 0.01).abs() < 1e-5 && (w[1] - 0.01).abs() < 1e-5,
+            "{w:?}"
+        );
     }
 
     #[test]
@@ -440,13 +458,31 @@ mod tests {
     fn clipping_rules() {
         let mut g1 = vec![3.0f32, 4.0];
         let mut w1 = vec![0.0f32; 2];
-        let mut params = [Param { value: &mut w1, grad: &mut g1 }];
-        Clipping { clipnorm: Some(1.0), ..Default::default() }.apply(&mut params);
+        let mut params = [Param {
+            value: &mut w1,
+            grad: &mut g1,
+        }];
+        Clipping {
+            clipnorm: Some(1.0),
+            ..Default::default()
+        }
+        .apply(&mut params);
         assert!((params[0].grad[0] - 0.6).abs() < 1e-6 && (params[0].grad[1] - 0.8).abs() < 1e-6);
-        Clipping { clipvalue: Some(0.7), ..Default::default() }.apply(&mut params);
+        Clipping {
+            clipvalue: Some(0.7),
+            ..Default::default()
+        }
+        .apply(&mut params);
         assert_eq!(params[0].grad, &[0.6, 0.7]);
-        let both = Adam::new(0.1).clipnorm(1.0).clipvalue(1.0).validate().unwrap_err();
-        assert!(both.to_string().contains("clipnorm and clipvalue"), "{both}");
+        let both = Adam::new(0.1)
+            .clipnorm(1.0)
+            .clipvalue(1.0)
+            .validate()
+            .unwrap_err();
+        assert!(
+            both.to_string().contains("clipnorm and clipvalue"),
+            "{both}"
+        );
         assert!(Adam::new(0.0).validate().is_err());
         assert!(Sgd::new(-1.0).validate().is_err());
         assert!(Adam::new(0.1).clipnorm(-1.0).validate().is_err());

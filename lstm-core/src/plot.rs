@@ -45,7 +45,9 @@ impl Figure {
 pub fn draw(
     what: &str,
     size: (u32, u32),
-    paint: impl for<'a, 'b> FnOnce(&'a DrawingArea<SVGBackend<'b>, Shift>) -> std::result::Result<(), Box<dyn std::error::Error + 'a>>,
+    paint: impl for<'a, 'b> FnOnce(
+        &'a DrawingArea<SVGBackend<'b>, Shift>,
+    ) -> std::result::Result<(), Box<dyn std::error::Error + 'a>>,
 ) -> Result<Figure> {
     let mut svg = String::new();
     {
@@ -81,13 +83,28 @@ pub enum Style {
 
 impl Series {
     pub fn line(label: &str, points: Vec<(f32, f32)>, color: RGBColor) -> Self {
-        Series { label: label.into(), points, color, style: Style::Line }
+        Series {
+            label: label.into(),
+            points,
+            color,
+            style: Style::Line,
+        }
     }
     pub fn thick(label: &str, points: Vec<(f32, f32)>, color: RGBColor) -> Self {
-        Series { label: label.into(), points, color, style: Style::ThickLine }
+        Series {
+            label: label.into(),
+            points,
+            color,
+            style: Style::ThickLine,
+        }
     }
     pub fn dots(label: &str, points: Vec<(f32, f32)>, color: RGBColor) -> Self {
-        Series { label: label.into(), points, color, style: Style::Dots }
+        Series {
+            label: label.into(),
+            points,
+            color,
+            style: Style::Dots,
+        }
     }
 }
 
@@ -102,7 +119,9 @@ pub struct Labels<'a> {
 fn padded_range(values: impl Iterator<Item = f32>) -> (f32, f32) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -136,12 +155,21 @@ pub fn line_chart(labels: &Labels<'_>, series: &[Series], log_y: bool) -> Result
                 for s in series {
                     let color = s.color;
                     let anno = match s.style {
-                        Style::Line => chart.draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))?,
-                        Style::ThickLine => chart.draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(5)))?,
-                        Style::Dots => chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 4, color.filled())))?,
+                        Style::Line => chart.draw_series(LineSeries::new(
+                            s.points.iter().copied(),
+                            color.stroke_width(2),
+                        ))?,
+                        Style::ThickLine => chart.draw_series(LineSeries::new(
+                            s.points.iter().copied(),
+                            color.stroke_width(5),
+                        ))?,
+                        Style::Dots => chart.draw_series(
+                            s.points.iter().map(|&p| Circle::new(p, 4, color.filled())),
+                        )?,
                     };
-                    anno.label(s.label.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+                    anno.label(s.label.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                    });
                 }
                 chart
                     .configure_series_labels()
@@ -152,7 +180,10 @@ pub fn line_chart(labels: &Labels<'_>, series: &[Series], log_y: bool) -> Result
             }};
         }
         if log_y {
-            let (lo, hi) = (y0.max(all().map(|p| p.1).fold(f32::INFINITY, f32::min) * 0.8), y1 * 1.25);
+            let (lo, hi) = (
+                y0.max(all().map(|p| p.1).fold(f32::INFINITY, f32::min) * 0.8),
+                y1 * 1.25,
+            );
             finish!(builder.build_cartesian_2d(x0..x1, (lo..hi).log_scale())?);
         } else {
             finish!(builder.build_cartesian_2d(x0..x1, y0..y1)?);
@@ -163,20 +194,45 @@ pub fn line_chart(labels: &Labels<'_>, series: &[Series], log_y: bool) -> Result
 
 /// Training (and validation) loss per epoch, on a log scale.
 pub fn loss_curves(history: &History, title: &str) -> Result<Figure> {
-    let epochs = |v: &[f32]| v.iter().enumerate().map(|(e, &l)| ((e + 1) as f32, l)).collect::<Vec<_>>();
+    let epochs = |v: &[f32]| {
+        v.iter()
+            .enumerate()
+            .map(|(e, &l)| ((e + 1) as f32, l))
+            .collect::<Vec<_>>()
+    };
     let mut series = vec![Series::line("training loss", epochs(&history.loss), TRAIN)];
     if !history.val_loss.is_empty() {
-        series.push(Series::line("validation loss", epochs(&history.val_loss), VALIDATION));
+        series.push(Series::line(
+            "validation loss",
+            epochs(&history.val_loss),
+            VALIDATION,
+        ));
     }
-    line_chart(&Labels { title, x: "epoch", y: "loss (log scale)" }, &series, true)
+    line_chart(
+        &Labels {
+            title,
+            x: "epoch",
+            y: "loss (log scale)",
+        },
+        &series,
+        true,
+    )
 }
 
 /// A series with one training window and its target highlighted, to show what `prepare_data` cuts.
-pub fn series_with_window(t: &[f32], series: &[f32], start: usize, n_steps: usize) -> Result<Figure> {
+pub fn series_with_window(
+    t: &[f32],
+    series: &[f32],
+    start: usize,
+    n_steps: usize,
+) -> Result<Figure> {
     if t.len() != series.len() || start + n_steps >= series.len() {
         return Err(LstmError::shape(
             "series_with_window",
-            format!("t and series of equal length > start + n_steps = {}", start + n_steps),
+            format!(
+                "t and series of equal length > start + n_steps = {}",
+                start + n_steps
+            ),
             format!("t: {}, series: {}", t.len(), series.len()),
         ));
     }
@@ -191,7 +247,11 @@ pub fn series_with_window(t: &[f32], series: &[f32], start: usize, n_steps: usiz
         },
         &[
             Series::line("series", points, ACTUAL),
-            Series::thick(&format!("window X[{start}] ({n_steps} steps)"), window, TRAIN),
+            Series::thick(
+                &format!("window X[{start}] ({n_steps} steps)"),
+                window,
+                TRAIN,
+            ),
             Series::dots(&format!("target y[{start}]"), target, HIGHLIGHT),
         ],
         false,

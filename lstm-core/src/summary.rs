@@ -93,7 +93,11 @@ impl std::fmt::Display for Summary {
         };
         writeln!(f, "Model: \"{}\"", self.model_name)?;
         writeln!(f, "{}", rule("┏", "━", "┳", "┓"))?;
-        let header = ["Layer (type)".to_string(), "Output Shape".into(), "Param #".into()];
+        let header = [
+            "Layer (type)".to_string(),
+            "Output Shape".into(),
+            "Param #".into(),
+        ];
         writeln!(f, "{}", line("┃", &header))?;
         writeln!(f, "{}", rule("┡", "━", "╇", "┩"))?;
         for (k, row) in cells.iter().enumerate() {
@@ -116,7 +120,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (k, ch) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k) % 3 == 0 {
+        if k > 0 && (digits.len() - k).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

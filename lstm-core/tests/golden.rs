@@ -45,11 +45,13 @@ fn arr(v: &Value) -> ArrayD<f32> {
 }
 
 fn num(v: &Value) -> f32 {
-    v.as_f64().unwrap_or_else(|| panic!("expected a number, got {v}")) as f32
+    v.as_f64()
+        .unwrap_or_else(|| panic!("expected a number, got {v}")) as f32
 }
 
 fn usize_of(v: &Value) -> usize {
-    v.as_u64().unwrap_or_else(|| panic!("expected a count, got {v}")) as usize
+    v.as_u64()
+        .unwrap_or_else(|| panic!("expected a count, got {v}")) as usize
 }
 
 /// Collects every comparison of one file; keeps the worst error and the failures.
@@ -63,12 +65,23 @@ struct Checker {
 
 impl Checker {
     fn new(file: &str) -> Self {
-        Checker { file: file.into(), values: 0, worst_abs: 0.0, worst_at: String::new(), failures: vec![] }
+        Checker {
+            file: file.into(),
+            values: 0,
+            worst_abs: 0.0,
+            worst_at: String::new(),
+            failures: vec![],
+        }
     }
 
     fn array(&mut self, what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>) {
         if got.shape() != want.shape() {
-            self.failures.push(format!("{}: {what}: shape {:?}, Keras {:?}", self.file, got.shape(), want.shape()));
+            self.failures.push(format!(
+                "{}: {what}: shape {:?}, Keras {:?}",
+                self.file,
+                got.shape(),
+                want.shape()
+            ));
             return;
         }
         for (idx, (&g, &w)) in got.iter().zip(want.iter()).enumerate() {
@@ -78,14 +91,21 @@ impl Checker {
                 self.worst_abs = diff;
                 self.worst_at = what.to_string();
             }
-            if !(diff <= ATOL + RTOL * (w as f64).abs()) {
-                self.failures.push(format!("{}: {what}[flat {idx}]: got {g}, Keras {w} (|diff| {diff:.2e})", self.file));
+            if diff.is_nan() || diff > ATOL + RTOL * (w as f64).abs() {
+                self.failures.push(format!(
+                    "{}: {what}[flat {idx}]: got {g}, Keras {w} (|diff| {diff:.2e})",
+                    self.file
+                ));
             }
         }
     }
 
     fn value(&mut self, what: &str, got: f32, want: f32) {
-        self.array(what, &ArrayD::from_elem(IxDyn(&[]), got), &ArrayD::from_elem(IxDyn(&[]), want));
+        self.array(
+            what,
+            &ArrayD::from_elem(IxDyn(&[]), got),
+            &ArrayD::from_elem(IxDyn(&[]), want),
+        );
     }
 }
 
@@ -105,7 +125,10 @@ fn adam(j: &Value) -> Adam {
 }
 
 fn lstm_weights(w: &Value) -> Vec<ArrayD<f32>> {
-    ["kernel", "recurrent_kernel", "bias"].iter().map(|k| arr(&w[*k])).collect()
+    ["kernel", "recurrent_kernel", "bias"]
+        .iter()
+        .map(|k| arr(&w[*k]))
+        .collect()
 }
 
 fn units_of(w: &Value) -> usize {
@@ -114,7 +137,11 @@ fn units_of(w: &Value) -> usize {
 
 /// The hidden state of every step of an LSTM layer's last forward pass, as `[B, T, u]`.
 fn sequence_of(model: &Sequential, layer: usize) -> ArrayD<f32> {
-    let steps = model.lstm(layer).expect("an LSTM layer").last_steps().expect("ran forward");
+    let steps = model
+        .lstm(layer)
+        .expect("an LSTM layer")
+        .last_steps()
+        .expect("ran forward");
     let views: Vec<_> = steps.iter().map(|s| s.h.view()).collect();
     let stacked = ndarray::stack(ndarray::Axis(1), &views).unwrap();
     stacked.into_dyn()
@@ -126,8 +153,19 @@ fn last_state(model: &Sequential, layer: usize) -> (ArrayD<f32>, ArrayD<f32>) {
     (last.h.clone().into_dyn(), last.c.clone().into_dyn())
 }
 
-fn check_grads(c: &mut Checker, names: &[&str], grads: &Gradients, want: &[ArrayD<f32>], want_x: &ArrayD<f32>) {
-    assert_eq!(grads.weights.len(), want.len(), "{}: number of gradient arrays", c.file);
+fn check_grads(
+    c: &mut Checker,
+    names: &[&str],
+    grads: &Gradients,
+    want: &[ArrayD<f32>],
+    want_x: &ArrayD<f32>,
+) {
+    assert_eq!(
+        grads.weights.len(),
+        want.len(),
+        "{}: number of gradient arrays",
+        c.file
+    );
     for ((name, g), w) in names.iter().zip(&grads.weights).zip(want) {
         c.array(&format!("grads.{name}"), g, w);
     }
@@ -135,11 +173,22 @@ fn check_grads(c: &mut Checker, names: &[&str], grads: &Gradients, want: &[Array
 }
 
 /// Three Adam steps on the same batch: loss before each step and every weight after it.
-fn check_adam_steps(c: &mut Checker, model: &mut Sequential, x: &ArrayD<f32>, y: &ArrayD<f32>, steps: &Value, weights_of: impl Fn(&Value) -> Vec<ArrayD<f32>>) {
+fn check_adam_steps(
+    c: &mut Checker,
+    model: &mut Sequential,
+    x: &ArrayD<f32>,
+    y: &ArrayD<f32>,
+    steps: &Value,
+    weights_of: impl Fn(&Value) -> Vec<ArrayD<f32>>,
+) {
     for step in steps.as_array().expect("adam.steps") {
         let k = usize_of(&step["step"]);
         let loss = model.train_on_batch(x, y).unwrap();
-        c.value(&format!("adam step {k} loss_before"), loss, num(&step["loss_before"]));
+        c.value(
+            &format!("adam step {k} loss_before"),
+            loss,
+            num(&step["loss_before"]),
+        );
         for (i, (got, want)) in model.get_weights().iter().zip(weights_of(step)).enumerate() {
             c.array(&format!("adam step {k} weight {i}"), got, &want);
         }
@@ -156,42 +205,92 @@ fn single_lstm(j: &Value, c: &mut Checker) {
     let mut rng = lstm_core::init::seeded_rng(0);
 
     // forward (return_sequences + return_state)
-    let mut lstm = Lstm::new(units).activation(act).return_sequences(true).return_state(true);
+    let mut lstm = Lstm::new(units)
+        .activation(act)
+        .return_sequences(true)
+        .return_state(true);
     lstm.build(&input_shape, &mut rng).unwrap();
     lstm.set_weights(&weights).unwrap();
     let out = lstm.call(&x3).unwrap();
     c.array("forward.seq", &out.output, &arr(&j["forward"]["seq"]));
-    c.array("forward.h", &out.h.clone().into_dyn(), &arr(&j["forward"]["h"]));
-    c.array("forward.c", &out.c.clone().into_dyn(), &arr(&j["forward"]["c"]));
+    c.array(
+        "forward.h",
+        &out.h.clone().into_dyn(),
+        &arr(&j["forward"]["h"]),
+    );
+    c.array(
+        "forward.c",
+        &out.c.clone().into_dyn(),
+        &arr(&j["forward"]["c"]),
+    );
     if let Some(trace) = j.get("gates_trace").and_then(|t| t.as_array()) {
         let steps = lstm.last_steps().unwrap();
         for entry in trace {
             let t = usize_of(&entry["t"]);
             let s = &steps[t];
-            for (name, got) in [("i", &s.i), ("f", &s.f), ("g", &s.g), ("o", &s.o), ("c", &s.c), ("h", &s.h)] {
-                c.array(&format!("gates_trace[{t}].{name}"), &got.clone().into_dyn(), &arr(&entry[name]));
+            for (name, got) in [
+                ("i", &s.i),
+                ("f", &s.f),
+                ("g", &s.g),
+                ("o", &s.o),
+                ("c", &s.c),
+                ("h", &s.h),
+            ] {
+                c.array(
+                    &format!("gates_trace[{t}].{name}"),
+                    &got.clone().into_dyn(),
+                    &arr(&entry[name]),
+                );
             }
         }
     }
 
     // go_backwards: the sequence stays in processing order
-    let mut back = Lstm::new(units).activation(act).return_sequences(true).go_backwards(true);
+    let mut back = Lstm::new(units)
+        .activation(act)
+        .return_sequences(true)
+        .go_backwards(true);
     back.build(&input_shape, &mut rng).unwrap();
     back.set_weights(&weights).unwrap();
     let out = back.call(&x3).unwrap();
-    c.array("go_backwards.seq", &out.output, &arr(&j["go_backwards"]["seq"]));
-    c.array("go_backwards.h", &out.h.into_dyn(), &arr(&j["go_backwards"]["h"]));
-    c.array("go_backwards.c", &out.c.into_dyn(), &arr(&j["go_backwards"]["c"]));
+    c.array(
+        "go_backwards.seq",
+        &out.output,
+        &arr(&j["go_backwards"]["seq"]),
+    );
+    c.array(
+        "go_backwards.h",
+        &out.h.into_dyn(),
+        &arr(&j["go_backwards"]["h"]),
+    );
+    c.array(
+        "go_backwards.c",
+        &out.c.into_dyn(),
+        &arr(&j["go_backwards"]["c"]),
+    );
 
     // bidirectional, last output and full sequence
     let bi = &j["bidirectional"];
     assert_eq!(bi["merge_mode"], "concat");
-    let both: Vec<_> = lstm_weights(&bi["forward_weights"]).into_iter().chain(lstm_weights(&bi["backward_weights"])).collect();
+    let both: Vec<_> = lstm_weights(&bi["forward_weights"])
+        .into_iter()
+        .chain(lstm_weights(&bi["backward_weights"]))
+        .collect();
     for (return_sequences, key) in [(false, "last"), (true, "seq")] {
         let mut model = Sequential::new(&input_shape);
-        model.add(Bidirectional::new(Lstm::new(units).activation(act).return_sequences(return_sequences))).unwrap();
+        model
+            .add(Bidirectional::new(
+                Lstm::new(units)
+                    .activation(act)
+                    .return_sequences(return_sequences),
+            ))
+            .unwrap();
         model.set_weights(&both).unwrap();
-        c.array(&format!("bidirectional.{key}"), &model.predict(&x).unwrap(), &arr(&bi[key]));
+        c.array(
+            &format!("bidirectional.{key}"),
+            &model.predict(&x).unwrap(),
+            &arr(&bi[key]),
+        );
     }
 
     // regression head: prediction, loss, every gradient, three Adam steps
@@ -204,24 +303,48 @@ fn single_lstm(j: &Value, c: &mut Checker) {
     all.extend([arr(&reg["dense_kernel"]), arr(&reg["dense_bias"])]);
     model.set_weights(&all).unwrap();
     model.compile(adam(j), Loss::MeanSquaredError).unwrap();
-    c.array("regression.pred", &model.predict(&x).unwrap(), &arr(&reg["pred"]));
-    c.array("regression.h_last", &last_state(&model, 0).0, &arr(&reg["h_last"]));
-    c.value("regression.loss (evaluate)", model.evaluate(&x, &y).unwrap().loss, num(&reg["loss_keras_mse"]));
+    c.array(
+        "regression.pred",
+        &model.predict(&x).unwrap(),
+        &arr(&reg["pred"]),
+    );
+    c.array(
+        "regression.h_last",
+        &last_state(&model, 0).0,
+        &arr(&reg["h_last"]),
+    );
+    c.value(
+        "regression.loss (evaluate)",
+        model.evaluate(&x, &y).unwrap().loss,
+        num(&reg["loss_keras_mse"]),
+    );
     let grads = model.gradients(&x, &y).unwrap();
     c.value("regression.loss", grads.loss, num(&reg["loss"]));
-    let names = ["kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias"];
+    let names = [
+        "kernel",
+        "recurrent_kernel",
+        "bias",
+        "dense_kernel",
+        "dense_bias",
+    ];
     let want: Vec<_> = names.iter().map(|n| arr(&reg["grads"][*n])).collect();
     check_grads(c, &names, &grads, &want, &arr(&reg["grads"]["x"]));
-    check_adam_steps(c, &mut model, &x, &y, &j["adam"]["steps"], |s| names.iter().map(|n| arr(&s[*n])).collect());
+    check_adam_steps(c, &mut model, &x, &y, &j["adam"]["steps"], |s| {
+        names.iter().map(|n| arr(&s[*n])).collect()
+    });
 }
 
 fn stacked(j: &Value, c: &mut Checker) {
     let w = &j["weights"];
     let (x, y) = (arr(&j["x"]), arr(&j["y"]));
     let mut model = Sequential::new(&[x.shape()[1], x.shape()[2]]);
-    model.add(Lstm::new(units_of(&w["lstm1"])).return_sequences(true)).unwrap();
+    model
+        .add(Lstm::new(units_of(&w["lstm1"])).return_sequences(true))
+        .unwrap();
     model.add(Lstm::new(units_of(&w["lstm2"]))).unwrap();
-    model.add(Dense::new(arr(&w["dense"]["bias"]).len())).unwrap();
+    model
+        .add(Dense::new(arr(&w["dense"]["bias"]).len()))
+        .unwrap();
     let weights_of = |v: &Value| -> Vec<ArrayD<f32>> {
         let mut all = lstm_weights(&v["lstm1"]);
         all.extend(lstm_weights(&v["lstm2"]));
@@ -232,15 +355,46 @@ fn stacked(j: &Value, c: &mut Checker) {
     model.compile(adam(j), Loss::MeanSquaredError).unwrap();
 
     let f = &j["forward"];
-    c.array("forward.pred", &model.predict(&x).unwrap(), &arr(&f["pred"]));
-    c.array("forward.lstm1_seq", &sequence_of(&model, 0), &arr(&f["lstm1_seq"]));
-    c.array("forward.lstm2_h", &last_state(&model, 1).0, &arr(&f["lstm2_h"]));
-    c.value("forward.loss", model.evaluate(&x, &y).unwrap().loss, num(&f["loss"]));
+    c.array(
+        "forward.pred",
+        &model.predict(&x).unwrap(),
+        &arr(&f["pred"]),
+    );
+    c.array(
+        "forward.lstm1_seq",
+        &sequence_of(&model, 0),
+        &arr(&f["lstm1_seq"]),
+    );
+    c.array(
+        "forward.lstm2_h",
+        &last_state(&model, 1).0,
+        &arr(&f["lstm2_h"]),
+    );
+    c.value(
+        "forward.loss",
+        model.evaluate(&x, &y).unwrap().loss,
+        num(&f["loss"]),
+    );
 
     let grads = model.gradients(&x, &y).unwrap();
     c.value("grads loss", grads.loss, num(&f["loss"]));
-    let names = ["lstm1.kernel", "lstm1.recurrent_kernel", "lstm1.bias", "lstm2.kernel", "lstm2.recurrent_kernel", "lstm2.bias", "dense.kernel", "dense.bias"];
-    check_grads(c, &names, &grads, &weights_of(&j["grads"]), &arr(&j["grads"]["x"]));
+    let names = [
+        "lstm1.kernel",
+        "lstm1.recurrent_kernel",
+        "lstm1.bias",
+        "lstm2.kernel",
+        "lstm2.recurrent_kernel",
+        "lstm2.bias",
+        "dense.kernel",
+        "dense.bias",
+    ];
+    check_grads(
+        c,
+        &names,
+        &grads,
+        &weights_of(&j["grads"]),
+        &arr(&j["grads"]["x"]),
+    );
     check_adam_steps(c, &mut model, &x, &y, &j["adam"]["steps"], weights_of);
 }
 
@@ -250,38 +404,76 @@ fn charhead(j: &Value, c: &mut Checker) {
     let classes = y.shape()[1];
     let mut model = Sequential::new(&[x.shape()[1], x.shape()[2]]);
     model.add(Lstm::new(units_of(&w["lstm"]))).unwrap();
-    model.add(Dense::new(classes).activation(Activation::Softmax)).unwrap();
+    model
+        .add(Dense::new(classes).activation(Activation::Softmax))
+        .unwrap();
     let mut all = lstm_weights(&w["lstm"]);
     all.extend([arr(&w["dense"]["kernel"]), arr(&w["dense"]["bias"])]);
     model.set_weights(&all).unwrap();
-    model.compile(adam(j), Loss::CategoricalCrossentropy).unwrap();
+    model
+        .compile(adam(j), Loss::CategoricalCrossentropy)
+        .unwrap();
 
     let f = &j["forward"];
-    c.array("forward.probs", &model.predict(&x).unwrap(), &arr(&f["probs"]));
-    c.array("forward.h_last", &last_state(&model, 0).0, &arr(&f["h_last"]));
-    let logits = model.layers()[1].softmax_logits().expect("softmax head keeps its logits").clone();
+    c.array(
+        "forward.probs",
+        &model.predict(&x).unwrap(),
+        &arr(&f["probs"]),
+    );
+    c.array(
+        "forward.h_last",
+        &last_state(&model, 0).0,
+        &arr(&f["h_last"]),
+    );
+    let logits = model.layers()[1]
+        .softmax_logits()
+        .expect("softmax head keeps its logits")
+        .clone();
     c.array("forward.logits", &logits, &arr(&f["logits"]));
-    c.value("forward.loss (evaluate)", model.evaluate(&x, &y).unwrap().loss, num(&f["loss"]));
+    c.value(
+        "forward.loss (evaluate)",
+        model.evaluate(&x, &y).unwrap().loss,
+        num(&f["loss"]),
+    );
 
     // Sparse targets (the class indices) must give the same loss.
     let mut sparse = Sequential::new(&[x.shape()[1], x.shape()[2]]);
     sparse.add(Lstm::new(units_of(&w["lstm"]))).unwrap();
-    sparse.add(Dense::new(classes).activation(Activation::Softmax)).unwrap();
+    sparse
+        .add(Dense::new(classes).activation(Activation::Softmax))
+        .unwrap();
     sparse.set_weights(&all).unwrap();
-    sparse.compile(Adam::default(), Loss::SparseCategoricalCrossentropy).unwrap();
-    c.value("forward.loss (sparse targets)", sparse.evaluate(&x, &arr(&j["y_indices"])).unwrap().loss, num(&f["loss"]));
+    sparse
+        .compile(Adam::default(), Loss::SparseCategoricalCrossentropy)
+        .unwrap();
+    c.value(
+        "forward.loss (sparse targets)",
+        sparse.evaluate(&x, &arr(&j["y_indices"])).unwrap().loss,
+        num(&f["loss"]),
+    );
 
     let grads = model.gradients(&x, &y).unwrap();
     c.value("grads loss", grads.loss, num(&f["loss"]));
-    let names = ["kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias"];
+    let names = [
+        "kernel",
+        "recurrent_kernel",
+        "bias",
+        "dense_kernel",
+        "dense_bias",
+    ];
     let want: Vec<_> = names.iter().map(|n| arr(&j["grads"][*n])).collect();
     check_grads(c, &names, &grads, &want, &arr(&j["grads"]["x"]));
-    check_adam_steps(c, &mut model, &x, &y, &j["adam"]["steps"], |s| names.iter().map(|n| arr(&s[*n])).collect());
+    check_adam_steps(c, &mut model, &x, &y, &j["adam"]["steps"], |s| {
+        names.iter().map(|n| arr(&s[*n])).collect()
+    });
 }
 
 fn fit_trace(j: &Value, c: &mut Checker) {
     let cfg = &j["config"];
-    assert_eq!(cfg["shuffle"], false, "this check replays fit without shuffling");
+    assert_eq!(
+        cfg["shuffle"], false,
+        "this check replays fit without shuffling"
+    );
     let (x, y) = (arr(&j["x"]), arr(&j["y"]));
     let weights_of = |v: &Value| -> Vec<ArrayD<f32>> {
         let mut all = lstm_weights(&v["lstm"]);
@@ -294,12 +486,18 @@ fn fit_trace(j: &Value, c: &mut Checker) {
         model.add(Lstm::new(units_of(&init["lstm"]))).unwrap();
         model.add(Dense::new(1)).unwrap();
         model.set_weights(&weights_of(init)).unwrap();
-        model.compile(Adam::default(), Loss::MeanSquaredError).unwrap();
+        model
+            .compile(Adam::default(), Loss::MeanSquaredError)
+            .unwrap();
         model
     };
     let batch_size = usize_of(&cfg["batch_size"]);
     let epochs = j["epochs"].as_array().unwrap();
-    let one_epoch = FitConfig::new().epochs(1).batch_size(batch_size).shuffle(false).verbose(0);
+    let one_epoch = FitConfig::new()
+        .epochs(1)
+        .batch_size(batch_size)
+        .shuffle(false)
+        .verbose(0);
 
     // Epoch by epoch: the reported loss and the weights after each epoch.
     let mut model = build();
@@ -307,14 +505,22 @@ fn fit_trace(j: &Value, c: &mut Checker) {
         let k = usize_of(&e["epoch"]);
         let history = model.fit(&x, &y, &one_epoch).unwrap();
         c.value(&format!("epoch {k} loss"), history.loss[0], num(&e["loss"]));
-        for (i, (got, want)) in model.get_weights().iter().zip(weights_of(&e["weights_after"])).enumerate() {
+        for (i, (got, want)) in model
+            .get_weights()
+            .iter()
+            .zip(weights_of(&e["weights_after"]))
+            .enumerate()
+        {
             c.array(&format!("epoch {k} weight {i}"), got, &want);
         }
     }
 
     // All epochs in one call give the same history.
     let mut model = build();
-    let all_epochs = FitConfig { epochs: usize_of(&cfg["epochs"]), ..one_epoch.clone() };
+    let all_epochs = FitConfig {
+        epochs: usize_of(&cfg["epochs"]),
+        ..one_epoch.clone()
+    };
     let history = model.fit(&x, &y, &all_epochs).unwrap();
     for (e, got) in epochs.iter().zip(&history.loss) {
         c.value("fit(epochs=3) history.loss", *got, num(&e["loss"]));
@@ -323,18 +529,31 @@ fn fit_trace(j: &Value, c: &mut Checker) {
     // The running batch means Keras logs, replayed with train_on_batch.
     let mut model = build();
     let n = x.shape()[0];
-    let running: Vec<f32> = j["keras_running_batch_losses"].as_array().unwrap().iter().map(num).collect();
+    let running: Vec<f32> = j["keras_running_batch_losses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(num)
+        .collect();
     let mut k = 0;
     for _ in epochs {
         let (mut sum, mut seen) = (0.0f64, 0usize);
         for start in (0..n).step_by(batch_size) {
             let end = (start + batch_size).min(n);
-            let xb = x.slice_axis(ndarray::Axis(0), (start..end).into()).to_owned();
-            let yb = y.slice_axis(ndarray::Axis(0), (start..end).into()).to_owned();
+            let xb = x
+                .slice_axis(ndarray::Axis(0), (start..end).into())
+                .to_owned();
+            let yb = y
+                .slice_axis(ndarray::Axis(0), (start..end).into())
+                .to_owned();
             let loss = model.train_on_batch(&xb, &yb).unwrap();
             sum += loss as f64 * (end - start) as f64;
             seen += end - start;
-            c.value(&format!("running batch loss {k}"), (sum / seen as f64) as f32, running[k]);
+            c.value(
+                &format!("running batch loss {k}"),
+                (sum / seen as f64) as f32,
+                running[k],
+            );
             k += 1;
         }
     }
@@ -344,7 +563,11 @@ fn fit_trace(j: &Value, c: &mut Checker) {
 #[test]
 fn every_golden_file_matches_keras() {
     let files = golden_files();
-    assert!(files.len() >= 12, "expected the golden files in tests/golden, found {}", files.len());
+    assert!(
+        files.len() >= 12,
+        "expected the golden files in tests/golden, found {}",
+        files.len()
+    );
     let mut failures = vec![];
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
@@ -357,17 +580,36 @@ fn every_golden_file_matches_keras() {
             Some("fit_trace") => fit_trace(&j, &mut c),
             other => c.failures.push(format!("{name}: unknown kind {other:?}")),
         }
-        assert!(c.values > 0 || !c.failures.is_empty(), "{name}: nothing was checked");
-        println!("{name:40} {:5} values, worst |diff| {:.2e} at {}", c.values, c.worst_abs, c.worst_at);
+        assert!(
+            c.values > 0 || !c.failures.is_empty(),
+            "{name}: nothing was checked"
+        );
+        println!(
+            "{name:40} {:5} values, worst |diff| {:.2e} at {}",
+            c.values, c.worst_abs, c.worst_at
+        );
         failures.extend(c.failures);
     }
-    assert!(failures.is_empty(), "{} mismatches with Keras:\n{}", failures.len(), failures.iter().take(40).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches with Keras:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 /// The test must be able to fail: a golden file with one expected value off is caught.
 #[test]
 fn a_wrong_golden_value_is_caught() {
-    let path = golden_files().into_iter().find(|p| p.to_string_lossy().contains("lstm_u1_d1_t3_b2_float32")).unwrap();
+    let path = golden_files()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("lstm_u1_d1_t3_b2_float32"))
+        .unwrap();
     let mut j: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let h = j["forward"]["h"][0][0].as_f64().unwrap();
     j["forward"]["h"][0][0] = serde_json::json!(h + 1e-3);

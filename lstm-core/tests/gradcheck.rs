@@ -13,7 +13,6 @@ use proptest::prelude::*;
 const H_SMOOTH: f32 = 2e-2;
 const H_KINKS: f32 = 4e-3;
 
-
 #[derive(Debug, Clone, Copy)]
 enum Arch {
     LstmDense,
@@ -48,19 +47,32 @@ fn noise(loss: f64, h: f32) -> f64 {
 /// derivative must match at one of several step sizes; if it matches at none, the coordinate is
 /// skipped only when no step size looked smooth (forward and backward differences disagreeing at
 /// each), otherwise it fails.
-fn compare(what: &str, analytic: f32, smooth: bool, mut loss_moved_by: impl FnMut(f32) -> f64, skipped: &mut usize) -> Result<(), TestCaseError> {
+fn compare(
+    what: &str,
+    analytic: f32,
+    smooth: bool,
+    mut loss_moved_by: impl FnMut(f32) -> f64,
+    skipped: &mut usize,
+) -> Result<(), TestCaseError> {
     let centre = loss_moved_by(0.0);
     let analytic = analytic as f64;
     let mut differences = |h: f32| {
         let (plus, minus) = (loss_moved_by(h), loss_moved_by(-h));
         let h64 = h as f64;
-        ((plus - minus) / (2.0 * h64), (plus - centre) / h64, (centre - minus) / h64)
+        (
+            (plus - minus) / (2.0 * h64),
+            (plus - centre) / h64,
+            (centre - minus) / h64,
+        )
     };
     if smooth {
         let ((coarse, ..), (fine, ..)) = (differences(H_SMOOTH), differences(H_SMOOTH / 2.0));
         let numeric = (4.0 * fine - coarse) / 3.0;
         let tolerance = noise(centre, H_SMOOTH) + 5e-3 * numeric.abs();
-        prop_assert!((analytic - numeric).abs() <= tolerance, "{what}: analytic {analytic}, finite difference {numeric}");
+        prop_assert!(
+            (analytic - numeric).abs() <= tolerance,
+            "{what}: analytic {analytic}, finite difference {numeric}"
+        );
         return Ok(());
     }
     let mut smooth_mismatch = None;
@@ -75,13 +87,37 @@ fn compare(what: &str, analytic: f32, smooth: bool, mut loss_moved_by: impl FnMu
         }
     }
     match smooth_mismatch {
-        Some(numeric) => prop_assert!(false, "{what}: analytic {analytic}, finite difference {numeric}"),
+        Some(numeric) => prop_assert!(
+            false,
+            "{what}: analytic {analytic}, finite difference {numeric}"
+        ),
         None => *skipped += 1,
     }
     Ok(())
 }
 
-fn check(arch: Arch, head: Head, act: Activation, units: usize, features: usize, timesteps: usize, batch: usize, seed: u64) -> Result<(), TestCaseError> {
+/// Sizes of one random configuration.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    units: usize,
+    features: usize,
+    timesteps: usize,
+    batch: usize,
+}
+
+fn check(
+    arch: Arch,
+    head: Head,
+    act: Activation,
+    sizes: Sizes,
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let Sizes {
+        units,
+        features,
+        timesteps,
+        batch,
+    } = sizes;
     let mut rng = lstm_core::init::seeded_rng(seed);
     let mut model = Sequential::with_seed(&[timesteps, features], seed);
     let sequence_out = matches!(arch, Arch::SequenceToSequence);
@@ -90,17 +126,25 @@ fn check(arch: Arch, head: Head, act: Activation, units: usize, features: usize,
             model.add(Lstm::new(units).activation(act)).unwrap();
         }
         Arch::GoBackwards => {
-            model.add(Lstm::new(units).activation(act).go_backwards(true)).unwrap();
+            model
+                .add(Lstm::new(units).activation(act).go_backwards(true))
+                .unwrap();
         }
         Arch::Stacked => {
-            model.add(Lstm::new(units).activation(act).return_sequences(true)).unwrap();
+            model
+                .add(Lstm::new(units).activation(act).return_sequences(true))
+                .unwrap();
             model.add(Lstm::new(units + 1).activation(act)).unwrap();
         }
         Arch::SequenceToSequence => {
-            model.add(Lstm::new(units).activation(act).return_sequences(true)).unwrap();
+            model
+                .add(Lstm::new(units).activation(act).return_sequences(true))
+                .unwrap();
         }
         Arch::Bidirectional(mode) => {
-            model.add(Bidirectional::new(Lstm::new(units).activation(act)).merge_mode(mode)).unwrap();
+            model
+                .add(Bidirectional::new(Lstm::new(units).activation(act)).merge_mode(mode))
+                .unwrap();
         }
     }
     let (loss, out_act, outputs) = match head {
@@ -115,26 +159,39 @@ fn check(arch: Arch, head: Head, act: Activation, units: usize, features: usize,
     }
     model.compile(Adam::default(), loss).unwrap();
 
-    let x = ArrayD::random_using(IxDyn(&[batch, timesteps, features]), Uniform::new(-1.0f32, 1.0).unwrap(), &mut rng);
+    let x = ArrayD::random_using(
+        IxDyn(&[batch, timesteps, features]),
+        Uniform::new(-1.0f32, 1.0).unwrap(),
+        &mut rng,
+    );
     let mut out_shape = vec![batch];
     out_shape.extend(model.output_shape());
     let y = match loss {
         Loss::SparseCategoricalCrossentropy => {
             let rows: usize = out_shape[..out_shape.len() - 1].iter().product();
-            ArrayD::from_shape_fn(IxDyn(&out_shape[..out_shape.len() - 1]), |i| ((i.as_array_view().sum() + rows) % outputs) as f32)
+            ArrayD::from_shape_fn(IxDyn(&out_shape[..out_shape.len() - 1]), |i| {
+                ((i.as_array_view().sum() + rows) % outputs) as f32
+            })
         }
         Loss::CategoricalCrossentropy => ArrayD::from_shape_fn(IxDyn(&out_shape), |i| {
             let pos = i.as_array_view();
             let row: usize = pos.iter().take(pos.len() - 1).sum();
             (pos[pos.len() - 1] == row % outputs) as u8 as f32
         }),
-        _ => ArrayD::random_using(IxDyn(&out_shape), Uniform::new(-1.0f32, 1.0).unwrap(), &mut rng),
+        _ => ArrayD::random_using(
+            IxDyn(&out_shape),
+            Uniform::new(-1.0f32, 1.0).unwrap(),
+            &mut rng,
+        ),
     };
 
     let grads = model.gradients(&x, &y).unwrap();
     let weights = model.get_weights();
     let smooth = act != Activation::Relu
-        && !matches!(head, Head::Regression(Loss::MeanAbsoluteError, _) | Head::Regression(_, Activation::Relu));
+        && !matches!(
+            head,
+            Head::Regression(Loss::MeanAbsoluteError, _) | Head::Regression(_, Activation::Relu)
+        );
     let (mut checked, mut skipped) = (0, 0);
     for (w, grad) in grads.weights.iter().enumerate() {
         for k in 0..grad.len() {
@@ -144,7 +201,13 @@ fn check(arch: Arch, head: Head, act: Activation, units: usize, features: usize,
                 model.set_weights(&moved).unwrap();
                 loss_at(&mut model, &x, &y)
             };
-            compare(&format!("{arch:?} {head:?} weight {w}[{k}]"), grad.as_slice().unwrap()[k], smooth, probe, &mut skipped)?;
+            compare(
+                &format!("{arch:?} {head:?} weight {w}[{k}]"),
+                grad.as_slice().unwrap()[k],
+                smooth,
+                probe,
+                &mut skipped,
+            )?;
             checked += 1;
         }
     }
@@ -155,10 +218,19 @@ fn check(arch: Arch, head: Head, act: Activation, units: usize, features: usize,
             moved.as_slice_mut().unwrap()[k] += h;
             loss_at(&mut model, &moved, &y)
         };
-        compare(&format!("{arch:?} {head:?} dx[{k}]"), grads.input.as_slice().unwrap()[k], smooth, probe, &mut skipped)?;
+        compare(
+            &format!("{arch:?} {head:?} dx[{k}]"),
+            grads.input.as_slice().unwrap()[k],
+            smooth,
+            probe,
+            &mut skipped,
+        )?;
         checked += 1;
     }
-    prop_assert!(skipped * 2 <= checked, "{skipped} of {checked} coordinates sat on a kink");
+    prop_assert!(
+        skipped * 2 <= checked,
+        "{skipped} of {checked} coordinates sat on a kink"
+    );
     Ok(())
 }
 
@@ -180,10 +252,22 @@ fn head() -> impl Strategy<Value = Head> {
         Just(Head::Regression(Loss::MeanSquaredError, Activation::Linear)),
         Just(Head::Regression(Loss::MeanSquaredError, Activation::Tanh)),
         Just(Head::Regression(Loss::MeanSquaredError, Activation::Relu)),
-        Just(Head::Regression(Loss::MeanAbsoluteError, Activation::Sigmoid)),
-        Just(Head::Classes(Loss::CategoricalCrossentropy, Activation::Softmax)),
-        Just(Head::Classes(Loss::CategoricalCrossentropy, Activation::Sigmoid)),
-        Just(Head::Classes(Loss::SparseCategoricalCrossentropy, Activation::Softmax)),
+        Just(Head::Regression(
+            Loss::MeanAbsoluteError,
+            Activation::Sigmoid
+        )),
+        Just(Head::Classes(
+            Loss::CategoricalCrossentropy,
+            Activation::Softmax
+        )),
+        Just(Head::Classes(
+            Loss::CategoricalCrossentropy,
+            Activation::Sigmoid
+        )),
+        Just(Head::Classes(
+            Loss::SparseCategoricalCrossentropy,
+            Activation::Softmax
+        )),
     ]
 }
 
@@ -202,7 +286,7 @@ proptest! {
         seed in 0u64..1000,
     ) {
         let act = if relu { Activation::Relu } else { Activation::Tanh };
-        check(arch, head, act, units, features, timesteps, batch, seed)?;
+        check(arch, head, act, Sizes { units, features, timesteps, batch }, seed)?;
     }
 }
 
@@ -229,7 +313,13 @@ fn every_layer_kind_and_loss_once() {
     for (k, arch) in archs.iter().enumerate() {
         for (j, head) in heads.iter().enumerate() {
             for act in [Activation::Tanh, Activation::Relu] {
-                check(*arch, *head, act, 2, 2, 3, 2, (k * 10 + j) as u64).unwrap();
+                let sizes = Sizes {
+                    units: 2,
+                    features: 2,
+                    timesteps: 3,
+                    batch: 2,
+                };
+                check(*arch, *head, act, sizes, (k * 10 + j) as u64).unwrap();
             }
         }
     }
@@ -243,11 +333,21 @@ fn dropout_passes_gradients_only_through_kept_units() {
     let x = ArrayD::from_elem(IxDyn(&[4, 100]), 1.0f32);
     let out = layer.forward(&x, true, &mut rng).unwrap();
     let kept = out.iter().filter(|&&v| v != 0.0).count();
-    assert!((120..280).contains(&kept), "about half of 400 kept, got {kept}");
-    assert!(out.iter().all(|&v| v == 0.0 || v == 2.0), "kept units are scaled by 1/(1-rate)");
-    let grad = layer.backward(&ArrayD::from_elem(IxDyn(&[4, 100]), 1.0)).unwrap();
+    assert!(
+        (120..280).contains(&kept),
+        "about half of 400 kept, got {kept}"
+    );
+    assert!(
+        out.iter().all(|&v| v == 0.0 || v == 2.0),
+        "kept units are scaled by 1/(1-rate)"
+    );
+    let grad = layer
+        .backward(&ArrayD::from_elem(IxDyn(&[4, 100]), 1.0))
+        .unwrap();
     assert_eq!(grad, out, "d(out)/d(x) is the mask");
-    assert_eq!(layer.forward(&x, false, &mut rng).unwrap(), x, "identity at inference");
+    assert_eq!(
+        layer.forward(&x, false, &mut rng).unwrap(),
+        x,
+        "identity at inference"
+    );
 }
-
-

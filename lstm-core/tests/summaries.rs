@@ -15,30 +15,66 @@ fn entries() -> Vec<Entry> {
     let text = include_str!("reference/summaries.txt");
     let mut out = vec![];
     for block in text.split("\n=== ").skip(1) {
-        let title = block.lines().next().unwrap().trim_end_matches(" ===").to_string();
-        let shape_line = block.lines().find(|l| l.starts_with("input shape")).unwrap();
-        let dims = shape_line.rsplit('=').next().unwrap().trim().trim_matches(|c| c == '(' || c == ')');
+        let title = block
+            .lines()
+            .next()
+            .unwrap()
+            .trim_end_matches(" ===")
+            .to_string();
+        let shape_line = block
+            .lines()
+            .find(|l| l.starts_with("input shape"))
+            .unwrap();
+        let dims = shape_line
+            .rsplit('=')
+            .next()
+            .unwrap()
+            .trim()
+            .trim_matches(|c| c == '(' || c == ')');
         let input_shape = dims.split(',').map(|d| d.trim().parse().unwrap()).collect();
-        let count_line = block.lines().find(|l| l.starts_with("count_params()")).unwrap();
-        let count_params = count_line.split(['=', ';']).nth(1).unwrap().trim().parse().unwrap();
+        let count_line = block
+            .lines()
+            .find(|l| l.starts_with("count_params()"))
+            .unwrap();
+        let count_params = count_line
+            .split(['=', ';'])
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         let start = block.find("Model: ").unwrap();
         let end = block.find(" Non-trainable params").unwrap();
         let end = end + block[end..].find('\n').unwrap_or(block.len() - end);
-        out.push(Entry { title, input_shape, count_params, keras_text: block[start..end].to_string() });
+        out.push(Entry {
+            title,
+            input_shape,
+            count_params,
+            keras_text: block[start..end].to_string(),
+        });
     }
     out
 }
 
 /// `(None, 10, 64)` → `[10, 64]`.
 fn parse_shape(cell: &str) -> Vec<usize> {
-    cell.trim().trim_matches(|c| c == '(' || c == ')').split(',').skip(1).map(|d| d.trim().parse().unwrap()).collect()
+    cell.trim()
+        .trim_matches(|c| c == '(' || c == ')')
+        .split(',')
+        .skip(1)
+        .map(|d| d.trim().parse().unwrap())
+        .collect()
 }
 
 /// Rebuilds the model from the rows of a Keras summary table.
 fn rebuild(entry: &Entry) -> Sequential {
     let mut model = Sequential::new(&entry.input_shape);
     for line in entry.keras_text.lines().filter(|l| l.starts_with('│')) {
-        let cells: Vec<&str> = line.split('│').map(str::trim).filter(|c| !c.is_empty()).collect();
+        let cells: Vec<&str> = line
+            .split('│')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
         let class = cells[0].split('(').nth(1).unwrap().trim_end_matches(')');
         let shape = parse_shape(cells[1]);
         let params: usize = cells[2].replace(',', "").parse().unwrap();
@@ -49,16 +85,29 @@ fn rebuild(entry: &Entry) -> Sequential {
         match class {
             "LSTM" => {
                 let with_bias = 4 * last * (features + last + 1) == params;
-                model.add(Lstm::new(last).return_sequences(sequences).use_bias(with_bias)).unwrap();
+                model
+                    .add(
+                        Lstm::new(last)
+                            .return_sequences(sequences)
+                            .use_bias(with_bias),
+                    )
+                    .unwrap();
             }
             "Bidirectional" => {
-                model.add(Bidirectional::new(Lstm::new(last / 2).return_sequences(sequences))).unwrap();
+                model
+                    .add(Bidirectional::new(
+                        Lstm::new(last / 2).return_sequences(sequences),
+                    ))
+                    .unwrap();
             }
             "Dense" => {
                 let with_bias = features * last + last == params;
                 model.add(Dense::new(last).use_bias(with_bias)).unwrap();
             }
-            other => panic!("{}: layer class {other} not handled by this test", entry.title),
+            other => panic!(
+                "{}: layer class {other} not handled by this test",
+                entry.title
+            ),
         }
     }
     model
@@ -72,7 +121,11 @@ fn every_reference_summary_matches_keras_exactly() {
         let model = rebuild(entry);
         assert_eq!(model.count_params(), entry.count_params, "{}", entry.title);
         let ours = model.summary().to_string();
-        assert_eq!(ours, entry.keras_text, "{}\n--- ours:\n{ours}\n--- keras:\n{}", entry.title, entry.keras_text);
+        assert_eq!(
+            ours, entry.keras_text,
+            "{}\n--- ours:\n{ours}\n--- keras:\n{}",
+            entry.title, entry.keras_text
+        );
     }
 }
 
@@ -86,9 +139,24 @@ fn the_tutorials_parameter_counts() {
         model.count_params()
     };
     // 4·u·(d + u + 1) per LSTM: LSTM(5) on one feature has 140, Dense(1) adds 6.
-    assert_eq!(count(vec![Box::new(Lstm::new(5)), Box::new(Dense::new(1))], &[3, 1]), 146);
+    assert_eq!(
+        count(
+            vec![Box::new(Lstm::new(5)), Box::new(Dense::new(1))],
+            &[3, 1]
+        ),
+        146
+    );
     // The tutorial's "125" only holds without any bias.
-    assert_eq!(count(vec![Box::new(Lstm::new(5).use_bias(false)), Box::new(Dense::new(1).use_bias(false))], &[3, 1]), 125);
+    assert_eq!(
+        count(
+            vec![
+                Box::new(Lstm::new(5).use_bias(false)),
+                Box::new(Dense::new(1).use_bias(false))
+            ],
+            &[3, 1]
+        ),
+        125
+    );
     assert_eq!(count(vec![Box::new(Lstm::new(5))], &[3, 4]), 200);
     let bidirectional_stack: Vec<Box<dyn Layer>> = vec![
         Box::new(Bidirectional::new(Lstm::new(64).return_sequences(true))),
@@ -100,5 +168,8 @@ fn the_tutorials_parameter_counts() {
         Box::new(Lstm::new(8).return_sequences(true)),
         Box::new(TimeDistributed::new(Dense::new(2))),
     ];
-    assert_eq!(count(time_distributed, &[5, 1]), 4 * 8 * (1 + 8 + 1) + 8 * 2 + 2);
+    assert_eq!(
+        count(time_distributed, &[5, 1]),
+        4 * 8 * (1 + 8 + 1) + 8 * 2 + 2
+    );
 }

@@ -116,8 +116,12 @@ impl Layer for Bidirectional {
                 let last = Axis(grad_output.ndim() - 1);
                 let units = y_forward.shape()[last.index()];
                 (
-                    grad_output.slice_axis(last, Slice::from(..units)).to_owned(),
-                    grad_output.slice_axis(last, Slice::from(units..)).to_owned(),
+                    grad_output
+                        .slice_axis(last, Slice::from(..units))
+                        .to_owned(),
+                    grad_output
+                        .slice_axis(last, Slice::from(units..))
+                        .to_owned(),
                 )
             }
             MergeMode::Sum => (grad_output.clone(), grad_output.clone()),

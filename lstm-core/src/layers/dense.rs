@@ -228,7 +228,12 @@ impl Layer for Dense {
         if self.kernel.is_none() {
             return Err(not_built("Dense"));
         }
-        self.kernel = Some(weights[0].clone().into_dimensionality::<Ix2>().expect("checked"));
+        self.kernel = Some(
+            weights[0]
+                .clone()
+                .into_dimensionality::<Ix2>()
+                .expect("checked"),
+        );
         if self.use_bias {
             self.bias = weights[1].clone().into_dimensionality().expect("checked");
         }

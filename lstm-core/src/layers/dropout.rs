@@ -34,7 +34,11 @@ impl Layer for Dropout {
 
     fn build(&mut self, input_shape: &[usize], _rng: &mut Rng) -> Result<Vec<usize>> {
         if !(0.0..1.0).contains(&self.rate) {
-            return Err(LstmError::config("Dropout rate", "a rate in [0, 1)", self.rate));
+            return Err(LstmError::config(
+                "Dropout rate",
+                "a rate in [0, 1)",
+                self.rate,
+            ));
         }
         Ok(input_shape.to_vec())
     }
@@ -45,7 +49,13 @@ impl Layer for Dropout {
             return Ok(x.clone());
         }
         let keep = 1.0 - self.rate;
-        let mask = x.mapv(|_| if rng.random::<f32>() < keep { 1.0 / keep } else { 0.0 });
+        let mask = x.mapv(|_| {
+            if rng.random::<f32>() < keep {
+                1.0 / keep
+            } else {
+                0.0
+            }
+        });
         let out = x * &mask;
         self.mask = Some(mask);
         Ok(out)

@@ -157,7 +157,11 @@ impl Lstm {
             ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(LstmError::config("LSTM dropout", "a rate in [0, 1)", self.dropout));
+            return Err(LstmError::config(
+                "LSTM dropout",
+                "a rate in [0, 1)",
+                self.dropout,
+            ));
         }
         Ok(())
     }
@@ -256,14 +260,22 @@ impl Lstm {
         let dropout_mask = (training && self.dropout > 0.0).then(|| {
             let keep = 1.0 - self.dropout;
             Array2::from_shape_fn((batch, features), |_| {
-                if rng.random::<f32>() < keep { 1.0 / keep } else { 0.0 }
+                if rng.random::<f32>() < keep {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
             })
         });
 
         // Time-major inputs in processing order, so each step's rows are contiguous.
         let mut x_time_major = Array3::zeros((timesteps, batch, features));
         for t in 0..timesteps {
-            let source = if self.go_backwards { timesteps - 1 - t } else { t };
+            let source = if self.go_backwards {
+                timesteps - 1 - t
+            } else {
+                t
+            };
             let mut slot = x_time_major.index_axis_mut(Axis(0), t);
             slot.assign(&x.index_axis(Axis(1), source));
             if let Some(mask) = &dropout_mask {
@@ -398,12 +410,23 @@ impl Layer for Lstm {
             } else if t == timesteps - 1 {
                 dh += grad_output;
             }
-            let c_prev = if t == 0 { cache.c0.view() } else { cache.steps[t - 1].c.view() };
-            let (dz, dc_prev) =
-                cell::step_backward(&cache.steps[t], c_prev, dh.view(), dc_next.view(), self.activation);
+            let c_prev = if t == 0 {
+                cache.c0.view()
+            } else {
+                cache.steps[t - 1].c.view()
+            };
+            let (dz, dc_prev) = cell::step_backward(
+                &cache.steps[t],
+                c_prev,
+                dh.view(),
+                dc_next.view(),
+                self.activation,
+            );
             dh_next = dz.dot(&w.recurrent_kernel.t());
             dc_next = dc_prev;
-            dz_all.slice_mut(s![t * batch..(t + 1) * batch, ..]).assign(&dz);
+            dz_all
+                .slice_mut(s![t * batch..(t + 1) * batch, ..])
+                .assign(&dz);
         }
 
         // Parameter gradients for all steps at once.
@@ -415,7 +438,13 @@ impl Layer for Lstm {
                 .assign(&cache.steps[t - 1].h);
         }
         general_mat_mul(1.0, &cache.x_time_major.t(), &dz_all, 0.0, &mut w.d_kernel);
-        general_mat_mul(1.0, &h_prev_all.t(), &dz_all, 0.0, &mut w.d_recurrent_kernel);
+        general_mat_mul(
+            1.0,
+            &h_prev_all.t(),
+            &dz_all,
+            0.0,
+            &mut w.d_recurrent_kernel,
+        );
         if self.use_bias {
             w.d_bias.assign(&dz_all.sum_axis(Axis(0)));
         }
@@ -430,7 +459,11 @@ impl Layer for Lstm {
             .expect("contiguous");
         let mut dx = Array3::<f32>::zeros((batch, timesteps, features));
         for t in 0..timesteps {
-            let target = if self.go_backwards { timesteps - 1 - t } else { t };
+            let target = if self.go_backwards {
+                timesteps - 1 - t
+            } else {
+                t
+            };
             let mut slot = dx.index_axis_mut(Axis(1), target);
             slot.assign(&dx_time_major.index_axis(Axis(0), t));
             if let Some(mask) = &cache.dropout_mask {
@@ -452,7 +485,10 @@ impl Layer for Lstm {
             },
             Param {
                 value: w.recurrent_kernel.as_slice_mut().expect("standard layout"),
-                grad: w.d_recurrent_kernel.as_slice_mut().expect("standard layout"),
+                grad: w
+                    .d_recurrent_kernel
+                    .as_slice_mut()
+                    .expect("standard layout"),
             },
         ];
         if use_bias {
@@ -499,7 +535,10 @@ impl Layer for Lstm {
         w.kernel = as2(&weights[0]);
         w.recurrent_kernel = as2(&weights[1]);
         if self.use_bias {
-            w.bias = weights[2].clone().into_dimensionality().expect("shape checked");
+            w.bias = weights[2]
+                .clone()
+                .into_dimensionality()
+                .expect("shape checked");
         }
         Ok(())
     }

@@ -102,14 +102,19 @@ pub(crate) fn check_weight_shapes(
 ) -> Result<()> {
     use crate::error::{LstmError, fmt_shape};
     if current.len() != new.len() {
-        return Err(LstmError::shape(
+        return Err(LstmError::count(
             format!("{layer}.set_weights"),
+            "weight arrays",
             format!(
-                "{} arrays ({})",
+                "{} ({})",
                 current.len(),
-                current.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", ")
+                current
+                    .iter()
+                    .map(|w| w.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
-            format!("{} arrays", new.len()),
+            new.len().to_string(),
         ));
     }
     for (w, n) in current.iter().zip(new) {
