@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Self-test of run_notebooks.py: a panicking cell and a cell that does not compile must each
-fail the run and print the cell's own message. Uses throwaway notebooks in a temp folder."""
+"""Self-test of run_notebooks.py: a panicking cell, a cell that does not compile, and a figure shown
+as Debug text must each fail the run and print the cell's own message. Uses throwaway notebooks
+in a temp folder."""
 import subprocess
 import sys
 import tempfile
@@ -12,6 +13,10 @@ from nbformat.v4 import new_code_cell, new_notebook
 CASES = {
     "panics.ipynb": ("let v: Vec<i32> = Vec::new();\nlet x = v[3];", "index out of bounds: the len is 0 but the index is 3"),
     "does_not_compile.ipynb": ('let y: i32 = "not a number";', "expected `i32`, found `&str`"),
+    "debug_instead_of_figure.ipynb": (
+        "#[derive(Debug)]\npub struct Figure { svg: u8 }\nFigure { svg: 1 }",
+        "a rich value was shown as Debug text",
+    ),
 }
 
 runner = Path(__file__).with_name("run_notebooks.py")
@@ -29,5 +34,5 @@ with tempfile.TemporaryDirectory() as tmp:
             print(f"FAIL {name}: exit {run.returncode}, expected message {expected!r} in:\n{output}")
         else:
             print(f"ok   {name}: run failed with the cell's message")
-print("runner self-test:", "2 passed, 0 failed" if ok else "failed")
+print("runner self-test:", f"{len(CASES)} passed, 0 failed" if ok else "failed")
 sys.exit(0 if ok else 1)

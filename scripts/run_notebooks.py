@@ -20,6 +20,9 @@ from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Types with rich display; seen as Debug text, evcxr did not render them (e.g. a cell ending in
+# `expr?`, whose type evcxr cannot always infer: bind it first, `let fig = expr?; fig`).
+RICH_TYPES = ("Figure {", "Summary {", "History {", "Html(")
 
 
 def strip_ansi(text):
@@ -36,6 +39,12 @@ def cell_problems(nb):
             if out.get("output_type") == "error":
                 message = "\n".join(out.get("traceback") or []) or f"{out.get('ename')}: {out.get('evalue')}"
                 yield number, cell.source, strip_ansi(message).strip() or strip_ansi(stderr).strip() or "(no message)"
+        for out in outputs:
+            text = out.get("data", {}).get("text/plain", "") if out.get("output_type") == "execute_result" else ""
+            if "text/html" not in out.get("data", {}) and text.lstrip().startswith(RICH_TYPES):
+                yield number, cell.source, "a rich value was shown as Debug text instead of HTML/SVG: " + text[:120]
+            if text.strip() == "()":
+                yield number, cell.source, "the cell shows `()`: it ends in a loop or a unit expression; end it with `;`"
         if "panicked at" in stderr:
             yield number, cell.source, strip_ansi(stderr[stderr.index("thread ") if "thread " in stderr else 0:]).strip()
 

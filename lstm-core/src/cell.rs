@@ -48,6 +48,13 @@ pub fn gate_slice(packed: ArrayView2<'_, f32>, gate: Gate) -> ArrayView2<'_, f32
     packed.slice_move(s![.., start..start + units])
 }
 
+/// This gate's part of a packed `[4·units]` bias.
+pub fn gate_bias(packed: ArrayView1<'_, f32>, gate: Gate) -> ArrayView1<'_, f32> {
+    let units = packed.len() / 4;
+    let start = gate.index() * units;
+    packed.slice_move(s![start..start + units])
+}
+
 /// `z = x·W + h_prev·U + b`, for one gate (`W: [in, u]`) or all four packed (`W: [in, 4u]`).
 pub fn preactivation(
     x: ArrayView2<f32>,

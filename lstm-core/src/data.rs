@@ -234,6 +234,10 @@ pub struct Split<DX: Dimension, DY: Dimension> {
     pub x_test: Array<f32, DX>,
     pub y_train: Array<f32, DY>,
     pub y_test: Array<f32, DY>,
+    /// Original positions of the training samples, in order.
+    pub train_index: Vec<usize>,
+    /// Original positions of the test samples, in order.
+    pub test_index: Vec<usize>,
 }
 
 /// Random split like scikit-learn's `train_test_split`: `ceil(test_size * n)` samples, drawn
@@ -342,6 +346,8 @@ where
         x_test: x.select(Axis(0), test),
         y_train: y.select(Axis(0), train),
         y_test: y.select(Axis(0), test),
+        train_index: train.to_vec(),
+        test_index: test.to_vec(),
     }
 }
 
@@ -372,7 +378,7 @@ pub fn copy_task(n: usize, timesteps: usize, seed: u64) -> (Array3<f32>, Array3<
 /// Reverse task: like [`copy_task`], but the target is the sequence read backwards.
 pub fn reverse_task(n: usize, timesteps: usize, seed: u64) -> (Array3<f32>, Array3<f32>) {
     let x = random_digits(n, timesteps, seed);
-    let y = x.slice(s![.., ..;-1, ..]).to_owned();
+    let y = x.slice(s![.., ..;-1, ..]).as_standard_layout().into_owned();
     (x, y)
 }
 
@@ -509,6 +515,10 @@ mod tests {
         for (row, target) in a.x_test.rows().into_iter().zip(&a.y_test) {
             assert_eq!(row[0], target * 10.0);
         }
+        for (&i, target) in a.test_index.iter().zip(&a.y_test) {
+            assert_eq!(y[i], *target);
+        }
+        assert!(a.train_index.iter().all(|i| !a.test_index.contains(i)));
         let many = Array1::from_shape_fn(100, |i| i as f32);
         let seed_1 = train_test_split(&many, &many, 0.2, 1).unwrap();
         let seed_2 = train_test_split(&many, &many, 0.2, 2).unwrap();
@@ -564,6 +574,10 @@ mod tests {
         assert_eq!(x, y);
         let (x, y) = reverse_task(3, 5, 2);
         assert_eq!(x[[1, 0, 0]], y[[1, 4, 0]]);
+        assert!(
+            y.is_standard_layout(),
+            "reshapes of the target must just work"
+        );
 
         let (x, y) = alternating_bits(6, 4, 3);
         for k in 0..6 {

@@ -7,7 +7,8 @@
 //! * [`layers`]: `Lstm`, `Dense`, `Dropout`, `Bidirectional`, `TimeDistributed`, in Keras' weight layout.
 //! * [`model`]: `Sequential` with `compile`, `fit`, `evaluate`, `predict`, `summary`.
 //! * [`data`]: windows, reshaping, scalers, splits and the tutorial's datasets.
-//! * [`plot`]: training curves and data charts as inline SVG.
+//! * [`inspect`]: the gates and states of every step, for heatmaps.
+//! * [`plot`]: training curves, data charts, gate heatmaps and the cell diagram, as inline SVG.
 
 pub mod activation;
 pub mod callbacks;
@@ -17,6 +18,7 @@ pub mod display;
 pub mod error;
 pub mod history;
 pub mod init;
+pub mod inspect;
 pub mod layers;
 pub mod loss;
 pub mod model;
@@ -44,6 +46,7 @@ pub use polars;
 /// `use lstm_core::prelude::*;` brings in the model API, the data helpers and ndarray's macros.
 pub mod prelude {
     pub use crate::data::{self, MinMaxScaler, StandardScaler};
+    pub use crate::inspect::{self, GateTrace};
     pub use crate::plot::{self, Figure};
     pub use crate::{
         Activation, Adam, Bidirectional, Dense, Dropout, EarlyStopping, FitConfig, Layer, Loss,

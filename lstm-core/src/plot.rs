@@ -135,6 +135,14 @@ pub fn line_chart(labels: &Labels<'_>, series: &[Series], log_y: bool) -> Result
     let (x0, x1) = padded_range(all().map(|p| p.0));
     let (y0, y1) = padded_range(all().map(|p| p.1));
     let log_y = log_y && all().all(|p| p.1 > 0.0);
+    let integer_x = all().all(|p| p.0.fract() == 0.0);
+    let x_format = move |v: &f32| {
+        if integer_x {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    };
     draw(labels.title, (720, 400), |root| {
         let mut builder = ChartBuilder::on(root);
         builder
@@ -150,6 +158,7 @@ pub fn line_chart(labels: &Labels<'_>, series: &[Series], log_y: bool) -> Result
                     .configure_mesh()
                     .x_desc(labels.x)
                     .y_desc(labels.y)
+                    .x_label_formatter(&x_format)
                     .light_line_style(WHITE.mix(0.0))
                     .draw()?;
                 for s in series {
@@ -256,4 +265,234 @@ pub fn series_with_window(
         ],
         false,
     )
+}
+
+/// White → dark blue, for values in [0, 1] (gates).
+fn sequential_color(v: f32) -> RGBColor {
+    let v = v.clamp(0.0, 1.0);
+    let mix = |a: u8, b: u8| (a as f32 + (b as f32 - a as f32) * v).round() as u8;
+    RGBColor(mix(247, 8), mix(251, 48), mix(255, 107))
+}
+
+/// Blue ← white → red, for values in [-1, 1] (candidate, states).
+fn diverging_color(v: f32) -> RGBColor {
+    let v = v.clamp(-1.0, 1.0);
+    let (end, t) = if v < 0.0 {
+        ((33u8, 102u8, 172u8), -v)
+    } else {
+        ((178, 24, 43), v)
+    };
+    let mix = |b: u8| (255.0 + (b as f32 - 255.0) * t).round() as u8;
+    RGBColor(mix(end.0), mix(end.1), mix(end.2))
+}
+
+/// Gate activations and states as six heatmaps: units down, time steps across.
+/// Gates (0…1) in blues; candidate and states in blue–white–red around 0.
+pub fn gate_heatmaps(trace: &crate::inspect::GateTrace, title: &str) -> Result<Figure> {
+    let panels: [(&str, &ndarray::Array2<f32>, bool); 6] = [
+        ("i: input gate", &trace.input, true),
+        ("f: forget gate", &trace.forget, true),
+        ("g: candidate", &trace.candidate, false),
+        ("o: output gate", &trace.output, true),
+        ("c: cell state", &trace.cell, false),
+        ("h: hidden state", &trace.hidden, false),
+    ];
+    let (timesteps, units) = (trace.timesteps(), trace.units());
+    let height = (160 + 14 * units.min(40)) as u32 * 2 + 40;
+    draw(title, (900, height), |root| {
+        let (top, body) = root.split_vertically(36);
+        top.draw(&Text::new(
+            title.to_string(),
+            (10, 8),
+            ("sans-serif", 20).into_font(),
+        ))?;
+        for (area, (name, values, is_gate)) in body.split_evenly((2, 3)).iter().zip(panels) {
+            let scale = if is_gate {
+                1.0
+            } else {
+                values.iter().fold(1e-6f32, |m, v| m.max(v.abs()))
+            };
+            let caption = if is_gate {
+                format!("{name} (0 to 1)")
+            } else {
+                format!("{name} (±{scale:.2})")
+            };
+            let mut chart = ChartBuilder::on(area)
+                .caption(caption, ("sans-serif", 15))
+                .margin(6)
+                .x_label_area_size(28)
+                .y_label_area_size(34)
+                .build_cartesian_2d(0f32..timesteps as f32, 0f32..units as f32)?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_desc("time step")
+                .y_desc("unit")
+                .x_labels(timesteps.min(10))
+                .y_labels(units.min(8))
+                .x_label_formatter(&|v| format!("{}", *v as usize))
+                .y_label_formatter(&|v| format!("{}", *v as usize))
+                .draw()?;
+            chart.draw_series(values.indexed_iter().map(|((t, u), &v)| {
+                let color = if is_gate {
+                    sequential_color(v)
+                } else {
+                    diverging_color(v / scale)
+                };
+                Rectangle::new(
+                    [(t as f32, u as f32), (t as f32 + 1.0, u as f32 + 1.0)],
+                    color.filled(),
+                )
+            }))?;
+        }
+        Ok(())
+    })
+}
+
+/// The actual series with the model's predictions on training and test windows.
+/// `train` and `test` are `(x positions, predictions)`.
+pub fn actual_vs_predicted(
+    title: &str,
+    x_label: &str,
+    actual: &[(f32, f32)],
+    train: &[(f32, f32)],
+    test: &[(f32, f32)],
+) -> Result<Figure> {
+    line_chart(
+        &Labels {
+            title,
+            x: x_label,
+            y: "value",
+        },
+        &[
+            Series::line("actual", actual.to_vec(), ACTUAL),
+            Series::dots("train predictions", train.to_vec(), TRAIN),
+            Series::dots("test predictions", test.to_vec(), TEST),
+        ],
+        false,
+    )
+}
+
+/// The LSTM cell as in the tutorial's drawing: the cell-state line on top, the four gates
+/// below, and the paths between them, labelled with the equations.
+pub fn lstm_cell_diagram() -> Result<Figure> {
+    let ink = RGBColor(40, 40, 40);
+    let line = ink.stroke_width(2);
+    let gate_colors = [
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+        RGBColor(31, 119, 180),
+    ];
+    draw("LSTM cell diagram", (860, 520), |root| {
+        let text = |s: &str, at: (i32, i32), size: u32| {
+            Text::new(
+                s.to_string(),
+                at,
+                ("sans-serif", size).into_font().color(&ink),
+            )
+        };
+        let path = |points: Vec<(i32, i32)>| PathElement::new(points, line);
+        let arrow_up = |x: i32, y: i32| {
+            Polygon::new(vec![(x - 6, y + 10), (x + 6, y + 10), (x, y)], ink.filled())
+        };
+        let arrow_right = |x: i32, y: i32| {
+            Polygon::new(vec![(x - 10, y - 6), (x - 10, y + 6), (x, y)], ink.filled())
+        };
+        let node = |at: (i32, i32),
+                    symbol: &str|
+         -> std::result::Result<(), Box<dyn std::error::Error + '_>> {
+            root.draw(&Circle::new(at, 15, WHITE.filled()))?;
+            root.draw(&Circle::new(at, 15, line))?;
+            root.draw(&Text::new(
+                symbol.to_string(),
+                (at.0 - 7, at.1 - 12),
+                ("sans-serif", 22).into_font().color(&ink),
+            ))?;
+            Ok(())
+        };
+        // The cell.
+        root.draw(&Rectangle::new(
+            [(100, 55), (740, 395)],
+            RGBColor(246, 246, 240).filled(),
+        ))?;
+        root.draw(&Rectangle::new(
+            [(100, 55), (740, 395)],
+            RGBColor(180, 180, 170).stroke_width(2),
+        ))?;
+        // Inputs: h_{t-1} along the bottom bus, x_t from below.
+        root.draw(&path(vec![(20, 350), (590, 350)]))?;
+        root.draw(&path(vec![(150, 430), (150, 350)]))?;
+        root.draw(&text("h(t-1)", (12, 325), 18))?;
+        root.draw(&text("x(t)", (160, 405), 18))?;
+        // Four gates reading [h(t-1), x(t)].
+        let gates = [
+            (230, "σ", "forget f"),
+            (330, "σ", "input i"),
+            (430, "tanh", "candidate g"),
+            (560, "σ", "output o"),
+        ];
+        for ((x, symbol, name), color) in gates.iter().zip(gate_colors) {
+            root.draw(&path(vec![(*x, 350), (*x, 296)]))?;
+            root.draw(&Rectangle::new(
+                [(x - 44, 244), (x + 44, 296)],
+                color.mix(0.9).filled(),
+            ))?;
+            let offset = if *symbol == "tanh" { 18 } else { 6 };
+            root.draw(&Text::new(
+                symbol.to_string(),
+                (x - offset, 247),
+                ("sans-serif", 22).into_font().color(&WHITE),
+            ))?;
+            let width = 7 * name.len() as i32 / 2;
+            root.draw(&Text::new(
+                name.to_string(),
+                (x - width, 276),
+                ("sans-serif", 13).into_font().color(&WHITE),
+            ))?;
+        }
+        // Cell state line: c(t-1) → ×f → +(i·g) → c(t).
+        root.draw(&path(vec![(20, 100), (840, 100)]))?;
+        root.draw(&arrow_right(840, 100))?;
+        root.draw(&text("c(t-1)", (12, 72), 18))?;
+        root.draw(&text("c(t)", (800, 72), 18))?;
+        root.draw(&path(vec![(230, 250), (230, 100)]))?;
+        root.draw(&arrow_up(230, 116))?;
+        node((230, 100), "×")?;
+        root.draw(&path(vec![(330, 250), (330, 180), (430, 180)]))?;
+        root.draw(&path(vec![(430, 250), (430, 100)]))?;
+        node((430, 180), "×")?;
+        root.draw(&arrow_up(430, 116))?;
+        node((430, 100), "+")?;
+        // Output: h(t) = o · tanh(c(t)).
+        root.draw(&path(vec![(650, 100), (650, 265)]))?;
+        root.draw(&Rectangle::new([(616, 150), (684, 186)], WHITE.filled()))?;
+        root.draw(&Rectangle::new([(616, 150), (684, 186)], line))?;
+        root.draw(&text("tanh", (632, 156), 20))?;
+        root.draw(&path(vec![(604, 270), (650, 270)]))?;
+        node((650, 270), "×")?;
+        root.draw(&path(vec![(665, 270), (780, 270), (780, 350), (840, 350)]))?;
+        root.draw(&arrow_right(840, 350))?;
+        root.draw(&path(vec![(780, 270), (780, 20)]))?;
+        root.draw(&arrow_up(780, 14))?;
+        root.draw(&text("h(t)", (800, 325), 18))?;
+        root.draw(&text("h(t): output", (670, 10), 16))?;
+        // The equations.
+        let eq = [
+            "f = σ(x·Wf + h(t-1)·Uf + bf)   what to keep",
+            "i = σ(x·Wi + h(t-1)·Ui + bi)    what to write",
+            "g = tanh(x·Wc + h(t-1)·Uc + bc)",
+            "o = σ(x·Wo + h(t-1)·Uo + bo)   what to show",
+            "c(t) = f·c(t-1) + i·g,    h(t) = o·tanh(c(t))",
+        ];
+        for (k, e) in eq.iter().enumerate() {
+            let (col, row) = (k % 2, k / 2);
+            root.draw(&text(
+                e,
+                (110 + col as i32 * 360, 445 + row as i32 * 22),
+                15,
+            ))?;
+        }
+        Ok(())
+    })
 }
