@@ -29,11 +29,11 @@ lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 cargo-test:
-	cargo test --workspace
+	cargo test --workspace --all-features
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 setup: $(VENV)/.installed kernel
 

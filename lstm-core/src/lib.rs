@@ -8,6 +8,7 @@
 //! * [`model`]: `Sequential` with `compile`, `fit`, `evaluate`, `predict`, `summary`.
 //! * [`data`]: windows, reshaping, scalers, splits and the tutorial's datasets.
 //! * [`inspect`]: the gates and states of every step, for heatmaps.
+//! * `weather` (feature `polars`): dates, CSVs and forecasts as polars `DataFrame`s.
 //! * [`plot`]: training curves, data charts, gate heatmaps and the cell diagram, as inline SVG.
 
 pub mod activation;
@@ -25,6 +26,8 @@ pub mod model;
 pub mod optim;
 pub mod plot;
 pub mod summary;
+#[cfg(feature = "polars")]
+pub mod weather;
 
 pub use activation::Activation;
 pub use callbacks::EarlyStopping;

@@ -425,6 +425,37 @@ impl Sequential {
         Ok(ndarray::concatenate(Axis(0), &views).expect("same trailing shape"))
     }
 
+    /// Forecasts `steps` values ahead for a one-feature, one-output model: predicts the value
+    /// after `history` (its last `timesteps` values), appends it, and repeats.
+    pub fn forecast(&mut self, history: &[f32], steps: usize) -> Result<Vec<f32>> {
+        let timesteps = match self.input_shape[..] {
+            [t, 1] => t,
+            _ => {
+                return Err(LstmError::shape(
+                    "forecast: model input",
+                    "(None, timesteps, 1): one feature",
+                    batch_shape(&self.input_shape),
+                ));
+            }
+        };
+        if self.output_shape() != [1] {
+            return Err(LstmError::shape("forecast: model output", "(None, 1)", batch_shape(&self.output_shape())));
+        }
+        if history.len() < timesteps {
+            return Err(LstmError::WindowTooLong { n_steps: timesteps, len: history.len() });
+        }
+        let mut window: Vec<f32> = history[history.len() - timesteps..].to_vec();
+        let mut out = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let x = ndarray::Array3::from_shape_vec((1, timesteps, 1), window.clone()).expect("sizes match");
+            let next = self.predict(&x)?[[0, 0]];
+            out.push(next);
+            window.remove(0);
+            window.push(next);
+        }
+        Ok(out)
+    }
+
     /// Loss (and compiled metrics) on `x`, `y` without training.
     pub fn evaluate<S1, D1, S2, D2>(
         &mut self,

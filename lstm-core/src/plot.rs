@@ -131,11 +131,7 @@ fn padded_range(values: impl Iterator<Item = f32>) -> (f32, f32) {
 
 /// A line chart of several series with a legend.
 pub fn line_chart(labels: &Labels<'_>, series: &[Series], log_y: bool) -> Result<Figure> {
-    let all = || series.iter().flat_map(|s| s.points.iter().copied());
-    let (x0, x1) = padded_range(all().map(|p| p.0));
-    let (y0, y1) = padded_range(all().map(|p| p.1));
-    let log_y = log_y && all().all(|p| p.1 > 0.0);
-    let integer_x = all().all(|p| p.0.fract() == 0.0);
+    let integer_x = series.iter().flat_map(|s| &s.points).all(|p| p.0.fract() == 0.0);
     let x_format = move |v: &f32| {
         if integer_x {
             format!("{v:.0}")
@@ -143,6 +139,20 @@ pub fn line_chart(labels: &Labels<'_>, series: &[Series], log_y: bool) -> Result
             format!("{v:.1}")
         }
     };
+    line_chart_with_x_format(labels, series, log_y, &x_format)
+}
+
+/// [`line_chart`] with x tick labels from `x_format` (e.g. dates from day numbers).
+pub fn line_chart_with_x_format(
+    labels: &Labels<'_>,
+    series: &[Series],
+    log_y: bool,
+    x_format: &dyn Fn(&f32) -> String,
+) -> Result<Figure> {
+    let all = || series.iter().flat_map(|s| s.points.iter().copied());
+    let (x0, x1) = padded_range(all().map(|p| p.0));
+    let (y0, y1) = padded_range(all().map(|p| p.1));
+    let log_y = log_y && all().all(|p| p.1 > 0.0);
     draw(labels.title, (720, 400), |root| {
         let mut builder = ChartBuilder::on(root);
         builder
@@ -158,7 +168,7 @@ pub fn line_chart(labels: &Labels<'_>, series: &[Series], log_y: bool) -> Result
                     .configure_mesh()
                     .x_desc(labels.x)
                     .y_desc(labels.y)
-                    .x_label_formatter(&x_format)
+                    .x_label_formatter(x_format)
                     .light_line_style(WHITE.mix(0.0))
                     .draw()?;
                 for s in series {
