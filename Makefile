@@ -13,16 +13,22 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export EVCXR_TMPDIR := $(CURDIR)/target/evcxr
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: notebooks test lab setup kernel cargo-test lint
+.PHONY: notebooks test lab setup kernel cargo-test lint bench
 
 ## Execute every notebook, write the outputs back, export HTML into target/site/.
 notebooks: setup
 	$(VENV_PY) scripts/run_notebooks.py --write --site $(SITE)
+	$(VENV_PY) scripts/check_pages.py $(SITE)
 
 ## cargo test, then execute every notebook (committed files untouched), export HTML.
 test: cargo-test setup
 	$(VENV_PY) scripts/check_runner.py
 	$(VENV_PY) scripts/run_notebooks.py --site $(SITE)
+	$(VENV_PY) scripts/check_pages.py $(SITE)
+
+## The tutorial's workloads and the throughput table (see the README).
+bench:
+	cargo run --release -p lstm-core --example tutorial_benchmarks
 
 ## JupyterLab on notebooks/ with the Rust kernel.
 lab: setup

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Self-test of run_notebooks.py: a panicking cell, a cell that does not compile, and a figure shown
-as Debug text must each fail the run and print the cell's own message. Uses throwaway notebooks
+"""Self-test of run_notebooks.py: a panicking cell, a cell that does not compile, a cell whose `?`
+returns an error (evcxr reports it only on stderr), and a figure shown as Debug text must each
+fail the run and print the cell's own message. Uses throwaway notebooks
 in a temp folder."""
 import subprocess
 import sys
@@ -13,6 +14,10 @@ from nbformat.v4 import new_code_cell, new_notebook
 CASES = {
     "panics.ipynb": ("let v: Vec<i32> = Vec::new();\nlet x = v[3];", "index out of bounds: the len is 0 but the index is 3"),
     "does_not_compile.ipynb": ('let y: i32 = "not a number";', "expected `i32`, found `&str`"),
+    "question_mark_error.ipynb": (
+        'let r: Result<i32, String> = Err("the file is missing".into());\nlet v = r?;',
+        "the file is missing",
+    ),
     "debug_instead_of_figure.ipynb": (
         "#[derive(Debug)]\npub struct Figure { svg: u8 }\nFigure { svg: 1 }",
         "a rich value was shown as Debug text",

@@ -29,6 +29,10 @@ def strip_ansi(text):
     return ANSI.sub("", text)
 
 
+# Lines evcxr forwards from cargo while a `:dep` builds: progress, not problems.
+CARGO_PROGRESS = re.compile(r"^\s*(Compiling|Checking|Finished|Blocking|Updating|Downloaded|Downloading|Locking|Adding|Fresh|Running)\b|^\s*$")
+
+
 def cell_problems(nb):
     """(cell number, source, message) for every error output or panic in the notebook."""
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
@@ -47,6 +51,11 @@ def cell_problems(nb):
                 yield number, cell.source, "the cell shows `()`: it ends in a loop or a unit expression; end it with `;`"
         if "panicked at" in stderr:
             yield number, cell.source, strip_ansi(stderr[stderr.index("thread ") if "thread " in stderr else 0:]).strip()
+        else:
+            # An error returned with `?` reaches us only as stderr text; the cell's variables are lost.
+            lines = [l for l in strip_ansi(stderr).splitlines() if not CARGO_PROGRESS.match(l)]
+            if lines:
+                yield number, cell.source, "the cell returned an error (or wrote to stderr):\n" + "\n".join(lines[:20])
 
 
 def title_of(nb, fallback):
@@ -65,6 +74,16 @@ def summary_of(nb):
             paragraphs = [p.strip() for p in cell.source.split("\n\n") if p.strip() and not p.startswith("#")]
             if paragraphs:
                 return paragraphs[0].replace("\n", " ")
+    return ""
+
+
+def main_figure(nb):
+    """The first inline SVG among the outputs: the notebook's preview on the index page."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            html_out = out.get("data", {}).get("text/html", "")
+            if "<svg" in html_out:
+                return html_out[html_out.index("<svg") : html_out.rindex("</svg>") + 6]
     return ""
 
 
@@ -106,21 +125,34 @@ def export_html(nb, path, site):
 
 
 def write_index(site, entries):
-    items = "\n".join(
-        f'<li><a href="{html.escape(page.name)}"><b>{html.escape(title)}</b></a>'
-        f'<p>{html.escape(summary)}</p></li>'
-        for page, title, summary in entries
+    cards = "\n".join(
+        f'''<a class="card" href="{html.escape(page.name)}">
+  <div class="preview">{preview}</div>
+  <div class="text"><h2>{html.escape(title)}</h2><p>{html.escape(summary)}</p></div>
+</a>'''
+        for page, title, summary, preview in entries
     )
     site.joinpath("index.html").write_text(
         f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>LSTMs, explained and trained in Rust notebooks</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}
-li{{margin:0.8rem 0}} li p{{margin:0.2rem 0;color:#444}}</style></head>
-<body><h1>LSTMs, explained and trained in Rust notebooks</h1>
-<p>Each section is an executed evcxr notebook using the <code>lstm-core</code> crate. Read them in order.</p>
-<ol>
-{items}
-</ol></body></html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>LSTMs, explained and trained in Rust notebooks</title>
+<style>
+body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:72rem;margin:2rem auto;padding:0 1.2rem;color:#222;line-height:1.5}}
+header p{{max-width:48rem;color:#444}}
+.grid{{display:grid;grid-template-columns:repeat(auto-fill,minmax(20rem,1fr));gap:1.2rem;margin-top:1.5rem}}
+.card{{display:flex;flex-direction:column;border:1px solid #ddd;border-radius:10px;overflow:hidden;text-decoration:none;color:inherit;background:#fff;transition:box-shadow .15s}}
+.card:hover{{box-shadow:0 4px 16px rgba(0,0,0,.12)}}
+.preview{{background:#fafafa;border-bottom:1px solid #eee;height:12rem;display:flex;align-items:center;justify-content:center;overflow:hidden}}
+.preview svg{{width:100%;height:100%}}
+.text{{padding:.8rem 1rem}} .text h2{{font-size:1.1rem;margin:.2rem 0 .4rem}} .text p{{font-size:.9rem;color:#555;margin:0}}
+</style></head>
+<body><header><h1>LSTMs, explained and trained in Rust notebooks</h1>
+<p>A Keras-style LSTM tutorial, section by section, run in Jupyter with the Rust kernel (evcxr). The crate <code>lstm-core</code>
+matches Keras' numbers (weights, outputs, gradients, optimizer steps) and trains the tutorial's models in milliseconds to seconds.
+Each page below is an executed notebook; read them in order.</p></header>
+<div class="grid">
+{cards}
+</div></body></html>
 """,
         encoding="utf-8",
     )
@@ -162,7 +194,7 @@ def main():
         if args.write:
             nbformat.write(nb, path)
         if args.site:
-            entries.append((export_html(nb, path, args.site), title_of(nb, path.stem), summary_of(nb)))
+            entries.append((export_html(nb, path, args.site), title_of(nb, path.stem), summary_of(nb), main_figure(nb)))
 
     if args.site and entries:
         write_index(args.site, entries)

@@ -2,7 +2,8 @@
 //! `cargo run -p lstm-core --features polars --example make_example_csv`
 
 fn main() -> lstm_core::Result<()> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/city_temperature.csv");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/city_temperature.csv");
     lstm_core::weather::write_example_csv(&path, 7)?;
     println!("wrote {}", path.display());
     Ok(())

@@ -153,6 +153,25 @@ impl MinMaxScaler {
     }
 }
 
+/// Either scaler, for attaching to a model (and saving with it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Scaler {
+    MinMax(MinMaxScaler),
+    Standard(StandardScaler),
+}
+
+impl From<MinMaxScaler> for Scaler {
+    fn from(s: MinMaxScaler) -> Self {
+        Scaler::MinMax(s)
+    }
+}
+
+impl From<StandardScaler> for Scaler {
+    fn from(s: StandardScaler) -> Self {
+        Scaler::Standard(s)
+    }
+}
+
 /// Standardises all values to mean 0 and standard deviation 1 (population std, as scikit-learn).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StandardScaler {
@@ -382,6 +401,18 @@ pub fn reverse_task(n: usize, timesteps: usize, seed: u64) -> (Array3<f32>, Arra
     (x, y)
 }
 
+/// Look-ahead task: random digits as `(n, timesteps, 1)`; the target at each step is the *next*
+/// input (0 after the last). A left-to-right LSTM cannot know it yet; a bidirectional one can.
+pub fn look_ahead_task(n: usize, timesteps: usize, seed: u64) -> (Array3<f32>, Array3<f32>) {
+    let x = random_digits(n, timesteps, seed);
+    let mut y = Array3::zeros((n, timesteps, 1));
+    if timesteps > 1 {
+        y.slice_mut(s![.., ..timesteps - 1, ..])
+            .assign(&x.slice(s![.., 1.., ..]));
+    }
+    (x, y)
+}
+
 fn random_digits(n: usize, timesteps: usize, seed: u64) -> Array3<f32> {
     let mut rng = seeded_rng(seed);
     Array3::from_shape_fn((n, timesteps, 1), |_| rng.random_range(0..10) as f32 / 10.0)
@@ -410,6 +441,26 @@ pub fn noisy_sine(n: usize, seed: u64) -> (Array1<f32>, Array1<f32>) {
     let mut rng = seeded_rng(seed);
     let series = t.mapv(|v| v.sin() + noise.sample(&mut rng));
     (t, series)
+}
+
+/// The tutorial's synthetic daily temperature: `20 + 10·sin(2πt/365) + N(0, 2)` for day t.
+/// (`weather::synthetic_weather` puts the same values in a `DataFrame` with dates.)
+pub fn synthetic_temperature(days: usize, seed: u64) -> Array1<f32> {
+    let noise = Normal::new(0.0f32, 2.0).expect("valid std");
+    let mut rng = seeded_rng(seed);
+    Array1::from_shape_fn(days, |t| {
+        20.0 + 10.0 * (2.0 * std::f32::consts::PI * t as f32 / 365.0).sin() + noise.sample(&mut rng)
+    })
+}
+
+/// `count` long noisy sines, `sin(ω_k·t + k) + N(0, 0.1)` with `ω_k = 0.05 + 0.01·k`, as
+/// `(count, len)`: a bank of long sequences for truncated backpropagation through time.
+pub fn sine_bank(count: usize, len: usize, seed: u64) -> Array2<f32> {
+    let noise = Normal::new(0.0f32, 0.1).expect("valid std");
+    let mut rng = seeded_rng(seed);
+    Array2::from_shape_fn((count, len), |(k, t)| {
+        ((0.05 + 0.01 * k as f32) * t as f32 + k as f32).sin() + noise.sample(&mut rng)
+    })
 }
 
 #[cfg(test)]
@@ -579,11 +630,20 @@ mod tests {
             "reshapes of the target must just work"
         );
 
+        let (x, y) = look_ahead_task(2, 4, 5);
+        assert_eq!(y[[1, 2, 0]], x[[1, 3, 0]]);
+        assert_eq!(y[[1, 3, 0]], 0.0);
+
         let (x, y) = alternating_bits(6, 4, 3);
         for k in 0..6 {
             assert_ne!(x[[k, 0, 0]], x[[k, 1, 0]]);
             assert_eq!(y[[k, 0]], 1.0 - x[[k, 3, 0]]);
         }
+
+        let bank = sine_bank(3, 500, 1);
+        assert_eq!(bank.dim(), (3, 500));
+        let residual = (bank[[2, 100]] - ((0.07f32 * 100.0) + 2.0).sin()).abs();
+        assert!(residual < 0.5, "a sine plus small noise: {residual}");
 
         let (t, series) = noisy_sine(200, 42);
         assert_eq!(t.len(), 200);

@@ -3,14 +3,14 @@
 use ndarray::{Array1, Array2};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand::SeedableRng;
-use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand_distr::{StandardNormal, Uniform};
 
-/// The crate's one RNG type; the same seed gives the same stream on every machine.
-pub type Rng = StdRng;
+/// The crate's one RNG type: ChaCha8, whose stream for a seed is fixed on every machine and
+/// across versions of `rand`, and whose state can be saved with a model.
+pub type Rng = rand_chacha::ChaCha8Rng;
 
 pub fn seeded_rng(seed: u64) -> Rng {
-    StdRng::seed_from_u64(seed)
+    Rng::seed_from_u64(seed)
 }
 
 /// `glorot_uniform`: U(-limit, limit) with `limit = sqrt(6 / (fan_in + fan_out))`.

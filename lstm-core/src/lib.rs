@@ -7,6 +7,9 @@
 //! * [`layers`]: `Lstm`, `Dense`, `Dropout`, `Bidirectional`, `TimeDistributed`, in Keras' weight layout.
 //! * [`model`]: `Sequential` with `compile`, `fit`, `evaluate`, `predict`, `summary`.
 //! * [`data`]: windows, reshaping, scalers, splits and the tutorial's datasets.
+//! * [`text`]: characters in and out: vocabulary, encodings, sampling with a temperature.
+//! * [`io`]: save and load whole models; weights in Keras layout as `.npz`.
+//! * [`tuner`]: random search and Hyperband (Keras Tuner's schedule).
 //! * [`inspect`]: the gates and states of every step, for heatmaps.
 //! * `weather` (feature `polars`): dates, CSVs and forecasts as polars `DataFrame`s.
 //! * [`plot`]: training curves, data charts, gate heatmaps and the cell diagram, as inline SVG.
@@ -20,12 +23,15 @@ pub mod error;
 pub mod history;
 pub mod init;
 pub mod inspect;
+pub mod io;
 pub mod layers;
 pub mod loss;
 pub mod model;
 pub mod optim;
 pub mod plot;
 pub mod summary;
+pub mod text;
+pub mod tuner;
 #[cfg(feature = "polars")]
 pub mod weather;
 
@@ -40,6 +46,11 @@ pub use loss::{Loss, Metric};
 pub use model::{Evaluation, FitConfig, Gradients, Sequential};
 pub use optim::{Adam, Optimizer, RmsProp, Sgd};
 
+/// The README's examples compile and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 // What notebooks need, from one `:dep`.
 pub use ndarray;
 pub use plotters;
@@ -52,8 +63,8 @@ pub mod prelude {
     pub use crate::inspect::{self, GateTrace};
     pub use crate::plot::{self, Figure};
     pub use crate::{
-        Activation, Adam, Bidirectional, Dense, Dropout, EarlyStopping, FitConfig, Layer, Loss,
-        Lstm, LstmError, Metric, RmsProp, Sequential, Sgd, TimeDistributed,
+        Activation, Adam, Bidirectional, Dense, Dropout, EarlyStopping, FitConfig, History, Layer,
+        Loss, Lstm, LstmError, Metric, RmsProp, Sequential, Sgd, TimeDistributed,
     };
     pub use ndarray::{Array, Array1, Array2, Array3, ArrayD, Axis, array, s};
 }

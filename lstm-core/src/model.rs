@@ -36,6 +36,7 @@ pub struct Sequential {
     seed: u64,
     rng: Rng,
     compiled: Option<Compiled>,
+    scalers: std::collections::BTreeMap<String, crate::data::Scaler>,
 }
 
 #[derive(Debug)]
@@ -185,11 +186,21 @@ impl Sequential {
             seed,
             rng: seeded_rng(seed),
             compiled: None,
+            scalers: Default::default(),
         }
     }
 
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// The model's RNG (shuffling, dropout), for saving exactly where training stands.
+    pub fn rng(&self) -> &Rng {
+        &self.rng
+    }
+
+    pub(crate) fn set_rng(&mut self, rng: Rng) {
+        self.rng = rng;
     }
 
     /// Appends a layer and builds it for the current output shape (weights drawn from the
@@ -250,6 +261,15 @@ impl Sequential {
         loss: Loss,
         metrics: &[Metric],
     ) -> Result<()> {
+        self.compile_boxed(Box::new(optimizer), loss, metrics)
+    }
+
+    pub fn compile_boxed(
+        &mut self,
+        optimizer: Box<dyn Optimizer>,
+        loss: Loss,
+        metrics: &[Metric],
+    ) -> Result<()> {
         optimizer.validate()?;
         if self.layers.is_empty() {
             return Err(LstmError::Empty {
@@ -266,11 +286,31 @@ impl Sequential {
             ));
         }
         self.compiled = Some(Compiled {
-            optimizer: Box::new(optimizer),
+            optimizer,
             loss,
             metrics: metrics.to_vec(),
         });
         Ok(())
+    }
+
+    /// The compiled optimizer's state, loss and metrics (for saving).
+    pub fn compiled_state(&self) -> Option<(crate::optim::OptimizerState, Loss, Vec<Metric>)> {
+        self.compiled
+            .as_ref()
+            .map(|c| (c.optimizer.state(), c.loss, c.metrics.clone()))
+    }
+
+    /// Keeps a fitted scaler with the model (saved and loaded with it), e.g. under `"x"` and `"y"`.
+    pub fn attach_scaler(&mut self, name: &str, scaler: impl Into<crate::data::Scaler>) {
+        self.scalers.insert(name.to_string(), scaler.into());
+    }
+
+    pub fn scaler(&self, name: &str) -> Option<&crate::data::Scaler> {
+        self.scalers.get(name)
+    }
+
+    pub fn scalers(&self) -> &std::collections::BTreeMap<String, crate::data::Scaler> {
+        &self.scalers
     }
 
     fn compiled(&self) -> Result<&Compiled> {
@@ -439,15 +479,23 @@ impl Sequential {
             }
         };
         if self.output_shape() != [1] {
-            return Err(LstmError::shape("forecast: model output", "(None, 1)", batch_shape(&self.output_shape())));
+            return Err(LstmError::shape(
+                "forecast: model output",
+                "(None, 1)",
+                batch_shape(&self.output_shape()),
+            ));
         }
         if history.len() < timesteps {
-            return Err(LstmError::WindowTooLong { n_steps: timesteps, len: history.len() });
+            return Err(LstmError::WindowTooLong {
+                n_steps: timesteps,
+                len: history.len(),
+            });
         }
         let mut window: Vec<f32> = history[history.len() - timesteps..].to_vec();
         let mut out = Vec::with_capacity(steps);
         for _ in 0..steps {
-            let x = ndarray::Array3::from_shape_vec((1, timesteps, 1), window.clone()).expect("sizes match");
+            let x = ndarray::Array3::from_shape_vec((1, timesteps, 1), window.clone())
+                .expect("sizes match");
             let next = self.predict(&x)?[[0, 0]];
             out.push(next);
             window.remove(0);

@@ -78,6 +78,94 @@ impl Clipping {
     }
 }
 
+/// Everything needed to resume an optimizer: hyperparameters, step count and moment buffers.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OptimizerState {
+    pub name: String,
+    pub hyper: std::collections::BTreeMap<String, f64>,
+    pub clipping: Clipping,
+    pub iterations: u64,
+    /// Per kind of buffer (e.g. Adam's m and v), one vector per parameter tensor.
+    pub slots: Vec<Vec<Vec<f32>>>,
+}
+
+impl OptimizerState {
+    fn hyper(&self, key: &str) -> Result<f64> {
+        self.hyper
+            .get(key)
+            .copied()
+            .ok_or_else(|| LstmError::Parse {
+                context: format!("{} optimizer state", self.name),
+                message: format!("missing hyperparameter '{key}'"),
+            })
+    }
+}
+
+/// Rebuilds an optimizer from its saved state.
+pub fn optimizer_from_state(state: &OptimizerState) -> Result<Box<dyn Optimizer>> {
+    let lr = state.hyper("learning_rate")? as f32;
+    let expect_slots = |n: usize| -> Result<()> {
+        if state.slots.len() == n {
+            Ok(())
+        } else {
+            Err(LstmError::count(
+                format!("{} optimizer state", state.name),
+                "buffer kinds",
+                n,
+                state.slots.len().to_string(),
+            ))
+        }
+    };
+    let optimizer: Box<dyn Optimizer> = match state.name.as_str() {
+        "Adam" => {
+            expect_slots(2)?;
+            let mut o = Adam::new(lr)
+                .betas(state.hyper("beta_1")?, state.hyper("beta_2")?)
+                .epsilon(state.hyper("epsilon")? as f32);
+            o.clipping = state.clipping;
+            o.iterations = state.iterations;
+            o.m = state.slots[0].clone();
+            o.v = state.slots[1].clone();
+            Box::new(o)
+        }
+        "SGD" => {
+            expect_slots(1)?;
+            let mut o = Sgd::new(lr)
+                .momentum(state.hyper("momentum")? as f32)
+                .nesterov(state.hyper("nesterov")? != 0.0);
+            o.clipping = state.clipping;
+            o.iterations = state.iterations;
+            o.velocity = state.slots[0].clone();
+            Box::new(o)
+        }
+        "RMSprop" => {
+            expect_slots(2)?;
+            let mut o = RmsProp::new(lr)
+                .rho(state.hyper("rho")? as f32)
+                .momentum(state.hyper("momentum")? as f32);
+            o.epsilon = state.hyper("epsilon")? as f32;
+            o.clipping = state.clipping;
+            o.iterations = state.iterations;
+            o.velocity = state.slots[0].clone();
+            o.moment = state.slots[1].clone();
+            Box::new(o)
+        }
+        other => {
+            return Err(LstmError::config(
+                "optimizer name",
+                "Adam, SGD or RMSprop",
+                other,
+            ));
+        }
+    };
+    optimizer.validate()?;
+    Ok(optimizer)
+}
+
+fn hyper(pairs: &[(&str, f64)]) -> std::collections::BTreeMap<String, f64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
 /// What a model needs from an optimizer.
 pub trait Optimizer: std::fmt::Debug + Send {
     /// The Keras class name.
@@ -91,6 +179,8 @@ pub trait Optimizer: std::fmt::Debug + Send {
     fn iterations(&self) -> u64;
     /// Updates every parameter from its gradient: one optimizer step.
     fn step(&mut self, params: &mut [Param<'_>]);
+    /// The state to save.
+    fn state(&self) -> OptimizerState;
 }
 
 fn check_positive(name: &'static str, value: f32) -> Result<()> {
@@ -212,6 +302,21 @@ impl Optimizer for Adam {
         self.clipping.validate()
     }
 
+    fn state(&self) -> OptimizerState {
+        OptimizerState {
+            name: self.name().into(),
+            hyper: hyper(&[
+                ("learning_rate", self.learning_rate as f64),
+                ("beta_1", self.beta_1),
+                ("beta_2", self.beta_2),
+                ("epsilon", self.epsilon as f64),
+            ]),
+            clipping: self.clipping,
+            iterations: self.iterations,
+            slots: vec![self.m.clone(), self.v.clone()],
+        }
+    }
+
     fn step(&mut self, params: &mut [Param<'_>]) {
         self.clipping.apply(params);
         slots(&mut self.m, params);
@@ -296,6 +401,20 @@ impl Optimizer for Sgd {
         check_learning_rate(self.learning_rate)?;
         check_unit_interval("momentum", self.momentum as f64)?;
         self.clipping.validate()
+    }
+
+    fn state(&self) -> OptimizerState {
+        OptimizerState {
+            name: self.name().into(),
+            hyper: hyper(&[
+                ("learning_rate", self.learning_rate as f64),
+                ("momentum", self.momentum as f64),
+                ("nesterov", self.nesterov as u8 as f64),
+            ]),
+            clipping: self.clipping,
+            iterations: self.iterations,
+            slots: vec![self.velocity.clone()],
+        }
     }
 
     fn step(&mut self, params: &mut [Param<'_>]) {
@@ -388,6 +507,21 @@ impl Optimizer for RmsProp {
         check_unit_interval("momentum", self.momentum as f64)?;
         check_positive("epsilon", self.epsilon)?;
         self.clipping.validate()
+    }
+
+    fn state(&self) -> OptimizerState {
+        OptimizerState {
+            name: self.name().into(),
+            hyper: hyper(&[
+                ("learning_rate", self.learning_rate as f64),
+                ("rho", self.rho as f64),
+                ("momentum", self.momentum as f64),
+                ("epsilon", self.epsilon as f64),
+            ]),
+            clipping: self.clipping,
+            iterations: self.iterations,
+            slots: vec![self.velocity.clone(), self.moment.clone()],
+        }
     }
 
     fn step(&mut self, params: &mut [Param<'_>]) {

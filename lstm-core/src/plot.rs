@@ -131,7 +131,10 @@ fn padded_range(values: impl Iterator<Item = f32>) -> (f32, f32) {
 
 /// A line chart of several series with a legend.
 pub fn line_chart(labels: &Labels<'_>, series: &[Series], log_y: bool) -> Result<Figure> {
-    let integer_x = series.iter().flat_map(|s| &s.points).all(|p| p.0.fract() == 0.0);
+    let integer_x = series
+        .iter()
+        .flat_map(|s| &s.points)
+        .all(|p| p.0.fract() == 0.0);
     let x_format = move |v: &f32| {
         if integer_x {
             format!("{v:.0}")

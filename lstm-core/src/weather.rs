@@ -56,23 +56,36 @@ pub fn date_from_days(days: i32) -> NaiveDate {
 /// A frame with a `Date` column and one `f32` column.
 pub fn frame(dates: &[NaiveDate], column: &str, values: &[f32]) -> Result<DataFrame> {
     if dates.len() != values.len() {
-        return Err(LstmError::count("weather frame", "values (one per date)", dates.len(), values.len().to_string()));
+        return Err(LstmError::count(
+            "weather frame",
+            "values (one per date)",
+            dates.len(),
+            values.len().to_string(),
+        ));
     }
     let days: Vec<i32> = dates.iter().map(|d| days_since_epoch(*d)).collect();
     let date_series = Series::new(DATE.into(), days)
         .cast(&DataType::Date)
         .map_err(polars_error("weather frame"))?;
     let value_series = Series::new(column.into(), values.to_vec());
-    DataFrame::new(dates.len(), vec![date_series.into_column(), value_series.into_column()])
-        .map_err(polars_error("weather frame"))
+    DataFrame::new(
+        dates.len(),
+        vec![date_series.into_column(), value_series.into_column()],
+    )
+    .map_err(polars_error("weather frame"))
 }
 
 /// The tutorial's synthetic weather: one row per day from 2022-01-01 to 2023-12-31 (a polars date
 /// range) and `temperature = 20 + 10·sin(2πt/365) + N(0, 2)` for day t, seeded.
 pub fn synthetic_weather(seed: u64) -> Result<DataFrame> {
-    use ndarray_rand::rand_distr::{Distribution, Normal};
-    let start = NaiveDate::from_ymd_opt(2022, 1, 1).expect("valid").and_hms_opt(0, 0, 0).expect("valid");
-    let end = NaiveDate::from_ymd_opt(2023, 12, 31).expect("valid").and_hms_opt(0, 0, 0).expect("valid");
+    let start = NaiveDate::from_ymd_opt(2022, 1, 1)
+        .expect("valid")
+        .and_hms_opt(0, 0, 0)
+        .expect("valid");
+    let end = NaiveDate::from_ymd_opt(2023, 12, 31)
+        .expect("valid")
+        .and_hms_opt(0, 0, 0)
+        .expect("valid");
     let range = polars::time::date_range(
         DATE.into(),
         start,
@@ -87,20 +100,24 @@ pub fn synthetic_weather(seed: u64) -> Result<DataFrame> {
         .into_series()
         .cast(&DataType::Date)
         .map_err(polars_error("synthetic_weather: dates"))?;
-    let noise = Normal::new(0.0f32, 2.0).expect("valid std");
-    let mut rng = seeded_rng(seed);
-    let temperature: Vec<f32> = (0..dates.len())
-        .map(|t| 20.0 + 10.0 * (2.0 * std::f32::consts::PI * t as f32 / 365.0).sin() + noise.sample(&mut rng))
-        .collect();
+    let temperature = crate::data::synthetic_temperature(dates.len(), seed).to_vec();
     let n = dates.len();
-    DataFrame::new(n, vec![dates.into_column(), Series::new(TEMPERATURE.into(), temperature).into_column()])
-        .map_err(polars_error("synthetic_weather"))
+    DataFrame::new(
+        n,
+        vec![
+            dates.into_column(),
+            Series::new(TEMPERATURE.into(), temperature).into_column(),
+        ],
+    )
+    .map_err(polars_error("synthetic_weather"))
 }
 
 /// The dates of a frame's `Date` column.
 pub fn dates(df: &DataFrame) -> Result<Vec<NaiveDate>> {
     let column = df.column(DATE).map_err(|_| missing_column(DATE, df))?;
-    let days = column.cast(&DataType::Int32).map_err(polars_error("dates"))?;
+    let days = column
+        .cast(&DataType::Int32)
+        .map_err(polars_error("dates"))?;
     let days = days.i32().map_err(polars_error("dates"))?;
     days.iter()
         .enumerate()
@@ -111,7 +128,9 @@ pub fn dates(df: &DataFrame) -> Result<Vec<NaiveDate>> {
 /// The values of a numeric column as `f32`.
 pub fn values(df: &DataFrame, column: &str) -> Result<Vec<f32>> {
     let col = df.column(column).map_err(|_| missing_column(column, df))?;
-    let floats = col.cast(&DataType::Float32).map_err(polars_error("values"))?;
+    let floats = col
+        .cast(&DataType::Float32)
+        .map_err(polars_error("values"))?;
     let floats = floats.f32().map_err(polars_error("values"))?;
     floats
         .iter()
@@ -121,8 +140,16 @@ pub fn values(df: &DataFrame, column: &str) -> Result<Vec<f32>> {
 }
 
 fn missing_column(name: &str, df: &DataFrame) -> LstmError {
-    let names: Vec<String> = df.get_column_names().iter().map(|n| format!("'{n}'")).collect();
-    LstmError::config("column name", format!("one of {}", names.join(", ")), format!("'{name}'"))
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect();
+    LstmError::config(
+        "column name",
+        format!("one of {}", names.join(", ")),
+        format!("'{name}'"),
+    )
 }
 
 fn null_at(column: &str, row: usize) -> LstmError {
@@ -216,12 +243,43 @@ pub struct CsvReport {
 
 impl std::fmt::Display for CsvReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "rows read: {}, rows out: {}", self.rows_read, self.rows_out)?;
-        writeln!(f, "sorted by date: {}", if self.sorted { "yes (rows were out of order)" } else { "already in order" })?;
+        writeln!(
+            f,
+            "rows read: {}, rows out: {}",
+            self.rows_read, self.rows_out
+        )?;
+        writeln!(
+            f,
+            "sorted by date: {}",
+            if self.sorted {
+                "yes (rows were out of order)"
+            } else {
+                "already in order"
+            }
+        )?;
         writeln!(f, "duplicate dates: {}", list(&self.duplicate_dates))?;
         writeln!(f, "empty values in rows: {:?}", self.empty_rows)?;
-        let gaps: Vec<String> = self.gaps.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}..{b}") }).collect();
-        write!(f, "missing days: {} ({} filled by interpolation)", if gaps.is_empty() { "none".into() } else { gaps.join(", ") }, self.interpolated_days)
+        let gaps: Vec<String> = self
+            .gaps
+            .iter()
+            .map(|(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}..{b}")
+                }
+            })
+            .collect();
+        write!(
+            f,
+            "missing days: {} ({} filled by interpolation)",
+            if gaps.is_empty() {
+                "none".into()
+            } else {
+                gaps.join(", ")
+            },
+            self.interpolated_days
+        )
     }
 }
 
@@ -229,7 +287,11 @@ fn list(dates: &[NaiveDate]) -> String {
     if dates.is_empty() {
         "none".into()
     } else {
-        dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        dates
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -255,7 +317,10 @@ pub fn load_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<(DataFra
     let path = path.as_ref();
     let context = path.display().to_string();
     if !path.exists() {
-        return Err(LstmError::Io { path: context, message: "no such file".into() });
+        return Err(LstmError::Io {
+            path: context,
+            message: "no such file".into(),
+        });
     }
     // Read every column as text: the parsing below names the row and column of any bad cell.
     let raw = CsvReadOptions::default()
@@ -272,10 +337,16 @@ pub fn load_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<(DataFra
     let date_text = text_column(&options.date_column)?;
     let value_text = text_column(&options.value_column)?;
     if date_text.is_empty() {
-        return Err(LstmError::Empty { context: format!("{context}: data rows"), min: 2 });
+        return Err(LstmError::Empty {
+            context: format!("{context}: data rows"),
+            min: 2,
+        });
     }
 
-    let mut report = CsvReport { rows_read: date_text.len(), ..CsvReport::default() };
+    let mut report = CsvReport {
+        rows_read: date_text.len(),
+        ..CsvReport::default()
+    };
     let mut rows: Vec<(NaiveDate, Option<f32>, usize)> = Vec::with_capacity(date_text.len());
     for (k, (d, v)) in date_text.iter().zip(&value_text).enumerate() {
         let row = k + 1;
@@ -285,11 +356,17 @@ pub fn load_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<(DataFra
         };
         let d = d.as_deref().unwrap_or("");
         let date = parse_date(d).ok_or_else(|| {
-            cell_error(&options.date_column, format!("cannot read '{d}' as a date (expected e.g. 2023-01-31)"))
+            cell_error(
+                &options.date_column,
+                format!("cannot read '{d}' as a date (expected e.g. 2023-01-31)"),
+            )
         })?;
         let value = match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None if options.missing == Missing::Error => {
-                return Err(cell_error(&options.value_column, "empty value (use Missing::Interpolate to fill it)".into()));
+                return Err(cell_error(
+                    &options.value_column,
+                    "empty value (use Missing::Interpolate to fill it)".into(),
+                ));
             }
             None => {
                 report.empty_rows.push(row);
@@ -297,7 +374,12 @@ pub fn load_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<(DataFra
             }
             Some(s) => match s.parse::<f32>() {
                 Ok(x) if x.is_finite() => Some(x),
-                _ => return Err(cell_error(&options.value_column, format!("'{s}' is not a number"))),
+                _ => {
+                    return Err(cell_error(
+                        &options.value_column,
+                        format!("'{s}' is not a number"),
+                    ));
+                }
             },
         };
         rows.push((date, value, row));
@@ -328,7 +410,9 @@ pub fn load_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<(DataFra
         }
         let present: Vec<f32> = entries.iter().filter_map(|e| e.0).collect();
         let value = match options.duplicates {
-            Duplicates::Mean if !present.is_empty() => Some(present.iter().sum::<f32>() / present.len() as f32),
+            Duplicates::Mean if !present.is_empty() => {
+                Some(present.iter().sum::<f32>() / present.len() as f32)
+            }
             _ => entries[0].0.or(present.first().copied()),
         };
         days.push((date, value));
@@ -341,7 +425,10 @@ pub fn load_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<(DataFra
         if let Some((prev, _)) = k.checked_sub(1).map(|j| days[j]) {
             let missing = (*date - prev).num_days() - 1;
             if missing > 0 {
-                report.gaps.push((prev.succ_opt().expect("date"), date.pred_opt().expect("date")));
+                report.gaps.push((
+                    prev.succ_opt().expect("date"),
+                    date.pred_opt().expect("date"),
+                ));
                 if options.gaps == Gaps::Interpolate {
                     for m in 1..=missing {
                         out_dates.push(prev + chrono::Duration::days(m));
@@ -368,7 +455,10 @@ pub fn load_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<(DataFra
     })?;
     report.interpolated_days = filled;
     report.rows_out = out_dates.len();
-    let values: Vec<f32> = out_values.into_iter().map(|v| v.expect("interpolated")).collect();
+    let values: Vec<f32> = out_values
+        .into_iter()
+        .map(|v| v.expect("interpolated"))
+        .collect();
     let df = frame(&out_dates, &options.value_column, &values)?;
     Ok((df, report))
 }
@@ -377,7 +467,10 @@ pub fn load_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<(DataFra
 fn interpolate(values: &mut [Option<f32>]) -> Result<usize> {
     let known: Vec<usize> = (0..values.len()).filter(|&i| values[i].is_some()).collect();
     if known.is_empty() {
-        return Err(LstmError::Empty { context: "interpolate".into(), min: 1 });
+        return Err(LstmError::Empty {
+            context: "interpolate".into(),
+            min: 1,
+        });
     }
     let mut filled = 0;
     for i in 0..values.len() {
@@ -418,7 +511,10 @@ pub fn windows(df: &DataFrame, column: &str, n_steps: usize) -> Result<Windows> 
         return Err(LstmError::config("n_steps", "at least 1", 0));
     }
     if n_steps >= values.len() {
-        return Err(LstmError::WindowTooLong { n_steps, len: values.len() });
+        return Err(LstmError::WindowTooLong {
+            n_steps,
+            len: values.len(),
+        });
     }
     let mut x = Vec::new();
     let mut y = Vec::new();
@@ -435,7 +531,10 @@ pub fn windows(df: &DataFrame, column: &str, n_steps: usize) -> Result<Windows> 
         target_dates.push(span[n_steps]);
     }
     if y.is_empty() {
-        return Err(LstmError::Empty { context: format!("windows of {n_steps} consecutive days"), min: 1 });
+        return Err(LstmError::Empty {
+            context: format!("windows of {n_steps} consecutive days"),
+            min: 1,
+        });
     }
     let count = y.len();
     Ok(Windows {
@@ -460,12 +559,20 @@ pub fn forecast(
     let n_steps = model.input_shape()[0];
     let (dates, values) = (dates(df)?, values(df, column)?);
     if values.len() < n_steps {
-        return Err(LstmError::WindowTooLong { n_steps, len: values.len() });
+        return Err(LstmError::WindowTooLong {
+            n_steps,
+            len: values.len(),
+        });
     }
-    let history: Vec<f32> = values[values.len() - n_steps..].iter().map(|&v| scale(v)).collect();
+    let history: Vec<f32> = values[values.len() - n_steps..]
+        .iter()
+        .map(|&v| scale(v))
+        .collect();
     let predicted = model.forecast(&history, days)?;
     let last = *dates.last().expect("non-empty");
-    let future: Vec<NaiveDate> = (1..=days as i64).map(|d| last + chrono::Duration::days(d)).collect();
+    let future: Vec<NaiveDate> = (1..=days as i64)
+        .map(|d| last + chrono::Duration::days(d))
+        .collect();
     let values: Vec<f32> = predicted.into_iter().map(unscale).collect();
     frame(&future, column, &values)
 }
@@ -473,16 +580,28 @@ pub fn forecast(
 /// The first and last rows of a frame as an HTML table (all rows if it is short).
 pub fn preview(df: &DataFrame, rows: usize) -> Html {
     let n = df.height();
-    let shown: Vec<usize> = if n <= 2 * rows { (0..n).collect() } else { (0..rows).chain(n - rows..n).collect() };
+    let shown: Vec<usize> = if n <= 2 * rows {
+        (0..n).collect()
+    } else {
+        (0..rows).chain(n - rows..n).collect()
+    };
     let columns = df.columns();
     let mut html = String::from("<table class=\"lstm-frame\"><thead><tr><th></th>");
     for c in columns {
-        html += &format!("<th>{}<br><small>{}</small></th>", html_escape(c.name()), html_escape(&c.dtype().to_string()));
+        html += &format!(
+            "<th>{}<br><small>{}</small></th>",
+            html_escape(c.name()),
+            html_escape(&c.dtype().to_string())
+        );
     }
     html += "</tr></thead><tbody>";
     for (pos, &r) in shown.iter().enumerate() {
         if pos > 0 && r != shown[pos - 1] + 1 {
-            html += &format!("<tr><td colspan=\"{}\">⋮ {} more rows</td></tr>", columns.len() + 1, r - shown[pos - 1] - 1);
+            html += &format!(
+                "<tr><td colspan=\"{}\">⋮ {} more rows</td></tr>",
+                columns.len() + 1,
+                r - shown[pos - 1] - 1
+            );
         }
         html += &format!("<tr><td>{r}</td>");
         for c in columns {
@@ -491,7 +610,10 @@ pub fn preview(df: &DataFrame, rows: usize) -> Html {
         }
         html += "</tr>";
     }
-    html += &format!("</tbody></table><p>{n} rows × {} columns</p>", columns.len());
+    html += &format!(
+        "</tbody></table><p>{n} rows × {} columns</p>",
+        columns.len()
+    );
     Html(html)
 }
 
@@ -503,17 +625,37 @@ pub fn plot_on_dates(
     forecasts: &[(&str, &[NaiveDate], &[f32])],
 ) -> Result<Figure> {
     let points = |d: &[NaiveDate], v: &[f32]| -> Vec<(f32, f32)> {
-        d.iter().zip(v).map(|(d, v)| (days_since_epoch(*d) as f32, *v)).collect()
+        d.iter()
+            .zip(v)
+            .map(|(d, v)| (days_since_epoch(*d) as f32, *v))
+            .collect()
     };
     let colors = [plot::TEST, plot::HIGHLIGHT, plot::VALIDATION];
-    let mut series = vec![PlotSeries::line("actual", points(actual.0, actual.1), plot::ACTUAL)];
+    let mut series = vec![PlotSeries::line(
+        "actual",
+        points(actual.0, actual.1),
+        plot::ACTUAL,
+    )];
     for (k, (label, d, v)) in forecasts.iter().enumerate() {
-        series.push(PlotSeries::line(label, points(d, v), colors[k % colors.len()]));
+        series.push(PlotSeries::line(
+            label,
+            points(d, v),
+            colors[k % colors.len()],
+        ));
     }
-    plot::line_chart_with_x_format(&Labels { title, x: "date", y: y_label }, &series, false, &|v| {
-        let d = date_from_days(*v as i32);
-        format!("{}-{:02}", d.year(), d.month())
-    })
+    plot::line_chart_with_x_format(
+        &Labels {
+            title,
+            x: "date",
+            y: y_label,
+        },
+        &series,
+        false,
+        &|v| {
+            let d = date_from_days(*v as i32);
+            format!("{}-{:02}", d.year(), d.month())
+        },
+    )
 }
 
 /// Writes the example CSV of `data/` (see `data/README.md`): a year of daily temperatures for a
@@ -527,7 +669,9 @@ pub fn write_example_csv(path: impl AsRef<Path>, seed: u64) -> Result<()> {
     let mut lines: Vec<String> = (0..365)
         .map(|t| {
             let date = start + chrono::Duration::days(t);
-            let temp = 11.0 + 9.0 * (2.0 * std::f32::consts::PI * (t as f32 - 105.0) / 365.0).sin() + noise.sample(&mut rng);
+            let temp = 11.0
+                + 9.0 * (2.0 * std::f32::consts::PI * (t as f32 - 105.0) / 365.0).sin()
+                + noise.sample(&mut rng);
             format!("{date},{temp:.1},{}", 990 + (t % 17))
         })
         .collect();
@@ -543,5 +687,8 @@ pub fn write_example_csv(path: impl AsRef<Path>, seed: u64) -> Result<()> {
         text += &line;
         text.push('\n');
     }
-    std::fs::write(path, text).map_err(|e| LstmError::Io { path: path.display().to_string(), message: e.to_string() })
+    std::fs::write(path, text).map_err(|e| LstmError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }

@@ -38,13 +38,30 @@ fn synthetic_weather_is_two_daily_years_and_seeded() {
     assert!((mean - 20.0).abs() < 0.5, "mean {mean}");
     // 20 + 10·sin(2πt/365) + noise: day 91 (1 April) is near the top of the curve.
     assert!((t[91] - 30.0).abs() < 7.0);
-    assert_eq!(weather::values(&weather::synthetic_weather(42).unwrap(), weather::TEMPERATURE).unwrap(), t);
-    assert_ne!(weather::values(&weather::synthetic_weather(1).unwrap(), weather::TEMPERATURE).unwrap(), t);
+    assert_eq!(
+        weather::values(
+            &weather::synthetic_weather(42).unwrap(),
+            weather::TEMPERATURE
+        )
+        .unwrap(),
+        t
+    );
+    assert_ne!(
+        weather::values(
+            &weather::synthetic_weather(1).unwrap(),
+            weather::TEMPERATURE
+        )
+        .unwrap(),
+        t
+    );
 }
 
 #[test]
 fn a_clean_file_loads_unchanged() {
-    let path = csv("clean", "date,temp\n2023-01-01,1.5\n2023-01-02,2.5\n2023-01-03,3.5\n");
+    let path = csv(
+        "clean",
+        "date,temp\n2023-01-01,1.5\n2023-01-02,2.5\n2023-01-03,3.5\n",
+    );
     let (df, report) = weather::load_csv(&path, &options()).unwrap();
     assert_eq!(weather::values(&df, "temp").unwrap(), vec![1.5, 2.5, 3.5]);
     assert_eq!(weather::dates(&df).unwrap()[2], day(2023, 1, 3));
@@ -54,7 +71,10 @@ fn a_clean_file_loads_unchanged() {
 
 #[test]
 fn unsorted_rows_are_sorted_and_reported() {
-    let path = csv("unsorted", "date,temp\n2023-01-03,3\n2023-01-01,1\n2023-01-02,2\n");
+    let path = csv(
+        "unsorted",
+        "date,temp\n2023-01-03,3\n2023-01-01,1\n2023-01-02,2\n",
+    );
     let (df, report) = weather::load_csv(&path, &options()).unwrap();
     assert!(report.sorted);
     assert_eq!(weather::values(&df, "temp").unwrap(), vec![1.0, 2.0, 3.0]);
@@ -62,11 +82,17 @@ fn unsorted_rows_are_sorted_and_reported() {
 
 #[test]
 fn a_missing_day_is_interpolated_or_skipped() {
-    let path = csv("gap", "date,temp\n2023-01-01,1\n2023-01-02,2\n2023-01-04,6\n2023-01-05,7\n");
+    let path = csv(
+        "gap",
+        "date,temp\n2023-01-01,1\n2023-01-02,2\n2023-01-04,6\n2023-01-05,7\n",
+    );
     let (df, report) = weather::load_csv(&path, &options()).unwrap();
     assert_eq!(report.gaps, vec![(day(2023, 1, 3), day(2023, 1, 3))]);
     assert_eq!(report.interpolated_days, 1);
-    assert_eq!(weather::values(&df, "temp").unwrap(), vec![1.0, 2.0, 4.0, 6.0, 7.0]);
+    assert_eq!(
+        weather::values(&df, "temp").unwrap(),
+        vec![1.0, 2.0, 4.0, 6.0, 7.0]
+    );
 
     let (df, report) = weather::load_csv(&path, &options().gaps(Gaps::Skip)).unwrap();
     assert_eq!(report.gaps.len(), 1);
@@ -78,10 +104,18 @@ fn a_missing_day_is_interpolated_or_skipped() {
 
 #[test]
 fn duplicated_dates_are_refused_by_default_or_merged() {
-    let path = csv("dup", "date,temp\n2023-01-01,1\n2023-01-02,2\n2023-01-02,4\n2023-01-03,3\n");
+    let path = csv(
+        "dup",
+        "date,temp\n2023-01-01,1\n2023-01-02,2\n2023-01-02,4\n2023-01-03,3\n",
+    );
     let err = weather::load_csv(&path, &options()).unwrap_err();
-    assert!(err.to_string().contains("date 2023-01-02 appears in rows 2 and 3"), "{err}");
-    let (df, report) = weather::load_csv(&path, &options().duplicates(Duplicates::KeepFirst)).unwrap();
+    assert!(
+        err.to_string()
+            .contains("date 2023-01-02 appears in rows 2 and 3"),
+        "{err}"
+    );
+    let (df, report) =
+        weather::load_csv(&path, &options().duplicates(Duplicates::KeepFirst)).unwrap();
     assert_eq!(weather::values(&df, "temp").unwrap(), vec![1.0, 2.0, 3.0]);
     assert_eq!(report.duplicate_dates, vec![day(2023, 1, 2)]);
     let (df, _) = weather::load_csv(&path, &options().duplicates(Duplicates::Mean)).unwrap();
@@ -90,9 +124,16 @@ fn duplicated_dates_are_refused_by_default_or_merged() {
 
 #[test]
 fn an_empty_value_is_refused_by_default_or_interpolated() {
-    let path = csv("empty", "date,temp\n2023-01-01,1\n2023-01-02,\n2023-01-03,3\n");
+    let path = csv(
+        "empty",
+        "date,temp\n2023-01-01,1\n2023-01-02,\n2023-01-03,3\n",
+    );
     let err = weather::load_csv(&path, &options()).unwrap_err();
-    assert!(err.to_string().contains("row 2 (line 3), column 'temp': empty value"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("row 2 (line 3), column 'temp': empty value"),
+        "{err}"
+    );
     let (df, report) = weather::load_csv(&path, &options().missing(Missing::Interpolate)).unwrap();
     assert_eq!(report.empty_rows, vec![2]);
     assert_eq!(weather::values(&df, "temp").unwrap(), vec![1.0, 2.0, 3.0]);
@@ -102,55 +143,99 @@ fn an_empty_value_is_refused_by_default_or_interpolated() {
 fn bad_cells_are_named_by_row_and_column() {
     let path = csv("text", "date,temp\n2023-01-01,1\n2023-01-02,warm\n");
     let err = weather::load_csv(&path, &options()).unwrap_err();
-    assert!(err.to_string().contains("row 2 (line 3), column 'temp': 'warm' is not a number"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("row 2 (line 3), column 'temp': 'warm' is not a number"),
+        "{err}"
+    );
 
     let path = csv("baddate", "date,temp\n2023-01-01,1\n2023-13-45,2\n");
     let err = weather::load_csv(&path, &options()).unwrap_err();
-    assert!(err.to_string().contains("row 2 (line 3), column 'date': cannot read '2023-13-45' as a date"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("row 2 (line 3), column 'date': cannot read '2023-13-45' as a date"),
+        "{err}"
+    );
 
     let path = csv("nan", "date,temp\n2023-01-01,NaN\n");
-    assert!(weather::load_csv(&path, &options()).unwrap_err().to_string().contains("'NaN' is not a number"));
+    assert!(
+        weather::load_csv(&path, &options())
+            .unwrap_err()
+            .to_string()
+            .contains("'NaN' is not a number")
+    );
 }
 
 #[test]
 fn wrong_column_names_list_the_columns_that_exist() {
     let path = csv("columns", "day,temperature\n2023-01-01,1\n");
     let err = weather::load_csv(&path, &options()).unwrap_err();
-    assert_eq!(err.to_string(), "invalid column name: expected one of 'day', 'temperature', got 'date'");
+    assert_eq!(
+        err.to_string(),
+        "invalid column name: expected one of 'day', 'temperature', got 'date'"
+    );
 }
 
 #[test]
 fn empty_and_missing_files() {
     let path = csv("header_only", "date,temp\n");
-    assert!(matches!(weather::load_csv(&path, &options()), Err(LstmError::Empty { .. })));
+    assert!(matches!(
+        weather::load_csv(&path, &options()),
+        Err(LstmError::Empty { .. })
+    ));
     let err = weather::load_csv("/nonexistent/weather.csv", &options()).unwrap_err();
     assert_eq!(err.to_string(), "/nonexistent/weather.csv: no such file");
 }
 
 #[test]
 fn other_date_formats_are_read() {
-    for (text, expected) in [("2023-02-03", day(2023, 2, 3)), ("2023/02/03", day(2023, 2, 3)), ("03.02.2023", day(2023, 2, 3)), ("2023-02-03T00:00:00", day(2023, 2, 3))] {
+    for (text, expected) in [
+        ("2023-02-03", day(2023, 2, 3)),
+        ("2023/02/03", day(2023, 2, 3)),
+        ("03.02.2023", day(2023, 2, 3)),
+        ("2023-02-03T00:00:00", day(2023, 2, 3)),
+    ] {
         assert_eq!(weather::parse_date(text), Some(expected), "{text}");
     }
-    assert_eq!(weather::parse_date("02/03/2023"), None, "ambiguous US/EU dates are refused");
+    assert_eq!(
+        weather::parse_date("02/03/2023"),
+        None,
+        "ambiguous US/EU dates are refused"
+    );
 }
 
 #[test]
 fn the_committed_example_csv_is_what_the_code_writes() {
-    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/city_temperature.csv");
+    let committed =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/city_temperature.csv");
     let fresh = csv("example", "");
     weather::write_example_csv(&fresh, 7).unwrap();
-    assert_eq!(std::fs::read_to_string(&fresh).unwrap(), std::fs::read_to_string(&committed).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&fresh).unwrap(),
+        std::fs::read_to_string(&committed).unwrap()
+    );
 
     let strict = CsvOptions::new("date", "temp_c");
     let err = weather::load_csv(&committed, &strict).unwrap_err();
-    assert!(err.to_string().contains("row 102 (line 103), column 'temp_c': empty value"), "{err}");
-    let lenient = strict.missing(Missing::Interpolate).duplicates(Duplicates::Mean);
+    assert!(
+        err.to_string()
+            .contains("row 102 (line 103), column 'temp_c': empty value"),
+        "{err}"
+    );
+    let lenient = strict
+        .missing(Missing::Interpolate)
+        .duplicates(Duplicates::Mean);
     let (df, report) = weather::load_csv(&committed, &lenient).unwrap();
     assert_eq!(df.height(), 365);
     assert!(report.sorted);
     assert_eq!(report.duplicate_dates, vec![day(2023, 2, 20)]);
-    assert_eq!(report.gaps, vec![(day(2023, 4, 11), day(2023, 4, 11)), (day(2023, 7, 20), day(2023, 7, 20))]);
+    assert_eq!(
+        report.gaps,
+        vec![
+            (day(2023, 4, 11), day(2023, 4, 11)),
+            (day(2023, 7, 20), day(2023, 7, 20))
+        ]
+    );
 }
 
 #[test]
@@ -159,11 +244,24 @@ fn forecasts_come_back_with_the_following_dates() {
     let mut model = Sequential::with_seed(&[5, 1], 1);
     model.add(Lstm::new(4)).unwrap();
     model.add(Dense::new(1)).unwrap();
-    let future = weather::forecast(&mut model, &df, weather::TEMPERATURE, 10, |v| v / 40.0, |v| v * 40.0).unwrap();
+    let future = weather::forecast(
+        &mut model,
+        &df,
+        weather::TEMPERATURE,
+        10,
+        |v| v / 40.0,
+        |v| v * 40.0,
+    )
+    .unwrap();
     let dates = weather::dates(&future).unwrap();
     assert_eq!(dates.len(), 10);
     assert_eq!((dates[0], dates[9]), (day(2024, 1, 1), day(2024, 1, 10)));
-    assert!(weather::values(&future, weather::TEMPERATURE).unwrap().iter().all(|v| v.is_finite()));
+    assert!(
+        weather::values(&future, weather::TEMPERATURE)
+            .unwrap()
+            .iter()
+            .all(|v| v.is_finite())
+    );
     let err = weather::windows(&df, weather::TEMPERATURE, 730).unwrap_err();
     assert!(matches!(err, LstmError::WindowTooLong { .. }));
 }

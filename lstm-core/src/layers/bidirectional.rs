@@ -73,6 +73,13 @@ impl Layer for Bidirectional {
         "bidirectional"
     }
 
+    fn config(&self) -> super::LayerConfig {
+        super::LayerConfig::Bidirectional {
+            layer: self.forward_layer.lstm_config(),
+            merge_mode: self.merge_mode,
+        }
+    }
+
     fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
         if self.forward_layer.returns_state() {
             return Err(LstmError::config(

@@ -64,6 +64,10 @@ impl Dense {
         self.activation
     }
 
+    pub fn uses_bias(&self) -> bool {
+        self.use_bias
+    }
+
     fn flatten(x: &ArrayD<f32>) -> Array2<f32> {
         let cols = *x.shape().last().expect("rank >= 2 checked");
         let rows = x.len() / cols.max(1);
@@ -101,6 +105,14 @@ impl Layer for Dense {
     }
     fn base_name(&self) -> &'static str {
         "dense"
+    }
+
+    fn config(&self) -> super::LayerConfig {
+        super::LayerConfig::Dense {
+            units: self.units,
+            activation: self.activation,
+            use_bias: self.use_bias,
+        }
     }
 
     fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {

@@ -32,6 +32,10 @@ impl Layer for Dropout {
         "dropout"
     }
 
+    fn config(&self) -> super::LayerConfig {
+        super::LayerConfig::Dropout { rate: self.rate }
+    }
+
     fn build(&mut self, input_shape: &[usize], _rng: &mut Rng) -> Result<Vec<usize>> {
         if !(0.0..1.0).contains(&self.rate) {
             return Err(LstmError::config(

@@ -139,6 +139,29 @@ impl Lstm {
         self.activation
     }
 
+    /// An unbuilt layer with these settings.
+    pub fn from_config(c: &super::LstmConfig) -> Self {
+        Lstm::new(c.units)
+            .activation(c.activation)
+            .use_bias(c.use_bias)
+            .return_sequences(c.return_sequences)
+            .go_backwards(c.go_backwards)
+            .stateful(c.stateful)
+            .dropout(c.dropout)
+    }
+
+    pub fn lstm_config(&self) -> super::LstmConfig {
+        super::LstmConfig {
+            units: self.units,
+            activation: self.activation,
+            use_bias: self.use_bias,
+            return_sequences: self.return_sequences,
+            go_backwards: self.go_backwards,
+            stateful: self.stateful,
+            dropout: self.dropout,
+        }
+    }
+
     /// Kernel `[in, 4u]`, recurrent kernel `[u, 4u]` and bias `[4u]` (zeros without bias).
     pub fn kernels(&self) -> Result<(&Array2<f32>, &Array2<f32>, &Array1<f32>)> {
         let w = self.weights.as_ref().ok_or_else(|| not_built("LSTM"))?;
@@ -331,6 +354,10 @@ impl Layer for Lstm {
     }
     fn base_name(&self) -> &'static str {
         "lstm"
+    }
+
+    fn config(&self) -> super::LayerConfig {
+        super::LayerConfig::Lstm(self.lstm_config())
     }
 
     fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {

@@ -31,6 +31,69 @@ pub struct Weight {
     pub value: ArrayD<f32>,
 }
 
+/// A layer's settings, enough to rebuild it (weights are stored separately).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "class")]
+pub enum LayerConfig {
+    #[serde(rename = "LSTM")]
+    Lstm(LstmConfig),
+    Dense {
+        units: usize,
+        activation: crate::Activation,
+        use_bias: bool,
+    },
+    Dropout {
+        rate: f32,
+    },
+    Bidirectional {
+        layer: LstmConfig,
+        merge_mode: MergeMode,
+    },
+    TimeDistributed {
+        units: usize,
+        activation: crate::Activation,
+        use_bias: bool,
+    },
+}
+
+/// The settings of an [`Lstm`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LstmConfig {
+    pub units: usize,
+    pub activation: crate::Activation,
+    pub use_bias: bool,
+    pub return_sequences: bool,
+    pub go_backwards: bool,
+    pub stateful: bool,
+    pub dropout: f32,
+}
+
+impl LayerConfig {
+    /// A fresh, unbuilt layer with these settings.
+    pub fn to_layer(&self) -> Box<dyn Layer> {
+        let dense = |units: usize, activation, use_bias| {
+            Dense::new(units).activation(activation).use_bias(use_bias)
+        };
+        match self {
+            LayerConfig::Lstm(c) => Box::new(Lstm::from_config(c)),
+            LayerConfig::Dense {
+                units,
+                activation,
+                use_bias,
+            } => Box::new(dense(*units, *activation, *use_bias)),
+            LayerConfig::Dropout { rate } => Box::new(Dropout::new(*rate)),
+            LayerConfig::Bidirectional { layer, merge_mode } => {
+                Box::new(Bidirectional::new(Lstm::from_config(layer)).merge_mode(*merge_mode))
+            }
+            LayerConfig::TimeDistributed {
+                units,
+                activation,
+                use_bias,
+            } => Box::new(TimeDistributed::new(dense(*units, *activation, *use_bias))),
+        }
+    }
+}
+
 /// What every layer of a [`Sequential`](crate::Sequential) model does.
 pub trait Layer: std::fmt::Debug + Send {
     /// The Keras class name shown in summaries, e.g. `LSTM`.
@@ -38,6 +101,9 @@ pub trait Layer: std::fmt::Debug + Send {
 
     /// The base of Keras' automatic names, e.g. `lstm` (then `lstm_1`, ...).
     fn base_name(&self) -> &'static str;
+
+    /// The layer's settings, for saving.
+    fn config(&self) -> LayerConfig;
 
     /// Checks the layer's settings and the input shape (without the batch axis), creates the
     /// weights, and returns the output shape (without the batch axis).

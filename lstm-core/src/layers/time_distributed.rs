@@ -29,6 +29,14 @@ impl Layer for TimeDistributed {
         "time_distributed"
     }
 
+    fn config(&self) -> super::LayerConfig {
+        super::LayerConfig::TimeDistributed {
+            units: self.inner.units(),
+            activation: self.inner.activation_fn(),
+            use_bias: self.inner.uses_bias(),
+        }
+    }
+
     fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
         if input_shape.len() != 2 {
             return Err(LstmError::shape(

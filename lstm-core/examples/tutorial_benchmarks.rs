@@ -1,0 +1,210 @@
+//! The tutorial's workloads and an LSTM throughput table, to set beside Keras' numbers in
+//! `shared/reference/RESULTS.md`.
+//!
+//! `cargo run --release -p lstm-core --example tutorial_benchmarks [-- --json FILE]`
+
+use std::time::Instant;
+
+use lstm_core::prelude::*;
+use lstm_core::text::{self, Encoding, Vocabulary};
+use ndarray::linalg::general_mat_mul;
+use serde_json::{Value, json};
+
+fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let started = Instant::now();
+    let out = f();
+    (out, started.elapsed().as_secs_f64())
+}
+
+fn regression(
+    timesteps: usize,
+    units: usize,
+    activation: Activation,
+    seed: u64,
+) -> lstm_core::Result<Sequential> {
+    let mut model = Sequential::with_seed(&[timesteps, 1], seed);
+    model.add(Lstm::new(units).activation(activation))?;
+    model.add(Dense::new(1))?;
+    model.compile(Adam::default(), Loss::MeanSquaredError)?;
+    Ok(model)
+}
+
+fn workloads() -> lstm_core::Result<Vec<Value>> {
+    let mut out = vec![];
+    // a. sum of the first two: LSTM(5), 1000 samples, 50 epochs, batch 16, validation_split 0.2.
+    let (x, y) = data::sum_of_first_two(1000, 42);
+    let (mut sx, mut sy) = (MinMaxScaler::new(), MinMaxScaler::new());
+    let x = data::to_sequences(&sx.fit_transform(&x)?, 1)?;
+    let y = sy.fit_transform(&y)?;
+    let mut m = regression(3, 5, Activation::Tanh, 42)?;
+    let (h, s) = time(|| {
+        m.fit(
+            &x,
+            &y,
+            &FitConfig::new()
+                .epochs(50)
+                .batch_size(16)
+                .validation_split(0.2)
+                .verbose(0),
+        )
+    });
+    let h = h?;
+    out.push(json!({"name": "sum", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"val_loss": h.final_val_loss()}, "keras_fit_seconds": 13.2, "keras_final_loss": 2.047e-4}));
+
+    // b. next number: LSTM(30), 4 samples, 500 epochs.
+    let (x, y) = data::next_number();
+    let mut m = regression(3, 30, Activation::Tanh, 42)?;
+    let (h, s) = time(|| m.fit(&x, &y, &FitConfig::new().epochs(500).verbose(0)));
+    let h = h?;
+    let pred = m.predict(&ndarray::array![[[0.05f32], [0.06], [0.07]]])?[[0, 0]] * 100.0;
+    out.push(json!({"name": "next", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"prediction_for_5_6_7": pred}, "keras_fit_seconds": 36.0, "keras_final_loss": 6.783e-9}));
+
+    // c. noisy sine: LSTM(50, relu), 10 steps, random 20% test split, 50 epochs, batch 32, validation_split 0.1.
+    let (_, series) = data::noisy_sine(200, 42);
+    let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 10)?;
+    let split = data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, 42)?;
+    let mut m = regression(10, 50, Activation::Relu, 42)?;
+    let (h, s) = time(|| {
+        m.fit(
+            &split.x_train,
+            &split.y_train,
+            &FitConfig::new().epochs(50).validation_split(0.1).verbose(0),
+        )
+    });
+    let h = h?;
+    let test = m.evaluate(&split.x_test, &split.y_test)?.loss;
+    out.push(json!({"name": "sine", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"test_mse": test}, "keras_fit_seconds": 8.1, "keras_final_loss": 0.0169}));
+
+    // d. weather (raw °C): LSTM(50, relu), 30-day windows, chronological 80/20, 50 epochs.
+    let temps = data::synthetic_temperature(730, 42);
+    let (x, y) = data::prepare_data(temps.as_slice().expect("contiguous"), 30)?;
+    let split = data::chronological_split(&data::to_sequences(&x, 1)?, &y, 0.8)?;
+    let mut m = regression(30, 50, Activation::Relu, 42)?;
+    let (h, s) = time(|| {
+        m.fit(
+            &split.x_train,
+            &split.y_train,
+            &FitConfig::new().epochs(50).validation_split(0.1).verbose(0),
+        )
+    });
+    let h = h?;
+    let test = m.evaluate(&split.x_test, &split.y_test)?.loss;
+    out.push(json!({"name": "weather", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"test_mse": test}, "keras_fit_seconds": 14.5, "keras_final_loss": 4.268}));
+
+    // e. text generation, one-hot: LSTM(128) + Dense(27, softmax), 59 samples, 100 epochs.
+    let sentence = "Hello, world! This is a simple example of text generation using LSTM.";
+    let vocab = Vocabulary::from_text(sentence)?;
+    let d = text::sequences(sentence, &vocab, 10, Encoding::OneHot)?;
+    let mut m = Sequential::with_seed(&[10, vocab.len()], 42);
+    m.add(Lstm::new(128))?;
+    m.add(Dense::new(vocab.len()).activation(Activation::Softmax))?;
+    m.compile_with_metrics(
+        Adam::default(),
+        Loss::CategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )?;
+    let (h, s) = time(|| m.fit(&d.x, &d.y_one_hot, &FitConfig::new().epochs(100).verbose(0)));
+    let h = h?;
+    let accuracy = h.series("accuracy").and_then(|a| a.last().copied());
+    out.push(json!({"name": "textgen", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"train_accuracy": accuracy}, "keras_fit_seconds": 7.3, "keras_final_loss": 0.0787}));
+    Ok(out)
+}
+
+/// Training steps of LSTM(H) + Dense(1) on T = 30, one feature, batch 32.
+fn throughput() -> lstm_core::Result<Vec<Value>> {
+    let (timesteps, batch) = (30usize, 32usize);
+    let mut rows = vec![];
+    for hidden in [32usize, 128, 512] {
+        let x = Array3::from_shape_fn((batch, timesteps, 1), |(b, t, _)| {
+            ((b * 31 + t) % 17) as f32 / 17.0
+        });
+        let y = Array1::from_shape_fn(batch, |b| (b % 5) as f32 / 5.0);
+        let mut m = regression(timesteps, hidden, Activation::Tanh, 1)?;
+        m.train_on_batch(&x, &y)?; // warm-up
+        let steps = if hidden >= 512 { 10 } else { 50 };
+        let (r, s) = time(|| (0..steps).try_for_each(|_| m.train_on_batch(&x, &y).map(|_| ())));
+        r?;
+        let per_step = s / steps as f64;
+        let flops = 24.0 * hidden as f64 * (1 + hidden) as f64 * timesteps as f64 * batch as f64;
+        // Inference on 10,000 windows.
+        let windows = Array3::from_shape_fn((10_000, timesteps, 1), |(b, t, _)| {
+            ((b * 7 + t) % 13) as f32 / 13.0
+        });
+        let (p, inference_s) = time(|| m.predict(&windows));
+        p?;
+        rows.push(json!({"hidden": hidden, "ms_per_step": per_step * 1e3, "samples_per_s": batch as f64 / per_step, "gflops": flops / per_step / 1e9, "inference_samples_per_s": 10_000.0 / inference_s}));
+    }
+    Ok(rows)
+}
+
+/// The f32 matrix-product rate of the kernel the engine uses (ndarray's `general_mat_mul`).
+fn sgemm_peak_gflops() -> f64 {
+    let n = 1024;
+    let a = Array2::from_shape_fn((n, n), |(i, j)| ((i * 3 + j) % 7) as f32 * 0.1);
+    let b = Array2::from_shape_fn((n, n), |(i, j)| ((i + j * 5) % 11) as f32 * 0.1);
+    let mut c = Array2::<f32>::zeros((n, n));
+    general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+    let reps = 5;
+    let (_, s) = time(|| (0..reps).for_each(|_| general_mat_mul(1.0, &a, &b, 0.0, &mut c)));
+    2.0 * (n as f64).powi(3) * reps as f64 / s / 1e9
+}
+
+fn main() -> lstm_core::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let json_path = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|k| args.get(k + 1))
+        .cloned();
+    let workloads = workloads()?;
+    let throughput = throughput()?;
+    let peak = sgemm_peak_gflops();
+    let report =
+        json!({"workloads": workloads, "throughput": throughput, "sgemm_peak_gflops": peak});
+    if let Some(path) = json_path {
+        std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json")).map_err(
+            |e| LstmError::Io {
+                path: path.clone(),
+                message: e.to_string(),
+            },
+        )?;
+        println!("wrote {path}");
+        return Ok(());
+    }
+    println!(
+        "{:<9} {:>10} {:>10} {:>9} {:>12} {:>12}",
+        "workload", "fit s", "Keras s", "speed-up", "final loss", "Keras loss"
+    );
+    for w in &workloads {
+        let (ours, keras) = (
+            w["fit_seconds"].as_f64().unwrap_or(f64::NAN),
+            w["keras_fit_seconds"].as_f64().unwrap_or(f64::NAN),
+        );
+        println!(
+            "{:<9} {:>10.3} {:>10.1} {:>8.0}× {:>12.4e} {:>12.4e}   {}",
+            w["name"].as_str().unwrap_or(""),
+            ours,
+            keras,
+            keras / ours,
+            w["final_loss"].as_f64().unwrap_or(f64::NAN),
+            w["keras_final_loss"].as_f64().unwrap_or(f64::NAN),
+            w["metric"]
+        );
+    }
+    println!(
+        "\n{:>6} {:>12} {:>12} {:>8} {:>16}",
+        "hidden", "ms/step", "samples/s", "GFLOPS", "infer samples/s"
+    );
+    for r in &throughput {
+        println!(
+            "{:>6} {:>12.2} {:>12.0} {:>8.1} {:>16.0}",
+            r["hidden"],
+            r["ms_per_step"].as_f64().unwrap_or(0.0),
+            r["samples_per_s"].as_f64().unwrap_or(0.0),
+            r["gflops"].as_f64().unwrap_or(0.0),
+            r["inference_samples_per_s"].as_f64().unwrap_or(0.0)
+        );
+    }
+    println!("\nsgemm peak (general_mat_mul, 1024², f32): {peak:.1} GFLOPS");
+    Ok(())
+}

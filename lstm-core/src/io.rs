@@ -1,0 +1,406 @@
+//! Saving and loading.
+//!
+//! * A whole model in one file ([`save`], [`load`]): architecture, weights, optimizer state and
+//!   attached scalers. Loading gives back bit-identical predictions. The file is
+//!   `LSTMCORE`, a format version, a JSON header, the raw little-endian `f32` data and a checksum;
+//!   a truncated, corrupted or newer file is refused with a message saying which.
+//! * Weights in Keras layout as `.npz` ([`save_npz`], [`load_npz`]), one array per weight in
+//!   Keras' order, to move a model to or from Keras:
+//!   ```python
+//!   # Keras → lstm-core
+//!   np.savez("weights.npz", **{w.path: w.numpy() for w in model.weights})
+//!   # lstm-core → Keras (a model with the same layers)
+//!   d = np.load("weights.npz"); model.set_weights([d[k] for k in d.files])
+//!   ```
+//!
+//! Every write goes to a temporary file that is renamed over the target only when complete, so
+//! a crash or a full disk never leaves half a file where a good one was.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use ndarray::{ArrayD, IxDyn};
+use serde::{Deserialize, Serialize};
+
+use crate::data::Scaler;
+use crate::error::{LstmError, Result, fmt_shape};
+use crate::layers::LayerConfig;
+use crate::loss::{Loss, Metric};
+use crate::model::Sequential;
+use crate::optim::{OptimizerState, optimizer_from_state};
+
+const MAGIC: &[u8; 8] = b"LSTMCORE";
+/// The model file format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    seed: u64,
+    /// Where the model's RNG stands, so resumed training draws the same shuffles and masks.
+    rng: crate::init::Rng,
+    input_shape: Vec<usize>,
+    layers: Vec<LayerConfig>,
+    /// Shapes of the weights, in Keras order; their data follows the header.
+    weight_shapes: Vec<Vec<usize>>,
+    compiled: Option<CompiledHeader>,
+    scalers: BTreeMap<String, Scaler>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CompiledHeader {
+    loss: Loss,
+    metrics: Vec<Metric>,
+    /// The optimizer without its buffers; their lengths follow, their data after the weights.
+    optimizer: OptimizerState,
+    slot_lengths: Vec<Vec<usize>>,
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> LstmError + '_ {
+    move |e| LstmError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn corrupt(path: &str, message: impl Into<String>) -> LstmError {
+    LstmError::Parse {
+        context: format!("{path}: not a valid lstm-core model file"),
+        message: message.into(),
+    }
+}
+
+/// FNV-1a, 64 bit: enough to notice a flipped or missing byte.
+fn checksum(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| LstmError::Io {
+        path: path.display().to_string(),
+        message: "not a file path".into(),
+    })?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp).map_err(io_error(&tmp))?;
+        write(&mut file)?;
+        file.sync_all().map_err(io_error(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(io_error(path))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The model as bytes (see the module documentation for the layout).
+pub fn to_bytes(model: &Sequential) -> Result<Vec<u8>> {
+    let weights = model.get_weights();
+    let compiled = model.compiled_state();
+    let mut slot_data: Vec<f32> = vec![];
+    let compiled_header = compiled.map(|(mut optimizer, loss, metrics)| {
+        let slot_lengths = optimizer
+            .slots
+            .iter()
+            .map(|kind| kind.iter().map(|v| v.len()).collect())
+            .collect();
+        for kind in optimizer.slots.drain(..) {
+            for v in kind {
+                slot_data.extend(v);
+            }
+        }
+        CompiledHeader {
+            loss,
+            metrics,
+            optimizer,
+            slot_lengths,
+        }
+    });
+    let header = Header {
+        seed: model.seed(),
+        rng: model.rng().clone(),
+        input_shape: model.input_shape().to_vec(),
+        layers: model.layers().iter().map(|l| l.config()).collect(),
+        weight_shapes: weights.iter().map(|w| w.shape().to_vec()).collect(),
+        compiled: compiled_header,
+        scalers: model.scalers().clone(),
+    };
+    let json = serde_json::to_vec(&header).map_err(|e| LstmError::Parse {
+        context: "model header".into(),
+        message: e.to_string(),
+    })?;
+    let mut bytes = Vec::with_capacity(
+        28 + json.len() + 4 * (weights.iter().map(|w| w.len()).sum::<usize>() + slot_data.len()),
+    );
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&json);
+    for w in &weights {
+        for v in w.iter() {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    for v in slot_data {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    let sum = checksum(&bytes);
+    bytes.extend_from_slice(&sum.to_le_bytes());
+    Ok(bytes)
+}
+
+/// Rebuilds a model from [`to_bytes`] output; `name` is used in error messages.
+pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Sequential> {
+    if bytes.len() < 28 {
+        return Err(corrupt(
+            name,
+            format!(
+                "{} bytes is too short to be a model file (truncated or empty?)",
+                bytes.len()
+            ),
+        ));
+    }
+    if &bytes[..8] != MAGIC {
+        return Err(corrupt(name, "it does not start with LSTMCORE"));
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(corrupt(
+            name,
+            format!("format version {version}; this build reads version {FORMAT_VERSION}"),
+        ));
+    }
+    let (body, sum) = bytes.split_at(bytes.len() - 8);
+    if checksum(body) != u64::from_le_bytes(sum.try_into().expect("8 bytes")) {
+        return Err(corrupt(
+            name,
+            "checksum mismatch: the file is truncated or corrupted",
+        ));
+    }
+    let json_len = u64::from_le_bytes(body[12..20].try_into().expect("8 bytes"));
+    let json_end = 20usize
+        .checked_add(usize::try_from(json_len).unwrap_or(usize::MAX))
+        .filter(|&e| e <= body.len());
+    let json_end =
+        json_end.ok_or_else(|| corrupt(name, "header length runs past the end of the file"))?;
+    let header: Header = serde_json::from_slice(&body[20..json_end])
+        .map_err(|e| corrupt(name, format!("header: {e}")))?;
+
+    let mut floats = body[json_end..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")));
+    if (body.len() - json_end) % 4 != 0 {
+        return Err(corrupt(name, "data is not a whole number of f32 values"));
+    }
+    let mut take = |n: usize, what: &str| -> Result<Vec<f32>> {
+        let v: Vec<f32> = floats.by_ref().take(n).collect();
+        if v.len() == n {
+            Ok(v)
+        } else {
+            Err(corrupt(
+                name,
+                format!("{what}: expected {n} values, found {}", v.len()),
+            ))
+        }
+    };
+    let mut weights = Vec::with_capacity(header.weight_shapes.len());
+    for shape in &header.weight_shapes {
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| corrupt(name, "weight shape overflows"))?;
+        weights.push(
+            ArrayD::from_shape_vec(IxDyn(shape), take(n, "weights")?).expect("length matches"),
+        );
+    }
+
+    let mut model = Sequential::with_seed(&header.input_shape, header.seed);
+    for config in &header.layers {
+        model.add_boxed(config.to_layer())?;
+    }
+    model.set_weights(&weights)?;
+    if let Some(c) = header.compiled {
+        let mut optimizer = c.optimizer;
+        let param_sizes: Vec<usize> = weights.iter().map(|w| w.len()).collect();
+        for lengths in &c.slot_lengths {
+            let mut kind = Vec::with_capacity(lengths.len());
+            if !lengths.is_empty() && lengths[..] != param_sizes[..] {
+                return Err(corrupt(name, "optimizer buffers do not match the weights"));
+            }
+            for &n in lengths {
+                kind.push(take(n, "optimizer state")?);
+            }
+            optimizer.slots.push(kind);
+        }
+        model.compile_boxed(optimizer_from_state(&optimizer)?, c.loss, &c.metrics)?;
+    }
+    if floats.next().is_some() {
+        return Err(corrupt(name, "unexpected data after the last tensor"));
+    }
+    for (k, s) in header.scalers {
+        model.attach_scaler(&k, s);
+    }
+    model.set_rng(header.rng);
+    Ok(model)
+}
+
+/// Saves the whole model to `path` (atomically).
+pub fn save(model: &Sequential, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let bytes = to_bytes(model)?;
+    write_atomic(path, |file| file.write_all(&bytes).map_err(io_error(path)))
+}
+
+/// Loads a model saved with [`save`].
+pub fn load(path: impl AsRef<Path>) -> Result<Sequential> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(io_error(path))?;
+    from_bytes(&bytes, &path.display().to_string())
+}
+
+/// Keras 3 weight paths, in Keras' order (`lstm/lstm_cell/kernel`, `dense/bias`, ...).
+pub fn keras_weight_names(model: &Sequential) -> Vec<String> {
+    let mut names = vec![];
+    for (layer, layer_name) in model.layers().iter().zip(model.layer_names()) {
+        for w in layer.weights() {
+            let path = match layer.class_name() {
+                "LSTM" => format!("{layer_name}/lstm_cell/{}", w.name),
+                "Bidirectional" => {
+                    let (direction, weight) = w
+                        .name
+                        .split_once('/')
+                        .expect("forward_lstm/… or backward_lstm/…");
+                    format!("{layer_name}/{direction}/lstm_cell/{weight}")
+                }
+                _ => format!("{layer_name}/{}", w.name),
+            };
+            names.push(path);
+        }
+    }
+    names
+}
+
+/// Writes the weights as `.npz`, one float32 array per Keras weight, in Keras' order.
+pub fn save_npz(model: &Sequential, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let names = keras_weight_names(model);
+    let weights = model.get_weights();
+    let npz_error = |e: ndarray_npy::WriteNpzError| LstmError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    write_atomic(path, |file| {
+        let mut npz = ndarray_npy::NpzWriter::new(file);
+        for (name, w) in names.iter().zip(&weights) {
+            npz.add_array(name.as_str(), w).map_err(npz_error)?;
+        }
+        npz.finish().map_err(npz_error)?;
+        Ok(())
+    })
+}
+
+/// Reads `.npz` weights (from [`save_npz`] or from Keras, as the module documentation shows)
+/// into `model`, in file order. Every array must be float32 and have the shape of the weight at
+/// its position; otherwise nothing changes and the error names the array.
+pub fn load_npz(model: &mut Sequential, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let context = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(io_error(path))?;
+    let read_error = |e: ndarray_npy::ReadNpzError| LstmError::Parse {
+        context: context.clone(),
+        message: e.to_string(),
+    };
+    let mut npz = ndarray_npy::NpzReader::new(file).map_err(&read_error)?;
+    let names = npz.names().map_err(&read_error)?;
+    let expected = keras_weight_names(model);
+    let shapes: Vec<Vec<usize>> = model
+        .get_weights()
+        .iter()
+        .map(|w| w.shape().to_vec())
+        .collect();
+    if names.len() != expected.len() {
+        let listing: Vec<String> = expected
+            .iter()
+            .zip(&shapes)
+            .map(|(n, s)| format!("{n} {}", fmt_shape(s)))
+            .collect();
+        return Err(LstmError::count(
+            context,
+            "arrays",
+            format!("{} ({})", expected.len(), listing.join(", ")),
+            names.len().to_string(),
+        ));
+    }
+    let mut arrays = Vec::with_capacity(names.len());
+    for ((name, want), shape) in names.iter().zip(&expected).zip(&shapes) {
+        let array: ArrayD<f32> = npz.by_name(name).map_err(|e| LstmError::Parse {
+            context: format!("{context}: array '{name}'"),
+            message: format!("{e} (expected float32 data for {want})"),
+        })?;
+        if array.shape() != shape.as_slice() {
+            return Err(LstmError::shape(
+                format!("{context}: array '{name}' (for {want})"),
+                fmt_shape(shape),
+                fmt_shape(array.shape()),
+            ));
+        }
+        arrays.push(array);
+    }
+    model.set_weights(&arrays)
+}
+
+/// Every array of an `.npz` file, in file order, as float32 (to look at what a file holds).
+pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, ArrayD<f32>)>> {
+    let path = path.as_ref();
+    let context = path.display().to_string();
+    let read_error = |e: ndarray_npy::ReadNpzError| LstmError::Parse {
+        context: context.clone(),
+        message: e.to_string(),
+    };
+    let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(path).map_err(io_error(path))?)
+        .map_err(&read_error)?;
+    let names = npz.names().map_err(&read_error)?;
+    names
+        .into_iter()
+        .map(|name| {
+            let array = npz.by_name(&name).map_err(&read_error)?;
+            Ok((name, array))
+        })
+        .collect()
+}
+
+impl Sequential {
+    /// Saves the whole model (see [`crate::io`]).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save(self, path)
+    }
+
+    /// Writes the weights as Keras-layout `.npz` (see [`crate::io`]).
+    pub fn save_npz(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_npz(self, path)
+    }
+
+    /// Reads Keras-layout `.npz` weights into this model (see [`crate::io`]).
+    pub fn load_npz(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        load_npz(self, path)
+    }
+
+    /// Loads a model saved with [`Sequential::save`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Sequential> {
+        load(path)
+    }
+}

@@ -1,0 +1,449 @@
+//! Hyperparameter search: random search, and Hyperband with Keras Tuner's bracket schedule.
+//!
+//! You give two functions: `build(hp)` makes a compiled model for a set of hyperparameters, and
+//! `train(model, epochs)` trains it for that many *more* epochs and returns the validation loss.
+//! Hyperband promotes the best trials of each round, and they continue training where they
+//! stopped (Keras Tuner reloads their weights; here the model is kept).
+
+use ndarray_rand::rand::Rng as _;
+
+use crate::display::Html;
+use crate::error::{LstmError, Result};
+use crate::init::seeded_rng;
+use crate::model::Sequential;
+use crate::plot::{self, Figure, Labels, Series};
+
+/// Where to search: units from a list, dropout uniformly in a range, learning rate on a log scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchSpace {
+    pub units: Vec<usize>,
+    pub dropout: (f32, f32),
+    pub learning_rate: (f32, f32),
+}
+
+impl SearchSpace {
+    fn validate(&self) -> Result<()> {
+        if self.units.is_empty() || self.units.contains(&0) {
+            return Err(LstmError::config(
+                "units choices",
+                "a non-empty list of sizes >= 1",
+                format!("{:?}", self.units),
+            ));
+        }
+        let (d0, d1) = self.dropout;
+        if !(0.0 <= d0 && d0 <= d1 && d1 < 1.0) {
+            return Err(LstmError::config(
+                "dropout range",
+                "0 <= low <= high < 1",
+                format!("({d0}, {d1})"),
+            ));
+        }
+        let (l0, l1) = self.learning_rate;
+        if !(l0 > 0.0 && l0 <= l1 && l1.is_finite()) {
+            return Err(LstmError::config(
+                "learning rate range",
+                "0 < low <= high",
+                format!("({l0}, {l1})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One random point of the space.
+    pub fn sample(&self, rng: &mut crate::init::Rng) -> HyperParameters {
+        let units = self.units[rng.random_range(0..self.units.len())];
+        let dropout = self.dropout.0 + (self.dropout.1 - self.dropout.0) * rng.random::<f32>();
+        let (log_low, log_high) = (self.learning_rate.0.ln(), self.learning_rate.1.ln());
+        let learning_rate = (log_low + (log_high - log_low) * rng.random::<f32>()).exp();
+        HyperParameters {
+            units,
+            dropout,
+            learning_rate,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HyperParameters {
+    pub units: usize,
+    pub dropout: f32,
+    pub learning_rate: f32,
+}
+
+/// One trained configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trial {
+    pub id: usize,
+    pub hyperparameters: HyperParameters,
+    /// Total epochs this model has been trained for.
+    pub epochs: usize,
+    pub val_loss: f32,
+    /// Hyperband bracket and round (None for random search).
+    pub bracket: Option<usize>,
+    pub round: Option<usize>,
+    /// The trial this one continues (a promotion).
+    pub continues: Option<usize>,
+}
+
+/// The trials of a search, with the best one and a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResult {
+    pub trials: Vec<Trial>,
+}
+
+impl SearchResult {
+    /// The trial with the lowest validation loss.
+    pub fn best(&self) -> &Trial {
+        self.trials
+            .iter()
+            .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+            .expect("a search runs at least one trial")
+    }
+
+    /// Total epochs trained, over all trials: the search's budget.
+    pub fn total_epochs(&self) -> usize {
+        self.trials
+            .iter()
+            .map(|t| t.epochs - t.continues.map_or(0, |p| self.trials[p].epochs))
+            .sum()
+    }
+
+    pub fn to_html(&self) -> Html {
+        let best = self.best().id;
+        let mut html = String::from(
+            "<table class=\"lstm-trials\"><thead><tr><th>trial</th><th>bracket</th><th>round</th><th>continues</th><th>epochs</th><th>units</th><th>dropout</th><th>learning rate</th><th>val_loss</th></tr></thead><tbody>",
+        );
+        let opt = |v: Option<usize>| v.map_or("–".to_string(), |v| v.to_string());
+        for t in &self.trials {
+            let style = if t.id == best {
+                " style=\"font-weight:bold;background:#e8f4e8\""
+            } else {
+                ""
+            };
+            html += &format!(
+                "<tr{style}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.2e}</td><td>{:.5}</td></tr>",
+                t.id,
+                opt(t.bracket),
+                opt(t.round),
+                opt(t.continues),
+                t.epochs,
+                t.hyperparameters.units,
+                t.hyperparameters.dropout,
+                t.hyperparameters.learning_rate,
+                t.val_loss
+            );
+        }
+        html += "</tbody></table>";
+        Html(html)
+    }
+
+    /// Validation loss of every trial against the epochs it was trained for.
+    pub fn plot(&self, title: &str) -> Result<Figure> {
+        let colors = [
+            plot::TRAIN,
+            plot::VALIDATION,
+            plot::TEST,
+            plot::HIGHLIGHT,
+            plot::ACTUAL,
+        ];
+        let mut groups: Vec<(String, Vec<(f32, f32)>)> = vec![];
+        for t in &self.trials {
+            let label = t
+                .bracket
+                .map_or("random search".to_string(), |b| format!("bracket {b}"));
+            match groups.iter_mut().find(|g| g.0 == label) {
+                Some(g) => g.1.push((t.epochs as f32, t.val_loss)),
+                None => groups.push((label, vec![(t.epochs as f32, t.val_loss)])),
+            }
+        }
+        let series: Vec<Series> = groups
+            .into_iter()
+            .enumerate()
+            .map(|(k, (label, points))| Series::dots(&label, points, colors[k % colors.len()]))
+            .collect();
+        plot::line_chart(
+            &Labels {
+                title,
+                x: "epochs trained",
+                y: "validation loss (log scale)",
+            },
+            &series,
+            true,
+        )
+    }
+
+    pub fn evcxr_display(&self) {
+        self.to_html().evcxr_display();
+    }
+}
+
+/// `max_trials` random configurations, each trained for `epochs`.
+pub fn random_search(
+    space: &SearchSpace,
+    max_trials: usize,
+    epochs: usize,
+    seed: u64,
+    mut build: impl FnMut(&HyperParameters) -> Result<Sequential>,
+    mut train: impl FnMut(&mut Sequential, usize) -> Result<f32>,
+) -> Result<SearchResult> {
+    space.validate()?;
+    if max_trials == 0 || epochs == 0 {
+        return Err(LstmError::config(
+            "random_search",
+            "max_trials >= 1 and epochs >= 1",
+            format!("{max_trials} trials, {epochs} epochs"),
+        ));
+    }
+    let mut rng = seeded_rng(seed);
+    let mut trials = Vec::with_capacity(max_trials);
+    for id in 0..max_trials {
+        let hp = space.sample(&mut rng);
+        let mut model = build(&hp)?;
+        let val_loss = train(&mut model, epochs)?;
+        trials.push(Trial {
+            id,
+            hyperparameters: hp,
+            epochs,
+            val_loss,
+            bracket: None,
+            round: None,
+            continues: None,
+        });
+    }
+    Ok(SearchResult { trials })
+}
+
+/// One round of a bracket: how many trials, trained to how many epochs in total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub size: usize,
+    pub epochs: usize,
+}
+
+/// Keras Tuner's Hyperband schedule: brackets from the most exploratory (many trials, 1 epoch) to
+/// plain random search (few trials, `max_epochs`), each a list of rounds of successive halving.
+///
+/// `size(b, r) = ceil(ceil(1 + log_f(max_epochs)) / (b + 1) · f^(b − r))` and
+/// `epochs(b, r) = ceil(max_epochs / f^(b − r))`. The logarithm is taken exactly when it is an
+/// integer (Python's `math.log(27, 3)` is 3.0000000000000004, which would turn 27 trials into 34).
+pub fn hyperband_schedule(
+    max_epochs: usize,
+    factor: usize,
+    min_epochs: usize,
+) -> Result<Vec<Vec<Round>>> {
+    if factor < 2 || min_epochs == 0 || max_epochs < min_epochs {
+        return Err(LstmError::config(
+            "hyperband",
+            "factor >= 2 and 1 <= min_epochs <= max_epochs",
+            format!("factor {factor}, min_epochs {min_epochs}, max_epochs {max_epochs}"),
+        ));
+    }
+    let (max, f) = (max_epochs as f64, factor as f64);
+    let mut brackets = 0;
+    let mut e = max;
+    while e >= min_epochs as f64 {
+        e /= f;
+        brackets += 1;
+    }
+    let log = max.ln() / f.ln();
+    let log = if (log - log.round()).abs() < 1e-9 {
+        log.round()
+    } else {
+        log
+    };
+    let end_size = (1.0 + log).ceil();
+    Ok((0..brackets)
+        .rev()
+        .map(|b| {
+            (0..=b)
+                .map(|r| Round {
+                    size: (end_size / (b + 1) as f64 * f.powi((b - r) as i32)).ceil() as usize,
+                    epochs: (max / f.powi((b - r) as i32)).ceil() as usize,
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Hyperband: for each bracket, train `size` random configurations for the first round's epochs,
+/// then keep the best `size` of each round and continue training them to the next round's epochs.
+pub fn hyperband(
+    space: &SearchSpace,
+    max_epochs: usize,
+    factor: usize,
+    seed: u64,
+    mut build: impl FnMut(&HyperParameters) -> Result<Sequential>,
+    mut train: impl FnMut(&mut Sequential, usize) -> Result<f32>,
+) -> Result<SearchResult> {
+    space.validate()?;
+    let schedule = hyperband_schedule(max_epochs, factor, 1)?;
+    let mut rng = seeded_rng(seed);
+    let mut trials: Vec<Trial> = vec![];
+    let brackets = schedule.len();
+    for (k, rounds) in schedule.iter().enumerate() {
+        let bracket = brackets - 1 - k;
+        // (trial id, model) of the current round.
+        let mut alive: Vec<(usize, Sequential)> = vec![];
+        for (r, round) in rounds.iter().enumerate() {
+            if r == 0 {
+                for _ in 0..round.size {
+                    let hp = space.sample(&mut rng);
+                    let mut model = build(&hp)?;
+                    let val_loss = train(&mut model, round.epochs)?;
+                    let id = trials.len();
+                    trials.push(Trial {
+                        id,
+                        hyperparameters: hp,
+                        epochs: round.epochs,
+                        val_loss,
+                        bracket: Some(bracket),
+                        round: Some(0),
+                        continues: None,
+                    });
+                    alive.push((id, model));
+                }
+                continue;
+            }
+            alive.sort_by(|a, b| trials[a.0].val_loss.total_cmp(&trials[b.0].val_loss));
+            alive.truncate(round.size);
+            let previous_epochs = rounds[r - 1].epochs;
+            for (id, model) in alive.iter_mut() {
+                let val_loss = train(model, round.epochs - previous_epochs)?;
+                let new_id = trials.len();
+                let hp = trials[*id].hyperparameters;
+                trials.push(Trial {
+                    id: new_id,
+                    hyperparameters: hp,
+                    epochs: round.epochs,
+                    val_loss,
+                    bracket: Some(bracket),
+                    round: Some(r),
+                    continues: Some(*id),
+                });
+                *id = new_id;
+            }
+        }
+    }
+    Ok(SearchResult { trials })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(schedule: &[Vec<Round>]) -> Vec<Vec<(usize, usize)>> {
+        schedule
+            .iter()
+            .map(|b| b.iter().map(|r| (r.size, r.epochs)).collect())
+            .collect()
+    }
+
+    #[test]
+    fn keras_tuner_schedule_for_27_epochs_factor_3() {
+        let s = hyperband_schedule(27, 3, 1).unwrap();
+        assert_eq!(
+            sizes(&s),
+            vec![
+                vec![(27, 1), (9, 3), (3, 9), (1, 27)],
+                vec![(12, 3), (4, 9), (2, 27)],
+                vec![(6, 9), (2, 27)],
+                vec![(4, 27)],
+            ]
+        );
+    }
+
+    #[test]
+    fn schedule_for_a_non_power() {
+        // max 10, factor 3: brackets while 10, 3.33, 1.11 >= 1 → 3; end size ceil(1 + 2.096) = 4.
+        let s = hyperband_schedule(10, 3, 1).unwrap();
+        assert_eq!(
+            sizes(&s),
+            vec![
+                vec![(12, 2), (4, 4), (2, 10)],
+                vec![(6, 4), (2, 10)],
+                vec![(4, 10)]
+            ]
+        );
+        assert!(hyperband_schedule(10, 1, 1).is_err());
+    }
+
+    #[test]
+    fn hyperband_promotes_the_best_and_continues_them() {
+        let space = SearchSpace {
+            units: vec![1, 2, 3, 4, 5, 6, 7, 8],
+            dropout: (0.0, 0.0),
+            learning_rate: (1e-3, 1e-3),
+        };
+        let build = |hp: &HyperParameters| {
+            let mut m = Sequential::new(&[1, 1]);
+            m.add(crate::Dense::new(hp.units))?;
+            Ok(m)
+        };
+        // A fake objective: fewer units is better, and so is more training.
+        let train = |m: &mut Sequential, epochs: usize| {
+            Ok(m.output_shape()[0] as f32 / (1.0 + epochs as f32))
+        };
+        let result = hyperband(&space, 9, 3, 5, build, train).unwrap();
+        let s = hyperband_schedule(9, 3, 1).unwrap();
+        assert_eq!(
+            sizes(&s),
+            vec![
+                vec![(9, 1), (3, 3), (1, 9)],
+                vec![(5, 3), (2, 9)],
+                vec![(3, 9)]
+            ]
+        );
+        assert_eq!(result.trials.len(), 9 + 3 + 1 + 5 + 2 + 3);
+        for t in result.trials.iter().filter(|t| t.continues.is_some()) {
+            let parent = &result.trials[t.continues.unwrap()];
+            assert_eq!(parent.hyperparameters, t.hyperparameters);
+            assert_eq!(
+                (parent.bracket, parent.round.unwrap() + 1),
+                (t.bracket, t.round.unwrap())
+            );
+            // Promoted trials were the best of their round.
+            let round: Vec<_> = result
+                .trials
+                .iter()
+                .filter(|o| o.bracket == parent.bracket && o.round == parent.round)
+                .collect();
+            let better = round
+                .iter()
+                .filter(|o| o.val_loss < parent.val_loss)
+                .count();
+            assert!(better < s[2 - parent.bracket.unwrap()][t.round.unwrap()].size);
+        }
+        // Budget: 9·1 + 3·2 + 1·6, 5·3 + 2·6, 3·9.
+        assert_eq!(result.total_epochs(), 9 + 6 + 6 + 15 + 12 + 27);
+        let lowest = result
+            .trials
+            .iter()
+            .map(|t| t.val_loss)
+            .fold(f32::INFINITY, f32::min);
+        assert_eq!(result.best().val_loss, lowest);
+    }
+
+    #[test]
+    fn sampling_stays_in_the_space_and_learning_rate_is_log_uniform() {
+        let space = SearchSpace {
+            units: vec![8, 16],
+            dropout: (0.0, 0.5),
+            learning_rate: (1e-4, 1e-1),
+        };
+        let mut rng = seeded_rng(0);
+        let draws: Vec<_> = (0..2000).map(|_| space.sample(&mut rng)).collect();
+        assert!(
+            draws
+                .iter()
+                .all(|h| [8, 16].contains(&h.units) && (0.0..=0.5).contains(&h.dropout))
+        );
+        // Log-uniform over 3 decades: about a third below 1e-3.
+        let below = draws.iter().filter(|h| h.learning_rate < 1e-3).count() as f32 / 2000.0;
+        assert!((below - 1.0 / 3.0).abs() < 0.04, "{below}");
+        let bad = SearchSpace {
+            learning_rate: (0.0, 1.0),
+            ..space
+        };
+        assert!(random_search(&bad, 1, 1, 0, |_| unreachable!(), |_, _| unreachable!()).is_err());
+    }
+}
