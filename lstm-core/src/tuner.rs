@@ -257,8 +257,8 @@ pub fn hyperband_schedule(
         .map(|b| {
             (0..=b)
                 .map(|r| Round {
-                    size: (end_size / (b + 1) as f64 * f.powi((b - r) as i32)).ceil() as usize,
-                    epochs: (max / f.powi((b - r) as i32)).ceil() as usize,
+                    size: (end_size / (b + 1) as f64 * f.powi(b - r)).ceil() as usize,
+                    epochs: (max / f.powi(b - r)).ceil() as usize,
                 })
                 .collect()
         })

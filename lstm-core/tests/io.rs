@@ -319,7 +319,7 @@ fn bad_npz_files_name_the_array_and_change_nothing() {
     wrong[1] = ArrayD::zeros(IxDyn(&[20, 5]));
     let names = ["a", "b", "c", "d", "e"];
     let arrays: Vec<(&str, ArrayD<f32>)> = names.iter().copied().zip(wrong).collect();
-    let err = io::load_npz(&mut model, &write("shape.npz", &arrays)).unwrap_err();
+    let err = io::load_npz(&mut model, write("shape.npz", &arrays)).unwrap_err();
     assert!(
         err.to_string().contains(
             "array 'b' (for lstm/lstm_cell/recurrent_kernel): expected shape (5, 20), got (20, 5)"
