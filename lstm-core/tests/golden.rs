@@ -195,6 +195,33 @@ fn check_adam_steps(
     }
 }
 
+/// For files whose gradients and Adam steps are keyed `kernel`, `recurrent_kernel`, `bias`,
+/// `dense_kernel`, `dense_bias` (single_lstm, charhead): the loss, every gradient, three Adam steps.
+fn check_flat_gradients_and_adam(
+    c: &mut Checker,
+    model: &mut Sequential,
+    x: &ArrayD<f32>,
+    y: &ArrayD<f32>,
+    grads: &Value,
+    loss: f32,
+    steps: &Value,
+) {
+    let names = [
+        "kernel",
+        "recurrent_kernel",
+        "bias",
+        "dense_kernel",
+        "dense_bias",
+    ];
+    let got = model.gradients(x, y).unwrap();
+    c.value("loss (with the gradients)", got.loss, loss);
+    let want: Vec<_> = names.iter().map(|n| arr(&grads[*n])).collect();
+    check_grads(c, &names, &got, &want, &arr(&grads["x"]));
+    check_adam_steps(c, model, x, y, steps, |s| {
+        names.iter().map(|n| arr(&s[*n])).collect()
+    });
+}
+
 fn single_lstm(j: &Value, c: &mut Checker) {
     let cfg = &j["config"];
     let (units, act) = (usize_of(&cfg["units"]), activation(cfg));
@@ -318,20 +345,15 @@ fn single_lstm(j: &Value, c: &mut Checker) {
         model.evaluate(&x, &y).unwrap().loss,
         num(&reg["loss_keras_mse"]),
     );
-    let grads = model.gradients(&x, &y).unwrap();
-    c.value("regression.loss", grads.loss, num(&reg["loss"]));
-    let names = [
-        "kernel",
-        "recurrent_kernel",
-        "bias",
-        "dense_kernel",
-        "dense_bias",
-    ];
-    let want: Vec<_> = names.iter().map(|n| arr(&reg["grads"][*n])).collect();
-    check_grads(c, &names, &grads, &want, &arr(&reg["grads"]["x"]));
-    check_adam_steps(c, &mut model, &x, &y, &j["adam"]["steps"], |s| {
-        names.iter().map(|n| arr(&s[*n])).collect()
-    });
+    check_flat_gradients_and_adam(
+        c,
+        &mut model,
+        &x,
+        &y,
+        &reg["grads"],
+        num(&reg["loss"]),
+        &j["adam"]["steps"],
+    );
 }
 
 fn stacked(j: &Value, c: &mut Checker) {
@@ -452,20 +474,15 @@ fn charhead(j: &Value, c: &mut Checker) {
         num(&f["loss"]),
     );
 
-    let grads = model.gradients(&x, &y).unwrap();
-    c.value("grads loss", grads.loss, num(&f["loss"]));
-    let names = [
-        "kernel",
-        "recurrent_kernel",
-        "bias",
-        "dense_kernel",
-        "dense_bias",
-    ];
-    let want: Vec<_> = names.iter().map(|n| arr(&j["grads"][*n])).collect();
-    check_grads(c, &names, &grads, &want, &arr(&j["grads"]["x"]));
-    check_adam_steps(c, &mut model, &x, &y, &j["adam"]["steps"], |s| {
-        names.iter().map(|n| arr(&s[*n])).collect()
-    });
+    check_flat_gradients_and_adam(
+        c,
+        &mut model,
+        &x,
+        &y,
+        &j["grads"],
+        num(&f["loss"]),
+        &j["adam"]["steps"],
+    );
 }
 
 fn fit_trace(j: &Value, c: &mut Checker) {
