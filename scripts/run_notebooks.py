@@ -68,12 +68,18 @@ def title_of(nb, fallback):
 
 
 def summary_of(nb):
-    """The first paragraph after the title, for the index page."""
+    """The opening sentence(s) after the title, as plain text, for the index page."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             paragraphs = [p.strip() for p in cell.source.split("\n\n") if p.strip() and not p.startswith("#")]
             if paragraphs:
-                return paragraphs[0].replace("\n", " ")
+                text = re.sub(r"\*\*|`|\[([^]]*)\]\([^)]*\)", lambda m: m.group(1) or "", paragraphs[0].replace("\n", " "))
+                summary = ""
+                for sentence in re.split(r"(?<=[.!?])\s", text):
+                    summary = (summary + " " + sentence).strip()
+                    if len(summary) >= 60:
+                        break
+                return summary
     return ""
 
 
