@@ -29,6 +29,25 @@ fn regression(
     Ok(model)
 }
 
+/// The sine and weather pipeline: LSTM(50, relu) + Dense(1), 50 epochs, validation_split 0.1,
+/// test MSE from `evaluate`.
+fn forecasting_workload(
+    name: &str,
+    timesteps: usize,
+    split: &data::Split<ndarray::Ix3, ndarray::Ix1>,
+    keras_fit_seconds: f64,
+    keras_final_loss: f64,
+) -> lstm_core::Result<Value> {
+    let mut m = regression(timesteps, 50, Activation::Relu, 42)?;
+    let config = FitConfig::new().epochs(50).validation_split(0.1).verbose(0);
+    let (h, s) = time(|| m.fit(&split.x_train, &split.y_train, &config));
+    let h = h?;
+    let test = m.evaluate(&split.x_test, &split.y_test)?.loss;
+    Ok(
+        json!({"name": name, "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"test_mse": test}, "keras_fit_seconds": keras_fit_seconds, "keras_final_loss": keras_final_loss}),
+    )
+}
+
 fn workloads() -> lstm_core::Result<Vec<Value>> {
     let mut out = vec![];
     // a. sum of the first two: LSTM(5), 1000 samples, 50 epochs, batch 16, validation_split 0.2.
@@ -63,33 +82,13 @@ fn workloads() -> lstm_core::Result<Vec<Value>> {
     let (_, series) = data::noisy_sine(200, 42);
     let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 10)?;
     let split = data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, 42)?;
-    let mut m = regression(10, 50, Activation::Relu, 42)?;
-    let (h, s) = time(|| {
-        m.fit(
-            &split.x_train,
-            &split.y_train,
-            &FitConfig::new().epochs(50).validation_split(0.1).verbose(0),
-        )
-    });
-    let h = h?;
-    let test = m.evaluate(&split.x_test, &split.y_test)?.loss;
-    out.push(json!({"name": "sine", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"test_mse": test}, "keras_fit_seconds": 8.1, "keras_final_loss": 0.0169}));
+    out.push(forecasting_workload("sine", 10, &split, 8.1, 0.0169)?);
 
     // d. weather (raw °C): LSTM(50, relu), 30-day windows, chronological 80/20, 50 epochs.
     let temps = data::synthetic_temperature(730, 42);
     let (x, y) = data::prepare_data(temps.as_slice().expect("contiguous"), 30)?;
     let split = data::chronological_split(&data::to_sequences(&x, 1)?, &y, 0.8)?;
-    let mut m = regression(30, 50, Activation::Relu, 42)?;
-    let (h, s) = time(|| {
-        m.fit(
-            &split.x_train,
-            &split.y_train,
-            &FitConfig::new().epochs(50).validation_split(0.1).verbose(0),
-        )
-    });
-    let h = h?;
-    let test = m.evaluate(&split.x_test, &split.y_test)?.loss;
-    out.push(json!({"name": "weather", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"test_mse": test}, "keras_fit_seconds": 14.5, "keras_final_loss": 4.268}));
+    out.push(forecasting_workload("weather", 30, &split, 14.5, 4.268)?);
 
     // e. text generation, one-hot: LSTM(128) + Dense(27, softmax), 59 samples, 100 epochs.
     let sentence = "Hello, world! This is a simple example of text generation using LSTM.";

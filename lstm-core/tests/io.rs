@@ -10,6 +10,9 @@ use lstm_core::{LstmError, MergeMode};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 
+mod common;
+use common::json_array;
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("lstm-core-io-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -208,23 +211,6 @@ fn golden_single_lstm() -> (serde_json::Value, Sequential) {
     model.add(Lstm::new(5)).unwrap();
     model.add(Dense::new(1)).unwrap();
     (j, model)
-}
-
-fn json_array(v: &serde_json::Value) -> ArrayD<f32> {
-    fn walk(v: &serde_json::Value, shape: &mut Vec<usize>, depth: usize, out: &mut Vec<f32>) {
-        match v {
-            serde_json::Value::Array(items) => {
-                if shape.len() == depth {
-                    shape.push(items.len());
-                }
-                items.iter().for_each(|i| walk(i, shape, depth + 1, out));
-            }
-            n => out.push(n.as_f64().unwrap() as f32),
-        }
-    }
-    let (mut shape, mut out) = (vec![], vec![]);
-    walk(v, &mut shape, 0, &mut out);
-    ArrayD::from_shape_vec(IxDyn(&shape), out).unwrap()
 }
 
 #[test]
