@@ -1,7 +1,7 @@
 //! The tutorial's workloads and an LSTM throughput table, to set beside Keras' numbers in
 //! `shared/reference/RESULTS.md`.
 //!
-//! `cargo run --release -p lstm-core --example tutorial_benchmarks [-- --json FILE]`
+//! `cargo run --release -p lstm-core --example tutorial_benchmarks [-- --json FILE] [--only NAME]`
 
 use std::time::Instant;
 
@@ -48,64 +48,70 @@ fn forecasting_workload(
     )
 }
 
-fn workloads() -> lstm_core::Result<Vec<Value>> {
+fn workloads(wanted: impl Fn(&str) -> bool) -> lstm_core::Result<Vec<Value>> {
     let mut out = vec![];
-    // a. sum of the first two: LSTM(5), 1000 samples, 50 epochs, batch 16, validation_split 0.2.
-    let (x, y) = data::sum_of_first_two(1000, 42);
-    let (mut sx, mut sy) = (MinMaxScaler::new(), MinMaxScaler::new());
-    let x = data::to_sequences(&sx.fit_transform(&x)?, 1)?;
-    let y = sy.fit_transform(&y)?;
-    let mut m = regression(3, 5, Activation::Tanh, 42)?;
-    let (h, s) = time(|| {
-        m.fit(
-            &x,
-            &y,
-            &FitConfig::new()
-                .epochs(50)
-                .batch_size(16)
-                .validation_split(0.2)
-                .verbose(0),
-        )
-    });
-    let h = h?;
-    out.push(json!({"name": "sum", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"val_loss": h.final_val_loss()}, "keras_fit_seconds": 13.2, "keras_final_loss": 2.047e-4}));
-
-    // b. next number: LSTM(30), 4 samples, 500 epochs.
-    let (x, y) = data::next_number();
-    let mut m = regression(3, 30, Activation::Tanh, 42)?;
-    let (h, s) = time(|| m.fit(&x, &y, &FitConfig::new().epochs(500).verbose(0)));
-    let h = h?;
-    let pred = m.predict(&ndarray::array![[[0.05f32], [0.06], [0.07]]])?[[0, 0]] * 100.0;
-    out.push(json!({"name": "next", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"prediction_for_5_6_7": pred}, "keras_fit_seconds": 36.0, "keras_final_loss": 6.783e-9}));
-
-    // c. noisy sine: LSTM(50, relu), 10 steps, random 20% test split, 50 epochs, batch 32, validation_split 0.1.
-    let (_, series) = data::noisy_sine(200, 42);
-    let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 10)?;
-    let split = data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, 42)?;
-    out.push(forecasting_workload("sine", 10, &split, 8.1, 0.0169)?);
-
-    // d. weather (raw °C): LSTM(50, relu), 30-day windows, chronological 80/20, 50 epochs.
-    let temps = data::synthetic_temperature(730, 42);
-    let (x, y) = data::prepare_data(temps.as_slice().expect("contiguous"), 30)?;
-    let split = data::chronological_split(&data::to_sequences(&x, 1)?, &y, 0.8)?;
-    out.push(forecasting_workload("weather", 30, &split, 14.5, 4.268)?);
-
-    // e. text generation, one-hot: LSTM(128) + Dense(27, softmax), 59 samples, 100 epochs.
-    let sentence = "Hello, world! This is a simple example of text generation using LSTM.";
-    let vocab = Vocabulary::from_text(sentence)?;
-    let d = text::sequences(sentence, &vocab, 10, Encoding::OneHot)?;
-    let mut m = Sequential::with_seed(&[10, vocab.len()], 42);
-    m.add(Lstm::new(128))?;
-    m.add(Dense::new(vocab.len()).activation(Activation::Softmax))?;
-    m.compile_with_metrics(
-        Adam::default(),
-        Loss::CategoricalCrossentropy,
-        &[Metric::Accuracy],
-    )?;
-    let (h, s) = time(|| m.fit(&d.x, &d.y_one_hot, &FitConfig::new().epochs(100).verbose(0)));
-    let h = h?;
-    let accuracy = h.series("accuracy").and_then(|a| a.last().copied());
-    out.push(json!({"name": "textgen", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"train_accuracy": accuracy}, "keras_fit_seconds": 7.3, "keras_final_loss": 0.0787}));
+    if wanted("sum") {
+        // a. sum of the first two: LSTM(5), 1000 samples, 50 epochs, batch 16, validation_split 0.2.
+        let (x, y) = data::sum_of_first_two(1000, 42);
+        let (mut sx, mut sy) = (MinMaxScaler::new(), MinMaxScaler::new());
+        let x = data::to_sequences(&sx.fit_transform(&x)?, 1)?;
+        let y = sy.fit_transform(&y)?;
+        let mut m = regression(3, 5, Activation::Tanh, 42)?;
+        let (h, s) = time(|| {
+            m.fit(
+                &x,
+                &y,
+                &FitConfig::new()
+                    .epochs(50)
+                    .batch_size(16)
+                    .validation_split(0.2)
+                    .verbose(0),
+            )
+        });
+        let h = h?;
+        out.push(json!({"name": "sum", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"val_loss": h.final_val_loss()}, "keras_fit_seconds": 13.2, "keras_final_loss": 2.047e-4}));
+    }
+    if wanted("next") {
+        // b. next number: LSTM(30), 4 samples, 500 epochs.
+        let (x, y) = data::next_number();
+        let mut m = regression(3, 30, Activation::Tanh, 42)?;
+        let (h, s) = time(|| m.fit(&x, &y, &FitConfig::new().epochs(500).verbose(0)));
+        let h = h?;
+        let pred = m.predict(&ndarray::array![[[0.05f32], [0.06], [0.07]]])?[[0, 0]] * 100.0;
+        out.push(json!({"name": "next", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"prediction_for_5_6_7": pred}, "keras_fit_seconds": 36.0, "keras_final_loss": 6.783e-9}));
+    }
+    if wanted("sine") {
+        // c. noisy sine: LSTM(50, relu), 10 steps, random 20% test split, 50 epochs, batch 32, validation_split 0.1.
+        let (_, series) = data::noisy_sine(200, 42);
+        let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 10)?;
+        let split = data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, 42)?;
+        out.push(forecasting_workload("sine", 10, &split, 8.1, 0.0169)?);
+    }
+    if wanted("weather") {
+        // d. weather (raw °C): LSTM(50, relu), 30-day windows, chronological 80/20, 50 epochs.
+        let temps = data::synthetic_temperature(730, 42);
+        let (x, y) = data::prepare_data(temps.as_slice().expect("contiguous"), 30)?;
+        let split = data::chronological_split(&data::to_sequences(&x, 1)?, &y, 0.8)?;
+        out.push(forecasting_workload("weather", 30, &split, 14.5, 4.268)?);
+    }
+    if wanted("textgen") {
+        // e. text generation, one-hot: LSTM(128) + Dense(27, softmax), 59 samples, 100 epochs.
+        let sentence = "Hello, world! This is a simple example of text generation using LSTM.";
+        let vocab = Vocabulary::from_text(sentence)?;
+        let d = text::sequences(sentence, &vocab, 10, Encoding::OneHot)?;
+        let mut m = Sequential::with_seed(&[10, vocab.len()], 42);
+        m.add(Lstm::new(128))?;
+        m.add(Dense::new(vocab.len()).activation(Activation::Softmax))?;
+        m.compile_with_metrics(
+            Adam::default(),
+            Loss::CategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )?;
+        let (h, s) = time(|| m.fit(&d.x, &d.y_one_hot, &FitConfig::new().epochs(100).verbose(0)));
+        let h = h?;
+        let accuracy = h.series("accuracy").and_then(|a| a.last().copied());
+        out.push(json!({"name": "textgen", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"train_accuracy": accuracy}, "keras_fit_seconds": 7.3, "keras_final_loss": 0.0787}));
+    }
     Ok(out)
 }
 
@@ -155,8 +161,19 @@ fn main() -> lstm_core::Result<()> {
         .position(|a| a == "--json")
         .and_then(|k| args.get(k + 1))
         .cloned();
-    let workloads = workloads()?;
-    let throughput = throughput()?;
+    // `--only NAME` runs one workload (sum, next, sine, weather, textgen) or `throughput`.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|k| args.get(k + 1))
+        .cloned();
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let workloads = workloads(wanted)?;
+    let throughput = if wanted("throughput") {
+        throughput()?
+    } else {
+        vec![]
+    };
     let peak = sgemm_peak_gflops();
     let report =
         json!({"workloads": workloads, "throughput": throughput, "sgemm_peak_gflops": peak});

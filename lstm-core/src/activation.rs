@@ -1,5 +1,6 @@
 //! Activation functions and the derivatives backpropagation needs.
 
+use rten_simd::SimdUnaryOp;
 use serde::{Deserialize, Serialize};
 
 /// The logistic sigmoid `1 / (1 + e^-x)`, written so it never overflows.
@@ -10,6 +11,11 @@ pub fn sigmoid(x: f32) -> f32 {
         let e = x.exp();
         e / (1.0 + e)
     }
+}
+
+/// `σ` over a whole slice, vectorised (rten-vecmath: within 4 ULP of the exact value).
+pub fn sigmoid_in_place(values: &mut [f32]) {
+    rten_vecmath::Sigmoid {}.map_mut(values);
 }
 
 /// Element-wise activations, by their Keras names.
@@ -33,6 +39,18 @@ impl Activation {
             Activation::Relu => x.max(0.0),
             Activation::Sigmoid => sigmoid(x),
             Activation::Tanh => x.tanh(),
+            Activation::Softmax => unreachable!("softmax is applied over a whole row"),
+        }
+    }
+
+    /// Applies an element-wise activation to a whole slice: the form the layers run. Sigmoid and
+    /// tanh are vectorised (rten-vecmath, within 4 ULP), many times faster than one call per value.
+    pub fn apply_in_place(self, values: &mut [f32]) {
+        match self {
+            Activation::Linear => {}
+            Activation::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Sigmoid => sigmoid_in_place(values),
+            Activation::Tanh => rten_vecmath::Tanh {}.map_mut(values),
             Activation::Softmax => unreachable!("softmax is applied over a whole row"),
         }
     }
@@ -89,5 +107,32 @@ mod tests {
             }
         }
         assert_eq!(Activation::Relu.derivative_from_output(0.0), 0.0);
+    }
+
+    #[test]
+    fn vectorised_activations_agree_with_the_scalar_ones() {
+        // Lengths around the SIMD width exercise the vector body and the tail.
+        for len in [1usize, 7, 8, 9, 33] {
+            let xs: Vec<f32> = (0..len).map(|k| k as f32 * 0.73 - 11.0).collect();
+            for act in [
+                Activation::Linear,
+                Activation::Relu,
+                Activation::Sigmoid,
+                Activation::Tanh,
+            ] {
+                let mut got = xs.clone();
+                act.apply_in_place(&mut got);
+                for (x, y) in xs.iter().zip(&got) {
+                    let want = act.apply(*x);
+                    assert!(
+                        (y - want).abs() <= 4.0 * f32::EPSILON * want.abs().max(f32::MIN_POSITIVE),
+                        "{act:?}({x}) = {y}, scalar {want}"
+                    );
+                }
+            }
+        }
+        let mut extremes = [-1000.0f32, 1000.0, 0.0];
+        sigmoid_in_place(&mut extremes);
+        assert_eq!(extremes, [0.0, 1.0, 0.5]);
     }
 }

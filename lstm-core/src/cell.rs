@@ -1,8 +1,9 @@
 //! The LSTM cell, gate by gate, written like the equations.
 //!
 //! Every function works on a batch: one row per sequence. For one sequence, use a batch of one.
-//! The [`Lstm`](crate::Lstm) layer runs [`step_from_preactivations`] and [`step_backward`], so what
-//! you read here is what trains.
+//! The [`Lstm`](crate::Lstm) layer runs [`step_in_place`] and [`step_backward_in_place`]: the same
+//! equations into reused buffers. [`step`] and [`step_backward`] call them too, so what you read
+//! here is what trains.
 //!
 //! ```text
 //! z   = x_t·W + h_{t-1}·U + b      four gates packed side by side: [ i | f | c | o ]
@@ -14,9 +15,9 @@
 //! h_t = o_t ⊙ tanh(c_t)            hidden state (the layer's output)
 //! ```
 
-use ndarray::{Array2, ArrayView1, ArrayView2, Zip, s};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Zip, s};
 
-use crate::activation::{Activation, sigmoid};
+use crate::activation::{self, Activation, sigmoid};
 
 /// The four gates in Keras' order along the packed `4·units` axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +108,7 @@ pub fn hidden_state(o: ArrayView2<f32>, c: ArrayView2<f32>, activation: Activati
         .map_collect(|&o, &c| o * activation.apply(c))
 }
 
-/// Everything one step computes; the layer keeps these for backpropagation and for `inspect`.
+/// Everything one step computes; [`crate::Lstm::last_steps`] returns these for `inspect`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellStep {
     pub i: Array2<f32>,
@@ -124,13 +125,30 @@ pub fn step_from_preactivations(
     c_prev: ArrayView2<f32>,
     activation: Activation,
 ) -> CellStep {
-    let i = input_gate(gate_slice(z, Gate::Input));
-    let f = forget_gate(gate_slice(z, Gate::Forget));
-    let g = candidate(gate_slice(z, Gate::Candidate), activation);
-    let o = output_gate(gate_slice(z, Gate::Output));
-    let c = update_cell_state(f.view(), c_prev, i.view(), g.view());
-    let h = hidden_state(o.view(), c.view(), activation);
-    CellStep { i, f, g, o, c, h }
+    let (batch, units) = c_prev.dim();
+    let mut gates = z.to_owned();
+    let (mut c, mut act_c, mut h) = (
+        Array2::zeros((batch, units)),
+        Array2::zeros((batch, units)),
+        Array2::zeros((batch, units)),
+    );
+    step_in_place(
+        gates.view_mut(),
+        c_prev,
+        c.view_mut(),
+        act_c.view_mut(),
+        h.view_mut(),
+        activation,
+    );
+    let gate = |g| gate_slice(gates.view(), g).to_owned();
+    CellStep {
+        i: gate(Gate::Input),
+        f: gate(Gate::Forget),
+        g: gate(Gate::Candidate),
+        o: gate(Gate::Output),
+        c,
+        h,
+    }
 }
 
 /// One full step of the cell with packed Keras weights
@@ -148,6 +166,51 @@ pub fn step(
     step_from_preactivations(z.view(), c_prev, activation)
 }
 
+/// The step as the layer runs it: the same equations, written into buffers the layer owns, with
+/// the gate nonlinearities applied to whole slices (vectorised).
+///
+/// `z` holds the pre-activations `[batch, 4u]` on entry and the gates `[ i | f | g | o ]` on exit;
+/// `c`, `act_c = act(c)` (kept for backpropagation) and `h` are written. All arrays must be in
+/// standard (row-major) layout.
+pub fn step_in_place(
+    mut z: ArrayViewMut2<f32>,
+    c_prev: ArrayView2<f32>,
+    mut c: ArrayViewMut2<f32>,
+    mut act_c: ArrayViewMut2<f32>,
+    mut h: ArrayViewMut2<f32>,
+    activation: Activation,
+) {
+    let units = c_prev.ncols();
+    for (b, mut z_row) in z.rows_mut().into_iter().enumerate() {
+        let z_row = z_row.as_slice_mut().expect("standard layout");
+        let (i_and_f, g_and_o) = z_row.split_at_mut(2 * units);
+        let (g, o) = g_and_o.split_at_mut(units);
+        activation::sigmoid_in_place(i_and_f);
+        activation.apply_in_place(g);
+        activation::sigmoid_in_place(o);
+        let (i, f) = i_and_f.split_at(units);
+
+        let c_prev = c_prev.row(b);
+        let mut c = c.row_mut(b);
+        let (c_prev, c) = (
+            c_prev.as_slice().expect("standard layout"),
+            c.as_slice_mut().expect("standard layout"),
+        );
+        for k in 0..units {
+            c[k] = f[k] * c_prev[k] + i[k] * g[k];
+        }
+        let mut act_c = act_c.row_mut(b);
+        let act_c = act_c.as_slice_mut().expect("standard layout");
+        act_c.copy_from_slice(c);
+        activation.apply_in_place(act_c);
+        let mut h = h.row_mut(b);
+        let h = h.as_slice_mut().expect("standard layout");
+        for k in 0..units {
+            h[k] = o[k] * act_c[k];
+        }
+    }
+}
+
 /// Backpropagation through one step.
 ///
 /// Given `dh` (gradient reaching `h_t`) and `dc_next` (gradient reaching `c_t` from step t+1),
@@ -160,33 +223,94 @@ pub fn step_backward(
     activation: Activation,
 ) -> (Array2<f32>, Array2<f32>) {
     let (batch, units) = step.c.dim();
+    let gates = ndarray::concatenate(
+        ndarray::Axis(1),
+        &[step.i.view(), step.f.view(), step.g.view(), step.o.view()],
+    )
+    .expect("four [batch, units] gates");
+    let act_c = step.c.mapv(|v| activation.apply(v));
     let mut dz = Array2::zeros((batch, 4 * units));
-    let mut dc_prev = Array2::zeros((batch, units));
-    for b in 0..batch {
-        for u in 0..units {
-            let (i, f, g, o) = (
-                step.i[[b, u]],
-                step.f[[b, u]],
-                step.g[[b, u]],
-                step.o[[b, u]],
-            );
-            let act_c = activation.apply(step.c[[b, u]]);
-            let dh = dh[[b, u]];
+    let mut dc = dc_next.to_owned();
+    step_backward_in_place(
+        gates.view(),
+        c_prev,
+        act_c.view(),
+        dh,
+        dc.view_mut(),
+        dz.view_mut(),
+        activation,
+    );
+    (dz, dc)
+}
+
+/// The backward step as the layer runs it. `dc` holds the gradient reaching `c_t` on entry and
+/// the one reaching `c_{t-1}` on exit; `dz` receives the gradient of the pre-activations.
+pub fn step_backward_in_place(
+    gates: ArrayView2<f32>,
+    c_prev: ArrayView2<f32>,
+    act_c: ArrayView2<f32>,
+    dh: ArrayView2<f32>,
+    dc: ArrayViewMut2<f32>,
+    dz: ArrayViewMut2<f32>,
+    activation: Activation,
+) {
+    // One loop per activation, so each inner loop is branch-free and vectorises.
+    match activation {
+        Activation::Tanh => backward_rows(gates, c_prev, act_c, dh, dc, dz, |y| 1.0 - y * y),
+        Activation::Relu => {
+            backward_rows(gates, c_prev, act_c, dh, dc, dz, |y| (y > 0.0) as u8 as f32)
+        }
+        _ => backward_rows(gates, c_prev, act_c, dh, dc, dz, |y| {
+            activation.derivative_from_output(y)
+        }),
+    }
+}
+
+#[inline(always)]
+fn backward_rows(
+    gates: ArrayView2<f32>,
+    c_prev: ArrayView2<f32>,
+    act_c: ArrayView2<f32>,
+    dh: ArrayView2<f32>,
+    mut dc: ArrayViewMut2<f32>,
+    mut dz: ArrayViewMut2<f32>,
+    act_derivative: impl Fn(f32) -> f32,
+) {
+    let units = c_prev.ncols();
+    for b in 0..c_prev.nrows() {
+        let gates = gates.row(b);
+        let gates = gates.as_slice().expect("standard layout");
+        let (i, rest) = gates.split_at(units);
+        let (f, rest) = rest.split_at(units);
+        let (g, o) = rest.split_at(units);
+        let (c_prev, act_c, dh) = (c_prev.row(b), act_c.row(b), dh.row(b));
+        let (c_prev, act_c, dh) = (
+            c_prev.as_slice().expect("standard layout"),
+            act_c.as_slice().expect("standard layout"),
+            dh.as_slice().expect("standard layout"),
+        );
+        let mut dc = dc.row_mut(b);
+        let dc = dc.as_slice_mut().expect("standard layout");
+        let mut dz = dz.row_mut(b);
+        let (dz_i, rest) = dz
+            .as_slice_mut()
+            .expect("standard layout")
+            .split_at_mut(units);
+        let (dz_f, rest) = rest.split_at_mut(units);
+        let (dz_g, dz_o) = rest.split_at_mut(units);
+        for k in 0..units {
             // h = o·act(c)
-            let d_o = dh * act_c;
-            let dc = dc_next[[b, u]] + dh * o * activation.derivative_from_output(act_c);
+            let d_o = dh[k] * act_c[k];
+            let dc_t = dc[k] + dh[k] * o[k] * act_derivative(act_c[k]);
             // c = f·c_prev + i·g
-            let d_f = dc * c_prev[[b, u]];
-            let d_i = dc * g;
-            let d_g = dc * i;
-            dz[[b, u]] = d_i * i * (1.0 - i);
-            dz[[b, units + u]] = d_f * f * (1.0 - f);
-            dz[[b, 2 * units + u]] = d_g * activation.derivative_from_output(g);
-            dz[[b, 3 * units + u]] = d_o * o * (1.0 - o);
-            dc_prev[[b, u]] = dc * f;
+            let (d_f, d_i, d_g) = (dc_t * c_prev[k], dc_t * g[k], dc_t * i[k]);
+            dz_i[k] = d_i * i[k] * (1.0 - i[k]);
+            dz_f[k] = d_f * f[k] * (1.0 - f[k]);
+            dz_g[k] = d_g * act_derivative(g[k]);
+            dz_o[k] = d_o * o[k] * (1.0 - o[k]);
+            dc[k] = dc_t * f[k];
         }
     }
-    (dz, dc_prev)
 }
 
 #[cfg(test)]

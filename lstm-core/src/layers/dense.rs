@@ -149,7 +149,11 @@ impl Layer for Dense {
         let z = flat.dot(kernel) + &self.bias;
         let y = match self.activation {
             Activation::Softmax => softmax_rows(&z),
-            act => z.mapv(|v| act.apply(v)),
+            act => {
+                let mut y = z.as_standard_layout().into_owned();
+                act.apply_in_place(y.as_slice_mut().expect("standard layout"));
+                y
+            }
         };
         let mut out_shape = x.shape().to_vec();
         *out_shape.last_mut().expect("rank >= 2") = self.units;

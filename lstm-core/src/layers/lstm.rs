@@ -1,12 +1,12 @@
 //! `LSTM`: the cell of [`crate::cell`] run over time, batched, with backpropagation through time.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, Array3, ArrayD, Axis, Ix3, s};
+use ndarray::{Array1, Array2, Array3, ArrayD, Axis, Ix2, Ix3, s};
 use ndarray_rand::rand::Rng as _;
 
 use super::{Layer, Param, Weight, check_weight_shapes, not_built};
 use crate::activation::Activation;
-use crate::cell::{self, CellStep};
+use crate::cell::{self, CellStep, Gate};
 use crate::error::{LstmError, Result, batch_shape, ensure_finite, fmt_shape};
 use crate::init::{self, Rng};
 
@@ -31,6 +31,7 @@ pub struct Lstm {
     weights: Option<LstmWeights>,
     state: Option<(Array2<f32>, Array2<f32>)>,
     cache: Option<Cache>,
+    scratch: Option<Scratch>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,15 +44,77 @@ struct LstmWeights {
     d_bias: Array1<f32>,
 }
 
-/// What backpropagation needs from the forward pass.
+/// What backpropagation needs from the forward pass. Every step's values sit in one array, in
+/// blocks of `batch` rows (block t is step t), and the buffers are reused from batch to batch.
 #[derive(Debug, Clone)]
 struct Cache {
+    batch: usize,
+    timesteps: usize,
     /// Inputs in processing order, time-major: row `t·B + b` is sample b at step t.
     x_time_major: Array2<f32>,
     dropout_mask: Option<Array2<f32>>,
-    h0: Array2<f32>,
-    c0: Array2<f32>,
-    steps: Vec<CellStep>,
+    /// The gates `[ i | f | g | o ]` of every step, `[T·B, 4u]`.
+    gates: Array2<f32>,
+    /// `h` and `c`, `[(T+1)·B, u]`: block 0 holds the initial states, block t+1 the states after
+    /// step t. So blocks 0..T are the `h_{t-1}` the recurrent kernel's gradient needs.
+    h: Array2<f32>,
+    c: Array2<f32>,
+    /// `act(c_t)` of every step, `[T·B, u]`: backward needs it and need not recompute it.
+    act_c: Array2<f32>,
+}
+
+/// Buffers of the backward pass, reused from batch to batch.
+#[derive(Debug, Clone)]
+struct Scratch {
+    dz: Array2<f32>,
+    dh: Array2<f32>,
+    dc: Array2<f32>,
+}
+
+/// `buffer` if it has `shape`, else a new zeroed array (contents are overwritten by the caller).
+fn reuse(buffer: Option<Array2<f32>>, shape: (usize, usize)) -> Array2<f32> {
+    match buffer {
+        Some(b) if b.dim() == shape => b,
+        _ => Array2::zeros(shape),
+    }
+}
+
+impl Cache {
+    fn new(
+        old: Option<Cache>,
+        timesteps: usize,
+        batch: usize,
+        features: usize,
+        units: usize,
+    ) -> Cache {
+        let old = old.map(|c| (c.x_time_major, c.gates, c.h, c.c, c.act_c));
+        let (x, gates, h, c, act_c) = match old {
+            Some((x, g, h, c, a)) => (Some(x), Some(g), Some(h), Some(c), Some(a)),
+            None => (None, None, None, None, None),
+        };
+        let rows = timesteps * batch;
+        Cache {
+            batch,
+            timesteps,
+            x_time_major: reuse(x, (rows, features)),
+            dropout_mask: None,
+            gates: reuse(gates, (rows, 4 * units)),
+            h: reuse(h, (rows + batch, units)),
+            c: reuse(c, (rows + batch, units)),
+            act_c: reuse(act_c, (rows, units)),
+        }
+    }
+
+    /// Rows of step `t` (block t).
+    fn block(&self, t: usize) -> std::ops::Range<usize> {
+        t * self.batch..(t + 1) * self.batch
+    }
+
+    /// `(h, c)` after the last step.
+    fn final_state(&self) -> (Array2<f32>, Array2<f32>) {
+        let last = s![self.timesteps * self.batch.., ..];
+        (self.h.slice(last).to_owned(), self.c.slice(last).to_owned())
+    }
 }
 
 /// What [`Lstm::call`] returns: the output (`[B, T, u]` with `return_sequences`, else `[B, u]`)
@@ -79,6 +142,7 @@ impl Lstm {
             weights: None,
             state: None,
             cache: None,
+            scratch: None,
         }
     }
 
@@ -207,18 +271,31 @@ impl Lstm {
         }
         let mut rng = init::seeded_rng(self.seed);
         let output = self.run(x.view().into_dyn(), initial_state, false, &mut rng)?;
-        let last = &self.cache.as_ref().expect("run fills the cache").steps;
-        let last = last.last().expect("at least one step");
-        Ok(LstmOutput {
-            output,
-            h: last.h.clone(),
-            c: last.c.clone(),
-        })
+        let (h, c) = self
+            .cache
+            .as_ref()
+            .expect("run fills the cache")
+            .final_state();
+        Ok(LstmOutput { output, h, c })
     }
 
     /// The per-step gates and states of the last forward pass, in processing order.
-    pub fn last_steps(&self) -> Option<&[CellStep]> {
-        self.cache.as_ref().map(|c| c.steps.as_slice())
+    pub fn last_steps(&self) -> Option<Vec<CellStep>> {
+        let cache = self.cache.as_ref()?;
+        let steps = (0..cache.timesteps).map(|t| {
+            let gates = cache.gates.slice(s![cache.block(t), ..]);
+            let gate = |g| cell::gate_slice(gates, g).to_owned();
+            let state = |a: &Array2<f32>| a.slice(s![cache.block(t + 1), ..]).to_owned();
+            CellStep {
+                i: gate(Gate::Input),
+                f: gate(Gate::Forget),
+                g: gate(Gate::Candidate),
+                o: gate(Gate::Output),
+                c: state(&cache.c),
+                h: state(&cache.h),
+            }
+        });
+        Some(steps.collect())
     }
 
     fn check_input(&self, x: &ndarray::ArrayViewD<f32>) -> Result<(usize, usize, usize)> {
@@ -291,59 +368,72 @@ impl Lstm {
             })
         });
 
+        let units = self.units;
+        let mut cache = Cache::new(self.cache.take(), timesteps, batch, features, units);
         // Time-major inputs in processing order, so each step's rows are contiguous.
-        let mut x_time_major = Array3::zeros((timesteps, batch, features));
         for t in 0..timesteps {
             let source = if self.go_backwards {
                 timesteps - 1 - t
             } else {
                 t
             };
-            let mut slot = x_time_major.index_axis_mut(Axis(0), t);
+            let rows = cache.block(t);
+            let mut slot = cache.x_time_major.slice_mut(s![rows, ..]);
             slot.assign(&x.index_axis(Axis(1), source));
             if let Some(mask) = &dropout_mask {
                 slot *= mask;
             }
         }
-        let x_time_major = x_time_major
-            .into_shape_with_order((timesteps * batch, features))
-            .expect("contiguous");
+        cache.dropout_mask = dropout_mask;
+        cache.h.slice_mut(s![..batch, ..]).assign(&h0);
+        cache.c.slice_mut(s![..batch, ..]).assign(&c0);
 
         let w = self.weights.as_ref().expect("checked in check_input");
-        // The input projection of every step in one product; the recurrent product once per step.
-        let mut z = x_time_major.dot(&w.kernel) + &w.bias;
-        let mut steps: Vec<CellStep> = Vec::with_capacity(timesteps);
+        // The input projection of every step in one product: gates = b + x·W.
+        cache.gates.assign(&w.bias);
+        general_mat_mul(1.0, &cache.x_time_major, &w.kernel, 1.0, &mut cache.gates);
         for t in 0..timesteps {
-            let mut z_t = z.slice_mut(s![t * batch..(t + 1) * batch, ..]);
-            let (h_prev, c_prev) = match steps.last() {
-                Some(prev) => (prev.h.view(), prev.c.view()),
-                None => (h0.view(), c0.view()),
-            };
-            general_mat_mul(1.0, &h_prev, &w.recurrent_kernel, 1.0, &mut z_t);
-            let step = cell::step_from_preactivations(z_t.view(), c_prev, self.activation);
-            steps.push(step);
+            let (now, next) = (cache.block(t), cache.block(t + 1));
+            let mut z_t = cache.gates.slice_mut(s![now.clone(), ..]);
+            let h_prev = cache.h.slice(s![now.clone(), ..]);
+            // z_t += h_prev·U, computed as z_tᵀ += Uᵀ·h_prevᵀ: the long side (4u) becomes the one
+            // the matrix product splits across threads.
+            general_mat_mul(
+                1.0,
+                &w.recurrent_kernel.t(),
+                &h_prev.t(),
+                1.0,
+                &mut z_t.view_mut().reversed_axes(),
+            );
+            let (c_done, mut c_next) = cache.c.view_mut().split_at(Axis(0), next.start);
+            let (_, mut h_next) = cache.h.view_mut().split_at(Axis(0), next.start);
+            cell::step_in_place(
+                z_t,
+                c_done.slice(s![now.clone(), ..]),
+                c_next.slice_mut(s![..batch, ..]),
+                cache.act_c.slice_mut(s![now, ..]),
+                h_next.slice_mut(s![..batch, ..]),
+                self.activation,
+            );
         }
 
         let output = if self.return_sequences {
-            let mut seq = Array3::zeros((batch, timesteps, self.units));
-            for (t, step) in steps.iter().enumerate() {
-                seq.index_axis_mut(Axis(1), t).assign(&step.h);
-            }
-            seq.into_dyn()
+            let steps = cache.h.slice(s![batch.., ..]);
+            let steps = steps
+                .into_shape_with_order((timesteps, batch, units))
+                .expect("contiguous rows");
+            steps
+                .permuted_axes([1, 0, 2])
+                .as_standard_layout()
+                .into_owned()
+                .into_dyn()
         } else {
-            steps.last().expect("timesteps >= 1").h.clone().into_dyn()
+            cache.final_state().0.into_dyn()
         };
         if self.stateful {
-            let last = steps.last().expect("timesteps >= 1");
-            self.state = Some((last.h.clone(), last.c.clone()));
+            self.state = Some(cache.final_state());
         }
-        self.cache = Some(Cache {
-            x_time_major,
-            dropout_mask,
-            h0,
-            c0,
-            steps,
-        });
+        self.cache = Some(cache);
         Ok(output)
     }
 }
@@ -412,7 +502,7 @@ impl Layer for Lstm {
             call: "forward(x, true, rng)",
         })?;
         let w = self.weights.as_mut().ok_or_else(|| not_built("LSTM"))?;
-        let (timesteps, (batch, units)) = (cache.steps.len(), cache.h0.dim());
+        let (timesteps, batch, units) = (cache.timesteps, cache.batch, self.units);
         let expected = if self.return_sequences {
             vec![batch, timesteps, units]
         } else {
@@ -426,44 +516,50 @@ impl Layer for Lstm {
             ));
         }
 
-        let mut dz_all = Array2::<f32>::zeros((timesteps * batch, 4 * units));
-        let mut dh_next = Array2::<f32>::zeros((batch, units));
-        let mut dc_next = Array2::<f32>::zeros((batch, units));
+        let old = self.scratch.take();
+        let (dz, dh, dc) = match old {
+            Some(o) => (Some(o.dz), Some(o.dh), Some(o.dc)),
+            None => (None, None, None),
+        };
+        let mut dz_all = reuse(dz, (timesteps * batch, 4 * units));
+        let mut dh = reuse(dh, (batch, units));
+        let mut dc = reuse(dc, (batch, units));
+        dh.fill(0.0);
+        dc.fill(0.0);
         for t in (0..timesteps).rev() {
-            // Gradient reaching h_t: from the output at this step and from step t+1.
-            let mut dh = dh_next;
+            // Gradient reaching h_t: from the output at this step and (already in dh) from t+1.
             if self.return_sequences {
                 dh += &grad_output.slice(s![.., t, ..]);
             } else if t == timesteps - 1 {
-                dh += grad_output;
+                dh += &grad_output
+                    .view()
+                    .into_dimensionality::<Ix2>()
+                    .expect("checked");
             }
-            let c_prev = if t == 0 {
-                cache.c0.view()
-            } else {
-                cache.steps[t - 1].c.view()
-            };
-            let (dz, dc_prev) = cell::step_backward(
-                &cache.steps[t],
-                c_prev,
+            let now = cache.block(t);
+            cell::step_backward_in_place(
+                cache.gates.slice(s![now.clone(), ..]),
+                cache.c.slice(s![now.clone(), ..]),
+                cache.act_c.slice(s![now.clone(), ..]),
                 dh.view(),
-                dc_next.view(),
+                dc.view_mut(),
+                dz_all.slice_mut(s![now.clone(), ..]),
                 self.activation,
             );
-            dh_next = dz.dot(&w.recurrent_kernel.t());
-            dc_next = dc_prev;
-            dz_all
-                .slice_mut(s![t * batch..(t + 1) * batch, ..])
-                .assign(&dz);
+            if t > 0 {
+                // dh_{t-1} = dz_t·Uᵀ, computed as dhᵀ = U·dz_tᵀ (threads split the long side).
+                general_mat_mul(
+                    1.0,
+                    &w.recurrent_kernel,
+                    &dz_all.slice(s![now, ..]).t(),
+                    0.0,
+                    &mut dh.view_mut().reversed_axes(),
+                );
+            }
         }
 
-        // Parameter gradients for all steps at once.
-        let mut h_prev_all = Array2::<f32>::zeros((timesteps * batch, units));
-        h_prev_all.slice_mut(s![..batch, ..]).assign(&cache.h0);
-        for t in 1..timesteps {
-            h_prev_all
-                .slice_mut(s![t * batch..(t + 1) * batch, ..])
-                .assign(&cache.steps[t - 1].h);
-        }
+        // Parameter gradients for all steps at once; blocks 0..T of h are the h_{t-1}.
+        let h_prev_all = cache.h.slice(s![..timesteps * batch, ..]);
         general_mat_mul(1.0, &cache.x_time_major.t(), &dz_all, 0.0, &mut w.d_kernel);
         general_mat_mul(
             1.0,
@@ -497,6 +593,7 @@ impl Layer for Lstm {
                 slot *= mask;
             }
         }
+        self.scratch = Some(Scratch { dz: dz_all, dh, dc });
         Ok(dx.into_dyn())
     }
 
