@@ -16,6 +16,44 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
     (out, started.elapsed().as_secs_f64())
 }
 
+/// Runs a workload three times from scratch (as RESULTS.md does for Keras) and reports the median
+/// fit time. The runs must agree bit for bit: the engine is deterministic.
+fn median_of_runs(mut run: impl FnMut() -> lstm_core::Result<Value>) -> lstm_core::Result<Value> {
+    let runs = (0..3)
+        .map(|_| run())
+        .collect::<lstm_core::Result<Vec<_>>>()?;
+    let losses: Vec<_> = runs.iter().map(|r| r["final_loss"].clone()).collect();
+    assert!(
+        losses.windows(2).all(|w| w[0] == w[1]),
+        "{}: repeated runs differ: {losses:?}",
+        runs[0]["name"]
+    );
+    let mut seconds: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r["fit_seconds"].as_f64())
+        .collect();
+    seconds.sort_by(f64::total_cmp);
+    let mut out = runs[0].clone();
+    out["fit_seconds"] = json!(seconds[seconds.len() / 2]);
+    out["fit_seconds_runs"] = json!(seconds);
+    Ok(out)
+}
+
+/// FLOPs of training, in GFLOP: 24·H·(I+H)·T per sample per epoch, plus the validation forward
+/// pass (8·H·(I+H)·T per sample). The Dense head is negligible. Divided by the machine's
+/// matrix-product peak, this is the least time any engine can spend.
+fn training_gflop(
+    hidden: usize,
+    input: usize,
+    timesteps: usize,
+    train: usize,
+    validation: usize,
+    epochs: usize,
+) -> f64 {
+    let per_sample = (hidden * (input + hidden) * timesteps) as f64;
+    epochs as f64 * (24.0 * per_sample * train as f64 + 8.0 * per_sample * validation as f64) / 1e9
+}
+
 fn regression(
     timesteps: usize,
     units: usize,
@@ -43,8 +81,10 @@ fn forecasting_workload(
     let (h, s) = time(|| m.fit(&split.x_train, &split.y_train, &config));
     let h = h?;
     let test = m.evaluate(&split.x_test, &split.y_test)?.loss;
+    let n = split.x_train.len_of(ndarray::Axis(0));
+    let fit_n = (n as f64 * 0.9).floor() as usize;
     Ok(
-        json!({"name": name, "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"test_mse": test}, "keras_fit_seconds": keras_fit_seconds, "keras_final_loss": keras_final_loss}),
+        json!({"name": name, "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"test_mse": test}, "keras_fit_seconds": keras_fit_seconds, "keras_final_loss": keras_final_loss, "training_gflop": training_gflop(50, 1, timesteps, fit_n, n - fit_n, 50)}),
     )
 }
 
@@ -56,6 +96,7 @@ fn workloads(wanted: impl Fn(&str) -> bool) -> lstm_core::Result<Vec<Value>> {
         let (mut sx, mut sy) = (MinMaxScaler::new(), MinMaxScaler::new());
         let x = data::to_sequences(&sx.fit_transform(&x)?, 1)?;
         let y = sy.fit_transform(&y)?;
+        out.push(median_of_runs(|| {
         let mut m = regression(3, 5, Activation::Tanh, 42)?;
         let (h, s) = time(|| {
             m.fit(
@@ -69,36 +110,44 @@ fn workloads(wanted: impl Fn(&str) -> bool) -> lstm_core::Result<Vec<Value>> {
             )
         });
         let h = h?;
-        out.push(json!({"name": "sum", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"val_loss": h.final_val_loss()}, "keras_fit_seconds": 13.2, "keras_final_loss": 2.047e-4}));
+        Ok(json!({"name": "sum", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"val_loss": h.final_val_loss()}, "keras_fit_seconds": 13.2, "keras_final_loss": 2.047e-4, "training_gflop": training_gflop(5, 1, 3, 800, 200, 50)}))
+        })?);
     }
     if wanted("next") {
         // b. next number: LSTM(30), 4 samples, 500 epochs.
         let (x, y) = data::next_number();
+        out.push(median_of_runs(|| {
         let mut m = regression(3, 30, Activation::Tanh, 42)?;
         let (h, s) = time(|| m.fit(&x, &y, &FitConfig::new().epochs(500).verbose(0)));
         let h = h?;
         let pred = m.predict(&ndarray::array![[[0.05f32], [0.06], [0.07]]])?[[0, 0]] * 100.0;
-        out.push(json!({"name": "next", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"prediction_for_5_6_7": pred}, "keras_fit_seconds": 36.0, "keras_final_loss": 6.783e-9}));
+        Ok(json!({"name": "next", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"prediction_for_5_6_7": pred}, "keras_fit_seconds": 36.0, "keras_final_loss": 6.783e-9, "training_gflop": training_gflop(30, 1, 3, 4, 0, 500)}))
+        })?);
     }
     if wanted("sine") {
         // c. noisy sine: LSTM(50, relu), 10 steps, random 20% test split, 50 epochs, batch 32, validation_split 0.1.
         let (_, series) = data::noisy_sine(200, 42);
         let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 10)?;
         let split = data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, 42)?;
-        out.push(forecasting_workload("sine", 10, &split, 8.1, 0.0169)?);
+        out.push(median_of_runs(|| {
+            forecasting_workload("sine", 10, &split, 8.1, 0.0169)
+        })?);
     }
     if wanted("weather") {
         // d. weather (raw °C): LSTM(50, relu), 30-day windows, chronological 80/20, 50 epochs.
         let temps = data::synthetic_temperature(730, 42);
         let (x, y) = data::prepare_data(temps.as_slice().expect("contiguous"), 30)?;
         let split = data::chronological_split(&data::to_sequences(&x, 1)?, &y, 0.8)?;
-        out.push(forecasting_workload("weather", 30, &split, 14.5, 4.268)?);
+        out.push(median_of_runs(|| {
+            forecasting_workload("weather", 30, &split, 14.5, 4.268)
+        })?);
     }
     if wanted("textgen") {
         // e. text generation, one-hot: LSTM(128) + Dense(27, softmax), 59 samples, 100 epochs.
         let sentence = "Hello, world! This is a simple example of text generation using LSTM.";
         let vocab = Vocabulary::from_text(sentence)?;
         let d = text::sequences(sentence, &vocab, 10, Encoding::OneHot)?;
+        out.push(median_of_runs(|| {
         let mut m = Sequential::with_seed(&[10, vocab.len()], 42);
         m.add(Lstm::new(128))?;
         m.add(Dense::new(vocab.len()).activation(Activation::Softmax))?;
@@ -110,7 +159,8 @@ fn workloads(wanted: impl Fn(&str) -> bool) -> lstm_core::Result<Vec<Value>> {
         let (h, s) = time(|| m.fit(&d.x, &d.y_one_hot, &FitConfig::new().epochs(100).verbose(0)));
         let h = h?;
         let accuracy = h.series("accuracy").and_then(|a| a.last().copied());
-        out.push(json!({"name": "textgen", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"train_accuracy": accuracy}, "keras_fit_seconds": 7.3, "keras_final_loss": 0.0787}));
+        Ok(json!({"name": "textgen", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"train_accuracy": accuracy}, "keras_fit_seconds": 7.3, "keras_final_loss": 0.0787, "training_gflop": training_gflop(128, vocab.len(), 10, 59, 0, 100)}))
+        })?);
     }
     Ok(out)
 }
@@ -126,10 +176,12 @@ fn throughput() -> lstm_core::Result<Vec<Value>> {
         let y = Array1::from_shape_fn(batch, |b| (b % 5) as f32 / 5.0);
         let mut m = regression(timesteps, hidden, Activation::Tanh, 1)?;
         m.train_on_batch(&x, &y)?; // warm-up
-        let steps = if hidden >= 512 { 10 } else { 50 };
-        let (r, s) = time(|| (0..steps).try_for_each(|_| m.train_on_batch(&x, &y).map(|_| ())));
-        r?;
-        let per_step = s / steps as f64;
+        let steps = if hidden >= 512 { 15 } else { 50 };
+        let mut times = (0..steps)
+            .map(|_| time(|| m.train_on_batch(&x, &y)).1)
+            .collect::<Vec<_>>();
+        times.sort_by(f64::total_cmp);
+        let per_step = times[steps / 2];
         let flops = 24.0 * hidden as f64 * (1 + hidden) as f64 * timesteps as f64 * batch as f64;
         // Inference on 10,000 windows.
         let windows = Array3::from_shape_fn((10_000, timesteps, 1), |(b, t, _)| {
@@ -149,9 +201,11 @@ fn sgemm_peak_gflops() -> f64 {
     let b = Array2::from_shape_fn((n, n), |(i, j)| ((i + j * 5) % 11) as f32 * 0.1);
     let mut c = Array2::<f32>::zeros((n, n));
     general_mat_mul(1.0, &a, &b, 0.0, &mut c);
-    let reps = 5;
-    let (_, s) = time(|| (0..reps).for_each(|_| general_mat_mul(1.0, &a, &b, 0.0, &mut c)));
-    2.0 * (n as f64).powi(3) * reps as f64 / s / 1e9
+    let mut times = (0..9)
+        .map(|_| time(|| general_mat_mul(1.0, &a, &b, 0.0, &mut c)).1)
+        .collect::<Vec<_>>();
+    times.sort_by(f64::total_cmp);
+    2.0 * (n as f64).powi(3) / times[times.len() / 2] / 1e9
 }
 
 fn main() -> lstm_core::Result<()> {
@@ -174,7 +228,11 @@ fn main() -> lstm_core::Result<()> {
     } else {
         vec![]
     };
-    let peak = sgemm_peak_gflops();
+    let peak = if wanted("throughput") {
+        sgemm_peak_gflops()
+    } else {
+        f64::NAN
+    };
     let report =
         json!({"workloads": workloads, "throughput": throughput, "sgemm_peak_gflops": peak});
     if let Some(path) = json_path {
@@ -188,8 +246,8 @@ fn main() -> lstm_core::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<9} {:>10} {:>10} {:>9} {:>12} {:>12}",
-        "workload", "fit s", "Keras s", "speed-up", "final loss", "Keras loss"
+        "{:<9} {:>10} {:>10} {:>9} {:>12} {:>12} {:>8}",
+        "workload", "fit s", "Keras s", "speed-up", "final loss", "Keras loss", "GFLOP"
     );
     for w in &workloads {
         let (ours, keras) = (
@@ -197,13 +255,14 @@ fn main() -> lstm_core::Result<()> {
             w["keras_fit_seconds"].as_f64().unwrap_or(f64::NAN),
         );
         println!(
-            "{:<9} {:>10.3} {:>10.1} {:>8.0}× {:>12.4e} {:>12.4e}   {}",
+            "{:<9} {:>10.3} {:>10.1} {:>8.0}× {:>12.4e} {:>12.4e} {:>8.2}   {}",
             w["name"].as_str().unwrap_or(""),
             ours,
             keras,
             keras / ours,
             w["final_loss"].as_f64().unwrap_or(f64::NAN),
             w["keras_final_loss"].as_f64().unwrap_or(f64::NAN),
+            w["training_gflop"].as_f64().unwrap_or(f64::NAN),
             w["metric"]
         );
     }

@@ -1,7 +1,7 @@
 //! The LSTM cell, gate by gate, written like the equations.
 //!
 //! Every function works on a batch: one row per sequence. For one sequence, use a batch of one.
-//! The [`Lstm`](crate::Lstm) layer runs [`step_in_place`] and [`step_backward_in_place`]: the same
+//! The [`Lstm`](crate::Lstm) layer runs `step_in_place` and `step_backward_in_place`: the same
 //! equations into reused buffers. [`step`] and [`step_backward`] call them too, so what you read
 //! here is what trains.
 //!
@@ -126,7 +126,7 @@ pub fn step_from_preactivations(
     activation: Activation,
 ) -> CellStep {
     let (batch, units) = c_prev.dim();
-    let mut gates = z.to_owned();
+    let mut gates = z.as_standard_layout().into_owned();
     let (mut c, mut act_c, mut h) = (
         Array2::zeros((batch, units)),
         Array2::zeros((batch, units)),
@@ -134,7 +134,7 @@ pub fn step_from_preactivations(
     );
     step_in_place(
         gates.view_mut(),
-        c_prev,
+        c_prev.as_standard_layout().view(),
         c.view_mut(),
         act_c.view_mut(),
         h.view_mut(),
@@ -172,7 +172,7 @@ pub fn step(
 /// `z` holds the pre-activations `[batch, 4u]` on entry and the gates `[ i | f | g | o ]` on exit;
 /// `c`, `act_c = act(c)` (kept for backpropagation) and `h` are written. All arrays must be in
 /// standard (row-major) layout.
-pub fn step_in_place(
+pub(crate) fn step_in_place(
     mut z: ArrayViewMut2<f32>,
     c_prev: ArrayView2<f32>,
     mut c: ArrayViewMut2<f32>,
@@ -181,30 +181,37 @@ pub fn step_in_place(
     activation: Activation,
 ) {
     let units = c_prev.ncols();
-    for (b, mut z_row) in z.rows_mut().into_iter().enumerate() {
-        let z_row = z_row.as_slice_mut().expect("standard layout");
-        let (i_and_f, g_and_o) = z_row.split_at_mut(2 * units);
-        let (g, o) = g_and_o.split_at_mut(units);
-        activation::sigmoid_in_place(i_and_f);
-        activation.apply_in_place(g);
-        activation::sigmoid_in_place(o);
-        let (i, f) = i_and_f.split_at(units);
-
-        let c_prev = c_prev.row(b);
-        let mut c = c.row_mut(b);
-        let (c_prev, c) = (
-            c_prev.as_slice().expect("standard layout"),
-            c.as_slice_mut().expect("standard layout"),
-        );
+    let contiguous = "step buffers in standard layout";
+    let z = z.as_slice_mut().expect(contiguous);
+    let act_c = act_c.as_slice_mut().expect(contiguous);
+    let c = c.as_slice_mut().expect(contiguous);
+    let h = h.as_slice_mut().expect(contiguous);
+    let c_prev = c_prev.as_slice().expect(contiguous);
+    // Each nonlinearity runs once over the whole block: vectorised calls on long slices. σ runs
+    // over all four gates, so g's pre-activations are set aside first (in act_c, free until below).
+    for (gates, g_pre) in z.chunks_exact(4 * units).zip(act_c.chunks_exact_mut(units)) {
+        g_pre.copy_from_slice(&gates[2 * units..3 * units]);
+    }
+    activation::sigmoid_in_place(z);
+    activation.apply_in_place(act_c);
+    let rows = z
+        .chunks_exact_mut(4 * units)
+        .zip(act_c.chunks_exact_mut(units))
+        .zip(c.chunks_exact_mut(units).zip(c_prev.chunks_exact(units)));
+    for ((gates, act_c), (c, c_prev)) in rows {
+        let (i, rest) = gates.split_at_mut(units);
+        let (f, rest) = rest.split_at_mut(units);
+        let g = &mut rest[..units];
+        g.copy_from_slice(act_c);
         for k in 0..units {
             c[k] = f[k] * c_prev[k] + i[k] * g[k];
         }
-        let mut act_c = act_c.row_mut(b);
-        let act_c = act_c.as_slice_mut().expect("standard layout");
         act_c.copy_from_slice(c);
-        activation.apply_in_place(act_c);
-        let mut h = h.row_mut(b);
-        let h = h.as_slice_mut().expect("standard layout");
+    }
+    activation.apply_in_place(act_c);
+    let rows = z.chunks_exact(4 * units).zip(act_c.chunks_exact(units));
+    for ((gates, act_c), h) in rows.zip(h.chunks_exact_mut(units)) {
+        let o = &gates[3 * units..];
         for k in 0..units {
             h[k] = o[k] * act_c[k];
         }
@@ -227,15 +234,17 @@ pub fn step_backward(
         ndarray::Axis(1),
         &[step.i.view(), step.f.view(), step.g.view(), step.o.view()],
     )
-    .expect("four [batch, units] gates");
+    .expect("four [batch, units] gates")
+    .as_standard_layout()
+    .into_owned();
     let act_c = step.c.mapv(|v| activation.apply(v));
     let mut dz = Array2::zeros((batch, 4 * units));
-    let mut dc = dc_next.to_owned();
+    let mut dc = dc_next.as_standard_layout().into_owned();
     step_backward_in_place(
         gates.view(),
-        c_prev,
+        c_prev.as_standard_layout().view(),
         act_c.view(),
-        dh,
+        dh.as_standard_layout().view(),
         dc.view_mut(),
         dz.view_mut(),
         activation,
@@ -245,7 +254,7 @@ pub fn step_backward(
 
 /// The backward step as the layer runs it. `dc` holds the gradient reaching `c_t` on entry and
 /// the one reaching `c_{t-1}` on exit; `dz` receives the gradient of the pre-activations.
-pub fn step_backward_in_place(
+pub(crate) fn step_backward_in_place(
     gates: ArrayView2<f32>,
     c_prev: ArrayView2<f32>,
     act_c: ArrayView2<f32>,
@@ -277,25 +286,25 @@ fn backward_rows(
     act_derivative: impl Fn(f32) -> f32,
 ) {
     let units = c_prev.ncols();
-    for b in 0..c_prev.nrows() {
-        let gates = gates.row(b);
-        let gates = gates.as_slice().expect("standard layout");
+    let contiguous = "step buffers in standard layout";
+    let rows = gates
+        .as_slice()
+        .expect(contiguous)
+        .chunks_exact(4 * units)
+        .zip(c_prev.as_slice().expect(contiguous).chunks_exact(units))
+        .zip(act_c.as_slice().expect(contiguous).chunks_exact(units))
+        .zip(dh.as_slice().expect(contiguous).chunks_exact(units))
+        .zip(dc.as_slice_mut().expect(contiguous).chunks_exact_mut(units))
+        .zip(
+            dz.as_slice_mut()
+                .expect(contiguous)
+                .chunks_exact_mut(4 * units),
+        );
+    for (((((gates, c_prev), act_c), dh), dc), dz) in rows {
         let (i, rest) = gates.split_at(units);
         let (f, rest) = rest.split_at(units);
         let (g, o) = rest.split_at(units);
-        let (c_prev, act_c, dh) = (c_prev.row(b), act_c.row(b), dh.row(b));
-        let (c_prev, act_c, dh) = (
-            c_prev.as_slice().expect("standard layout"),
-            act_c.as_slice().expect("standard layout"),
-            dh.as_slice().expect("standard layout"),
-        );
-        let mut dc = dc.row_mut(b);
-        let dc = dc.as_slice_mut().expect("standard layout");
-        let mut dz = dz.row_mut(b);
-        let (dz_i, rest) = dz
-            .as_slice_mut()
-            .expect("standard layout")
-            .split_at_mut(units);
+        let (dz_i, rest) = dz.split_at_mut(units);
         let (dz_f, rest) = rest.split_at_mut(units);
         let (dz_g, dz_o) = rest.split_at_mut(units);
         for k in 0..units {
@@ -386,5 +395,27 @@ mod tests {
                 assert!((numeric - dc_prev[[0, u]]).abs() < 2e-3);
             }
         }
+    }
+
+    #[test]
+    fn any_memory_layout_gives_the_same_step() {
+        // Column-major copies of the same values: the in-place kernels need rows, the public
+        // functions must not care.
+        let z = arr2(&[
+            [0.3, -0.2, 0.5, 0.1, -0.4, 0.9, 0.2, -0.7],
+            [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
+        ]);
+        let c_prev = arr2(&[[0.4, -0.6], [0.1, 0.2]]);
+        let dh = arr2(&[[1.0, -0.5], [0.2, 0.3]]);
+        let f = |a: &Array2<f32>| a.t().as_standard_layout().t().to_owned();
+        let (zf, cf, dhf) = (f(&z), f(&c_prev), f(&dh));
+        assert!(!cf.is_standard_layout());
+        let act = Activation::Tanh;
+        let a = step_from_preactivations(z.view(), c_prev.view(), act);
+        let b = step_from_preactivations(zf.view(), cf.view(), act);
+        assert_eq!(a, b);
+        let back_a = step_backward(&a, c_prev.view(), dh.view(), c_prev.view(), act);
+        let back_b = step_backward(&b, cf.view(), dhf.view(), cf.view(), act);
+        assert_eq!(back_a, back_b);
     }
 }

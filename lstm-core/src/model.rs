@@ -37,6 +37,8 @@ pub struct Sequential {
     rng: Rng,
     compiled: Option<Compiled>,
     scalers: std::collections::BTreeMap<String, crate::data::Scaler>,
+    /// The weights before the last optimizer step (reused buffer), to undo a step that overflows.
+    undo: Vec<f32>,
 }
 
 #[derive(Debug)]
@@ -164,6 +166,21 @@ impl Evaluation {
     }
 }
 
+/// Rows `rows` of `a` along axis 0, as a new array: `select`, without its per-row overhead.
+fn gather_rows(a: &ArrayD<f32>, rows: &[usize]) -> ArrayD<f32> {
+    let Some(data) = a.as_slice() else {
+        return a.select(Axis(0), rows);
+    };
+    let row_len: usize = a.shape()[1..].iter().product();
+    let mut out = Vec::with_capacity(rows.len() * row_len);
+    for &r in rows {
+        out.extend_from_slice(&data[r * row_len..(r + 1) * row_len]);
+    }
+    let mut shape = a.shape().to_vec();
+    shape[0] = rows.len();
+    ArrayD::from_shape_vec(shape, out).expect("rows × row length")
+}
+
 pub(crate) fn to_dyn<S: Data<Elem = f32>, D: Dimension>(x: &ArrayBase<S, D>) -> ArrayD<f32> {
     x.as_standard_layout().into_owned().into_dyn()
 }
@@ -186,6 +203,7 @@ impl Sequential {
             seed,
             rng: seeded_rng(seed),
             compiled: None,
+            undo: Vec::new(),
             scalers: Default::default(),
         }
     }
@@ -642,7 +660,6 @@ impl Sequential {
     /// predictions (for metrics). Leaves the weights untouched if anything is not finite.
     fn train_step(&mut self, x: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<(f32, ArrayD<f32>)> {
         let (loss, pred, _) = self.forward_backward(x, y)?;
-        let snapshot = self.get_weights();
         let mut params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
         if params.iter().any(|p| p.grad.iter().any(|g| !g.is_finite())) {
             return Err(LstmError::Diverged {
@@ -651,12 +668,22 @@ impl Sequential {
                 loss: f32::NAN,
             });
         }
+        self.undo.clear();
+        for p in &params {
+            self.undo.extend_from_slice(p.value);
+        }
         let compiled = self.compiled.as_mut().expect("checked");
         compiled.optimizer.step(&mut params);
-        let finite = params.iter().all(|p| p.value.iter().all(|v| v.is_finite()));
-        drop(params);
-        if !finite {
-            self.set_weights(&snapshot).expect("same shapes");
+        if params
+            .iter()
+            .any(|p| p.value.iter().any(|v| !v.is_finite()))
+        {
+            let mut saved = self.undo.as_slice();
+            for p in params.iter_mut() {
+                let (before, rest) = saved.split_at(p.value.len());
+                p.value.copy_from_slice(before);
+                saved = rest;
+            }
             return Err(LstmError::Diverged {
                 epoch: 0,
                 batch: 0,
@@ -732,8 +759,8 @@ impl Sequential {
             let mut loss_sum = 0.0f64;
             let mut metric_sums = vec![0.0f64; metrics.len()];
             for (b, batch) in order.chunks(config.batch_size).enumerate() {
-                let xb = x.select(Axis(0), batch);
-                let yb = y.select(Axis(0), batch);
+                let xb = gather_rows(&x, batch);
+                let yb = gather_rows(&y, batch);
                 let (loss, pred) = self.train_step(&xb, &yb).map_err(|e| match e {
                     LstmError::Diverged { loss, .. } => LstmError::Diverged {
                         epoch,

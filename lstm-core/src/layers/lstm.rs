@@ -1,7 +1,10 @@
 //! `LSTM`: the cell of [`crate::cell`] run over time, batched, with backpropagation through time.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, Array3, ArrayD, Axis, Ix2, Ix3, s};
+use ndarray::{
+    Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2,
+    ArrayViewMut3, Axis, Ix3, s,
+};
 use ndarray_rand::rand::Rng as _;
 
 use super::{Layer, Param, Weight, check_weight_shapes, not_built};
@@ -79,7 +82,140 @@ fn reuse(buffer: Option<Array2<f32>>, shape: (usize, usize)) -> Array2<f32> {
     }
 }
 
+/// `[T, B, 4u]` gates, `[T+1, B, u]` h and c, `[T, B, u]` act(c).
+type ForwardViews<'a> = (
+    ArrayViewMut3<'a, f32>,
+    ArrayViewMut3<'a, f32>,
+    ArrayViewMut3<'a, f32>,
+    ArrayViewMut3<'a, f32>,
+);
+
+/// The time loop. `gates` holds `b + x·W` on entry; `h[0]` and `c[0]`
+/// hold the initial states.
+fn recur_forward(
+    recurrent_kernel: &Array2<f32>,
+    mut gates: ArrayViewMut3<f32>,
+    mut h: ArrayViewMut3<f32>,
+    mut c: ArrayViewMut3<f32>,
+    mut act_c: ArrayViewMut3<f32>,
+    activation: Activation,
+) {
+    for t in 0..gates.len_of(Axis(0)) {
+        let mut z_t = gates.index_axis_mut(Axis(0), t);
+        // z_t += h_{t-1}·U
+        add_product(&mut z_t, h.index_axis(Axis(0), t), recurrent_kernel);
+        let (c_before, mut c_after) = c.view_mut().split_at(Axis(0), t + 1);
+        let (_, mut h_after) = h.view_mut().split_at(Axis(0), t + 1);
+        cell::step_in_place(
+            z_t,
+            c_before.index_axis(Axis(0), t),
+            c_after.index_axis_mut(Axis(0), 0),
+            act_c.index_axis_mut(Axis(0), t),
+            h_after.index_axis_mut(Axis(0), 0),
+            activation,
+        );
+    }
+}
+
+/// Products below this many multiply-adds cost more to pack for the SIMD kernel than to compute.
+const DIRECT_PRODUCT_BELOW: usize = 4096;
+
+/// `z += h·U` (`h: [B, u]`, `U: [u, 4u]`). Large products run as `zᵀ += Uᵀ·hᵀ`: the long side
+/// (4u) is then the one the matrix kernel splits across threads.
+fn add_product(z: &mut ArrayViewMut2<f32>, h: ArrayView2<f32>, u: &Array2<f32>) {
+    let (batch, units) = h.dim();
+    if batch * units * u.ncols() >= DIRECT_PRODUCT_BELOW {
+        general_mat_mul(1.0, &u.t(), &h.t(), 1.0, &mut z.view_mut().reversed_axes());
+        return;
+    }
+    for (mut z_row, h_row) in z.rows_mut().into_iter().zip(h.rows()) {
+        for (&h_p, u_row) in h_row.iter().zip(u.rows()) {
+            z_row.scaled_add(h_p, &u_row);
+        }
+    }
+}
+
+/// `dh = dz·Uᵀ` (`dz: [B, 4u]`, `U: [u, 4u]`), large products as `dhᵀ = U·dzᵀ`.
+fn set_product_transposed(dh: &mut ArrayViewMut2<f32>, dz: ArrayView2<f32>, u: &Array2<f32>) {
+    let (batch, width) = dz.dim();
+    if batch * width * u.nrows() >= DIRECT_PRODUCT_BELOW {
+        general_mat_mul(1.0, u, &dz.t(), 0.0, &mut dh.view_mut().reversed_axes());
+        return;
+    }
+    for (mut dh_row, dz_row) in dh.rows_mut().into_iter().zip(dz.rows()) {
+        for (out, u_row) in dh_row.iter_mut().zip(u.rows()) {
+            *out = dz_row.dot(&u_row);
+        }
+    }
+}
+
+/// Backpropagation through time: fills `dz [T, B, 4u]`. `grad_output` is the gradient of the
+/// layer output (`[B, T, u]` or `[B, u]`); `dh` and `dc` are `[B, u]` work buffers.
+#[allow(clippy::too_many_arguments)]
+fn recur_backward(
+    recurrent_kernel: &Array2<f32>,
+    gates: ArrayView3<f32>,
+    c: ArrayView3<f32>,
+    act_c: ArrayView3<f32>,
+    grad_output: ArrayViewD<f32>,
+    mut dz: ArrayViewMut3<f32>,
+    mut dh: ArrayViewMut2<f32>,
+    mut dc: ArrayViewMut2<f32>,
+    activation: Activation,
+) {
+    let timesteps = gates.len_of(Axis(0));
+    dh.fill(0.0);
+    dc.fill(0.0);
+    for t in (0..timesteps).rev() {
+        // Gradient reaching h_t: from the output at this step and (already in dh) from t+1.
+        if grad_output.ndim() == 3 {
+            dh += &grad_output.slice(s![.., t, ..]);
+        } else if t == timesteps - 1 {
+            dh += &grad_output;
+        }
+        cell::step_backward_in_place(
+            gates.index_axis(Axis(0), t),
+            c.index_axis(Axis(0), t),
+            act_c.index_axis(Axis(0), t),
+            dh.view(),
+            dc.view_mut(),
+            dz.index_axis_mut(Axis(0), t),
+            activation,
+        );
+        if t > 0 {
+            // dh_{t-1} = dz_t·Uᵀ
+            set_product_transposed(&mut dh, dz.index_axis(Axis(0), t), recurrent_kernel);
+        }
+    }
+}
+
+/// A time-major `[steps·batch, width]` array as `[steps, batch, width]`.
+fn by_step(a: &Array2<f32>, batch: usize) -> ArrayView3<'_, f32> {
+    let (rows, width) = a.dim();
+    a.view()
+        .into_shape_with_order((rows / batch, batch, width))
+        .expect("contiguous")
+}
+
+fn by_step_mut(a: &mut Array2<f32>, batch: usize) -> ArrayViewMut3<'_, f32> {
+    let (rows, width) = a.dim();
+    a.view_mut()
+        .into_shape_with_order((rows / batch, batch, width))
+        .expect("contiguous")
+}
+
 impl Cache {
+    /// The per-step arrays as `[steps, batch, ..]` views.
+    fn per_step_views(&mut self) -> ForwardViews<'_> {
+        let b = self.batch;
+        (
+            by_step_mut(&mut self.gates, b),
+            by_step_mut(&mut self.h, b),
+            by_step_mut(&mut self.c, b),
+            by_step_mut(&mut self.act_c, b),
+        )
+    }
+
     fn new(
         old: Option<Cache>,
         timesteps: usize,
@@ -392,30 +528,8 @@ impl Lstm {
         // The input projection of every step in one product: gates = b + x·W.
         cache.gates.assign(&w.bias);
         general_mat_mul(1.0, &cache.x_time_major, &w.kernel, 1.0, &mut cache.gates);
-        for t in 0..timesteps {
-            let (now, next) = (cache.block(t), cache.block(t + 1));
-            let mut z_t = cache.gates.slice_mut(s![now.clone(), ..]);
-            let h_prev = cache.h.slice(s![now.clone(), ..]);
-            // z_t += h_prev·U, computed as z_tᵀ += Uᵀ·h_prevᵀ: the long side (4u) becomes the one
-            // the matrix product splits across threads.
-            general_mat_mul(
-                1.0,
-                &w.recurrent_kernel.t(),
-                &h_prev.t(),
-                1.0,
-                &mut z_t.view_mut().reversed_axes(),
-            );
-            let (c_done, mut c_next) = cache.c.view_mut().split_at(Axis(0), next.start);
-            let (_, mut h_next) = cache.h.view_mut().split_at(Axis(0), next.start);
-            cell::step_in_place(
-                z_t,
-                c_done.slice(s![now.clone(), ..]),
-                c_next.slice_mut(s![..batch, ..]),
-                cache.act_c.slice_mut(s![now, ..]),
-                h_next.slice_mut(s![..batch, ..]),
-                self.activation,
-            );
-        }
+        let (gates, h, c, act_c) = cache.per_step_views();
+        recur_forward(&w.recurrent_kernel, gates, h, c, act_c, self.activation);
 
         let output = if self.return_sequences {
             let steps = cache.h.slice(s![batch.., ..]);
@@ -524,38 +638,22 @@ impl Layer for Lstm {
         let mut dz_all = reuse(dz, (timesteps * batch, 4 * units));
         let mut dh = reuse(dh, (batch, units));
         let mut dc = reuse(dc, (batch, units));
-        dh.fill(0.0);
-        dc.fill(0.0);
-        for t in (0..timesteps).rev() {
-            // Gradient reaching h_t: from the output at this step and (already in dh) from t+1.
-            if self.return_sequences {
-                dh += &grad_output.slice(s![.., t, ..]);
-            } else if t == timesteps - 1 {
-                dh += &grad_output
-                    .view()
-                    .into_dimensionality::<Ix2>()
-                    .expect("checked");
-            }
-            let now = cache.block(t);
-            cell::step_backward_in_place(
-                cache.gates.slice(s![now.clone(), ..]),
-                cache.c.slice(s![now.clone(), ..]),
-                cache.act_c.slice(s![now.clone(), ..]),
-                dh.view(),
+        {
+            let gates = by_step(&cache.gates, batch);
+            let c = by_step(&cache.c, batch);
+            let act_c = by_step(&cache.act_c, batch);
+            let dz = by_step_mut(&mut dz_all, batch);
+            recur_backward(
+                &w.recurrent_kernel,
+                gates,
+                c,
+                act_c,
+                grad_output.view(),
+                dz,
+                dh.view_mut(),
                 dc.view_mut(),
-                dz_all.slice_mut(s![now.clone(), ..]),
                 self.activation,
             );
-            if t > 0 {
-                // dh_{t-1} = dz_t·Uᵀ, computed as dhᵀ = U·dz_tᵀ (threads split the long side).
-                general_mat_mul(
-                    1.0,
-                    &w.recurrent_kernel,
-                    &dz_all.slice(s![now, ..]).t(),
-                    0.0,
-                    &mut dh.view_mut().reversed_axes(),
-                );
-            }
         }
 
         // Parameter gradients for all steps at once; blocks 0..T of h are the h_{t-1}.
@@ -681,5 +779,120 @@ impl Layer for Lstm {
 
     fn as_lstm(&self) -> Option<&Lstm> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::step;
+    use ndarray::Array;
+
+    /// The layer against the textbook loop: `cell::step` and `cell::step_backward` one step at a
+    /// time, products by `dot`. Sizes on both sides of `DIRECT_PRODUCT_BELOW`, both directions.
+    #[test]
+    fn layer_matches_the_step_by_step_loop() {
+        for (batch, units, features, go_backwards) in [
+            (3, 2, 2, false),
+            (6, 24, 3, false),
+            (6, 24, 3, true),
+            (4, 5, 1, true),
+        ] {
+            let timesteps = 4;
+            let mut rng = init::seeded_rng(7);
+            let mut lstm = Lstm::new(units)
+                .return_sequences(true)
+                .go_backwards(go_backwards);
+            lstm.build(&[timesteps, features], &mut rng).unwrap();
+            assert_eq!(
+                batch * units * 4 * units >= DIRECT_PRODUCT_BELOW,
+                units == 24,
+                "the sizes cover both product paths"
+            );
+            let x = Array::from_shape_fn((batch, timesteps, features), |(b, t, f)| {
+                ((b * 7 + t * 3 + f) % 11) as f32 / 11.0 - 0.4
+            });
+            let grad = Array::from_shape_fn((batch, timesteps, units), |(b, t, u)| {
+                ((b + 2 * t + 3 * u) % 5) as f32 / 5.0 - 0.3
+            });
+            let out = lstm.forward(&x.clone().into_dyn(), true, &mut rng).unwrap();
+            let dx = lstm.backward(&grad.clone().into_dyn()).unwrap();
+            let (w, u, b) = lstm.kernels().unwrap();
+            let (w, u, b) = (w.clone(), u.clone(), b.clone());
+
+            let order: Vec<usize> = if go_backwards {
+                (0..timesteps).rev().collect()
+            } else {
+                (0..timesteps).collect()
+            };
+            let (mut h, mut c) = (
+                Array2::<f32>::zeros((batch, units)),
+                Array2::<f32>::zeros((batch, units)),
+            );
+            let mut steps = vec![];
+            for (t, &source) in order.iter().enumerate() {
+                let x_t = x.index_axis(Axis(1), source).to_owned();
+                let s = step(
+                    x_t.view(),
+                    h.view(),
+                    c.view(),
+                    w.view(),
+                    u.view(),
+                    b.view(),
+                    Activation::Tanh,
+                );
+                let got = out.slice(s![.., t, ..]);
+                for (a, e) in got.iter().zip(s.h.iter()) {
+                    assert!((a - e).abs() < 1e-5, "h at step {t}: {a} vs {e}");
+                }
+                steps.push((x_t, h.clone(), c.clone(), s.clone()));
+                (h, c) = (s.h, s.c);
+            }
+
+            let (mut dw, mut du, mut db) = (
+                Array2::<f32>::zeros(w.dim()),
+                Array2::<f32>::zeros(u.dim()),
+                Array1::<f32>::zeros(b.dim()),
+            );
+            let mut dx_ref = Array3::<f32>::zeros(x.dim());
+            let (mut dh_next, mut dc) = (
+                Array2::<f32>::zeros((batch, units)),
+                Array2::<f32>::zeros((batch, units)),
+            );
+            for t in (0..timesteps).rev() {
+                let (x_t, h_prev, c_prev, s) = &steps[t];
+                let dh = &dh_next + &grad.slice(s![.., t, ..]);
+                let (dz, dc_prev) =
+                    cell::step_backward(s, c_prev.view(), dh.view(), dc.view(), Activation::Tanh);
+                dw += &x_t.t().dot(&dz);
+                du += &h_prev.t().dot(&dz);
+                db += &dz.sum_axis(Axis(0));
+                dx_ref
+                    .index_axis_mut(Axis(1), order[t])
+                    .assign(&dz.dot(&w.t()));
+                dh_next = dz.dot(&u.t());
+                dc = dc_prev;
+            }
+            let grads: Vec<Vec<f32>> = lstm.params().iter().map(|p| p.grad.to_vec()).collect();
+            let expected = [
+                dw.into_raw_vec_and_offset().0,
+                du.into_raw_vec_and_offset().0,
+                db.to_vec(),
+            ];
+            for (name, (got, want)) in ["kernel", "recurrent_kernel", "bias"]
+                .iter()
+                .zip(grads.iter().zip(&expected))
+            {
+                for (a, e) in got.iter().zip(want) {
+                    assert!(
+                        (a - e).abs() < 1e-5 * (1.0 + e.abs()),
+                        "d{name}: {a} vs {e}"
+                    );
+                }
+            }
+            for (a, e) in dx.iter().zip(dx_ref.iter()) {
+                assert!((a - e).abs() < 1e-5 * (1.0 + e.abs()), "dx: {a} vs {e}");
+            }
+        }
     }
 }
