@@ -1,6 +1,6 @@
 //! Keras' default initialisers, all drawn from one seeded RNG so a seed fixes every weight.
 
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, Axis};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand::SeedableRng;
 use ndarray_rand::rand_distr::{StandardNormal, Uniform};
@@ -26,24 +26,27 @@ pub fn glorot_uniform(rows: usize, cols: usize, rng: &mut Rng) -> Array2<f32> {
 /// `orthogonal` (gain 1): the Q of a QR decomposition of a normal matrix, signs fixed by
 /// R's diagonal, as Keras draws the recurrent kernel. For `rows < cols` the rows are orthonormal.
 pub fn orthogonal(rows: usize, cols: usize, rng: &mut Rng) -> Array2<f32> {
-    // Orthonormalise the columns of a tall (n, k) normal matrix, then transpose if the target is wide.
+    // Orthonormalise the columns of a tall (n, k) normal matrix, then transpose if the target is
+    // wide. The columns are worked on as contiguous rows of the transpose (fast for LSTM(512)).
     let (n, k) = (rows.max(cols), rows.min(cols));
-    let mut a: Array2<f64> = Array2::random_using((n, k), StandardNormal, rng);
+    let a: Array2<f64> = Array2::random_using((n, k), StandardNormal, rng);
+    let mut basis = a.reversed_axes().as_standard_layout().into_owned();
     // Modified Gram-Schmidt gives Q with a positive R diagonal, i.e. Q * sign(diag(R)).
     for j in 0..k {
-        for p in 0..j {
-            let dot = a.column(p).dot(&a.column(j));
-            let qp = a.column(p).to_owned();
-            a.column_mut(j).scaled_add(-dot, &qp);
+        let (done, mut rest) = basis.view_mut().split_at(Axis(0), j);
+        let mut v = rest.row_mut(0);
+        for q in done.rows() {
+            let dot = q.dot(&v);
+            v.scaled_add(-dot, &q);
         }
-        let norm = a.column(j).dot(&a.column(j)).sqrt();
-        a.column_mut(j).mapv_inplace(|v| v / norm);
+        let norm = v.dot(&v).sqrt();
+        v /= norm;
     }
-    let q = a.mapv(|v| v as f32);
+    let q = basis.mapv(|v| v as f32); // [k, n]: orthonormal rows
     if rows < cols {
-        q.reversed_axes().as_standard_layout().to_owned()
-    } else {
         q
+    } else {
+        q.reversed_axes().as_standard_layout().into_owned()
     }
 }
 

@@ -550,66 +550,13 @@ impl Lstm {
         self.cache = Some(cache);
         Ok(output)
     }
-}
 
-impl Layer for Lstm {
-    fn class_name(&self) -> &'static str {
-        "LSTM"
-    }
-    fn base_name(&self) -> &'static str {
-        "lstm"
-    }
-
-    fn config(&self) -> super::LayerConfig {
-        super::LayerConfig::Lstm(self.lstm_config())
-    }
-
-    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
-        self.validate()?;
-        let [timesteps, features] = *input_shape else {
-            return Err(LstmError::shape(
-                "LSTM input",
-                "(batch, timesteps, features): a 3-D input",
-                batch_shape(input_shape),
-            ));
-        };
-        if features == 0 || timesteps == 0 {
-            return Err(LstmError::shape(
-                "LSTM input",
-                "at least one timestep and one feature",
-                format!("(None, {timesteps}, {features})"),
-            ));
-        }
-        let u = self.units;
-        let kernel = init::glorot_uniform(features, 4 * u, rng);
-        let recurrent_kernel = init::orthogonal(u, 4 * u, rng);
-        let bias = if self.use_bias {
-            init::unit_forget_bias(u)
-        } else {
-            Array1::zeros(4 * u)
-        };
-        self.weights = Some(LstmWeights {
-            d_kernel: Array2::zeros(kernel.dim()),
-            d_recurrent_kernel: Array2::zeros(recurrent_kernel.dim()),
-            d_bias: Array1::zeros(bias.dim()),
-            kernel,
-            recurrent_kernel,
-            bias,
-        });
-        self.state = None;
-        self.cache = None;
-        Ok(if self.return_sequences {
-            vec![timesteps, u]
-        } else {
-            vec![u]
-        })
-    }
-
-    fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {
-        self.run(x.view(), None, training, rng)
-    }
-
-    fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+    /// Backpropagation through time: parameter gradients, and d(loss)/d(input) if `want_dx`.
+    fn backward_through_time(
+        &mut self,
+        grad_output: &ArrayD<f32>,
+        want_dx: bool,
+    ) -> Result<Option<ArrayD<f32>>> {
         let cache = self.cache.as_ref().ok_or(LstmError::NotReady {
             what: "LSTM backward",
             needed: "preceded by a forward pass",
@@ -670,6 +617,10 @@ impl Layer for Lstm {
             w.d_bias.assign(&dz_all.sum_axis(Axis(0)));
         }
 
+        if !want_dx {
+            self.scratch = Some(Scratch { dz: dz_all, dh, dc });
+            return Ok(None);
+        }
         // Input gradient, back in (batch, time, feature) order.
         let features = w.kernel.nrows();
         let dx_time_major = dz_all.dot(&w.kernel.t());
@@ -692,7 +643,74 @@ impl Layer for Lstm {
             }
         }
         self.scratch = Some(Scratch { dz: dz_all, dh, dc });
-        Ok(dx.into_dyn())
+        Ok(Some(dx.into_dyn()))
+    }
+}
+
+impl Layer for Lstm {
+    fn class_name(&self) -> &'static str {
+        "LSTM"
+    }
+    fn base_name(&self) -> &'static str {
+        "lstm"
+    }
+
+    fn config(&self) -> super::LayerConfig {
+        super::LayerConfig::Lstm(self.lstm_config())
+    }
+
+    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+        self.validate()?;
+        let [timesteps, features] = *input_shape else {
+            return Err(LstmError::shape(
+                "LSTM input",
+                "(batch, timesteps, features): a 3-D input",
+                batch_shape(input_shape),
+            ));
+        };
+        if features == 0 || timesteps == 0 {
+            return Err(LstmError::shape(
+                "LSTM input",
+                "at least one timestep and one feature",
+                format!("(None, {timesteps}, {features})"),
+            ));
+        }
+        let u = self.units;
+        let kernel = init::glorot_uniform(features, 4 * u, rng);
+        let recurrent_kernel = init::orthogonal(u, 4 * u, rng);
+        let bias = if self.use_bias {
+            init::unit_forget_bias(u)
+        } else {
+            Array1::zeros(4 * u)
+        };
+        self.weights = Some(LstmWeights {
+            d_kernel: Array2::zeros(kernel.dim()),
+            d_recurrent_kernel: Array2::zeros(recurrent_kernel.dim()),
+            d_bias: Array1::zeros(bias.dim()),
+            kernel,
+            recurrent_kernel,
+            bias,
+        });
+        self.state = None;
+        self.cache = None;
+        Ok(if self.return_sequences {
+            vec![timesteps, u]
+        } else {
+            vec![u]
+        })
+    }
+
+    fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {
+        self.run(x.view(), None, training, rng)
+    }
+
+    fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+        self.backward_through_time(grad_output, true)
+            .map(|dx| dx.expect("asked for the input gradient"))
+    }
+
+    fn backward_params_only(&mut self, grad_output: &ArrayD<f32>) -> Result<()> {
+        self.backward_through_time(grad_output, false).map(|_| ())
     }
 
     fn params(&mut self) -> Vec<Param<'_>> {

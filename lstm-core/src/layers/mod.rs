@@ -116,6 +116,12 @@ pub trait Layer: std::fmt::Debug + Send {
     /// returns d(loss)/d(input).
     fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>>;
 
+    /// Like [`Layer::backward`] for the first layer of a training step, where nobody needs
+    /// d(loss)/d(input): layers that can skip computing it override this.
+    fn backward_params_only(&mut self, grad_output: &ArrayD<f32>) -> Result<()> {
+        self.backward(grad_output).map(|_| ())
+    }
+
     /// Trainable tensors with their gradients, in Keras order.
     fn params(&mut self) -> Vec<Param<'_>>;
 
