@@ -55,6 +55,10 @@ pub struct FitConfig {
     pub epochs: usize,
     pub batch_size: usize,
     pub shuffle: bool,
+    /// With `shuffle`: a new order every epoch (the default), or one order drawn at the start
+    /// and kept. Keras 3 on TensorFlow does the latter whenever `keras.utils.set_random_seed`
+    /// was called (as in every reproducible tutorial): its shuffle op is re-seeded each epoch.
+    pub reshuffle_each_epoch: bool,
     pub validation_split: f32,
     pub validation_data: Option<(ArrayD<f32>, ArrayD<f32>)>,
     /// 0: silent. 1: about 20 epoch lines spread over the run (all of them for ≤ 20 epochs).
@@ -69,6 +73,7 @@ impl Default for FitConfig {
             epochs: 1,
             batch_size: 32,
             shuffle: true,
+            reshuffle_each_epoch: true,
             validation_split: 0.0,
             validation_data: None,
             verbose: 1,
@@ -91,6 +96,12 @@ impl FitConfig {
     }
     pub fn shuffle(mut self, shuffle: bool) -> Self {
         self.shuffle = shuffle;
+        self
+    }
+    /// `false`: shuffle once and keep that order for every epoch, as seeded Keras does
+    /// (see [`FitConfig::reshuffle_each_epoch`](FitConfig#structfield.reshuffle_each_epoch)).
+    pub fn reshuffle_each_epoch(mut self, yes: bool) -> Self {
+        self.reshuffle_each_epoch = yes;
         self
     }
     /// Holds out the *last* fraction of the samples (before shuffling) for validation, as Keras.
@@ -764,7 +775,7 @@ impl Sequential {
         let mut order: Vec<usize> = (0..n).collect();
         for epoch in 1..=config.epochs {
             let started = Instant::now();
-            if config.shuffle {
+            if config.shuffle && (epoch == 1 || config.reshuffle_each_epoch) {
                 order.shuffle(&mut self.rng);
             }
             let mut loss_sum = 0.0f64;

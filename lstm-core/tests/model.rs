@@ -425,3 +425,48 @@ fn divergence_stops_with_the_epoch_and_batch_and_keeps_finite_weights() {
             .all(|w| w.iter().all(|v| v.is_finite()))
     );
 }
+
+#[test]
+fn shuffling_once_keeps_one_order_for_every_epoch_as_seeded_keras() {
+    use ndarray_rand::rand::seq::SliceRandom;
+    let (x, y) = sum_data();
+    let build = || {
+        let mut model = Sequential::with_seed(&[3, 1], 3);
+        model.add(Lstm::new(4)).unwrap();
+        model.add(Dense::new(1)).unwrap();
+        model
+            .compile(Adam::new(0.01), Loss::MeanSquaredError)
+            .unwrap();
+        model
+    };
+    let once = FitConfig::new()
+        .epochs(3)
+        .batch_size(16)
+        .reshuffle_each_epoch(false)
+        .verbose(0);
+    let mut shuffled_once = build();
+    // The one order fit draws: the model's RNG after building, shuffling 0..n.
+    let mut order: Vec<usize> = (0..x.shape()[0]).collect();
+    order.shuffle(&mut shuffled_once.rng().clone());
+    let history = shuffled_once.fit(&x, &y, &once).unwrap();
+
+    // The same training on data put in that order once, never shuffled.
+    let (px, py) = (
+        x.select(ndarray::Axis(0), &order),
+        y.select(ndarray::Axis(0), &order),
+    );
+    let mut in_order = build();
+    let fixed = in_order
+        .fit(&px, &py, &once.clone().shuffle(false))
+        .unwrap();
+    assert_eq!(history.loss, fixed.loss);
+    assert_eq!(shuffled_once.get_weights(), in_order.get_weights());
+
+    // Reshuffling each epoch (the default) trains on other batches from epoch 2 on.
+    let mut reshuffled = build();
+    let every = reshuffled
+        .fit(&x, &y, &once.clone().reshuffle_each_epoch(true))
+        .unwrap();
+    assert_eq!(every.loss[0], history.loss[0]);
+    assert_ne!(every.loss[1..], history.loss[1..]);
+}
