@@ -13,7 +13,7 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export EVCXR_TMPDIR := $(CURDIR)/target/evcxr
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: notebooks test lab setup kernel cargo-test lint bench
+.PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step
 
 ## Execute every notebook, write the outputs back, export HTML into target/site/.
 notebooks: setup
@@ -29,6 +29,10 @@ test: cargo-test setup
 ## The tutorial's workloads and the throughput table (see the README).
 bench:
 	cargo run --release -p lstm-core --example tutorial_benchmarks
+
+## Criterion benches of the LSTM layer's forward and backward pass and of a training step.
+bench-step:
+	cargo bench -p lstm-core --bench lstm_step
 
 ## JupyterLab on notebooks/ with the Rust kernel.
 lab: setup

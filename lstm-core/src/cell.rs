@@ -17,7 +17,7 @@
 
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Zip, s};
 
-use crate::activation::{self, Activation, sigmoid};
+use crate::activation::{self, Activation};
 
 /// The four gates in Keras' order along the packed `4·units` axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,22 +69,22 @@ pub fn preactivation(
 
 /// `i_t = σ(z_i)`
 pub fn input_gate(z_i: ArrayView2<f32>) -> Array2<f32> {
-    z_i.mapv(sigmoid)
+    activated(z_i, Activation::Sigmoid)
 }
 
 /// `f_t = σ(z_f)`
 pub fn forget_gate(z_f: ArrayView2<f32>) -> Array2<f32> {
-    z_f.mapv(sigmoid)
+    activated(z_f, Activation::Sigmoid)
 }
 
 /// `g_t = act(z_c)`, where `act` is the layer's activation (tanh by default).
 pub fn candidate(z_c: ArrayView2<f32>, activation: Activation) -> Array2<f32> {
-    z_c.mapv(|v| activation.apply(v))
+    activated(z_c, activation)
 }
 
 /// `o_t = σ(z_o)`
 pub fn output_gate(z_o: ArrayView2<f32>) -> Array2<f32> {
-    z_o.mapv(sigmoid)
+    activated(z_o, Activation::Sigmoid)
 }
 
 /// `c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t`
@@ -103,9 +103,14 @@ pub fn update_cell_state(
 
 /// `h_t = o_t ⊙ act(c_t)`
 pub fn hidden_state(o: ArrayView2<f32>, c: ArrayView2<f32>, activation: Activation) -> Array2<f32> {
-    Zip::from(o)
-        .and(c)
-        .map_collect(|&o, &c| o * activation.apply(c))
+    &o * &activated(c, activation)
+}
+
+/// The nonlinearity the layer applies (vectorised), so these functions give the layer's exact bits.
+fn activated(z: ArrayView2<f32>, activation: Activation) -> Array2<f32> {
+    let mut out = z.as_standard_layout().into_owned();
+    activation.apply_in_place(out.as_slice_mut().expect("standard layout"));
+    out
 }
 
 /// Everything one step computes; [`crate::Lstm::last_steps`] returns these for `inspect`.
@@ -417,5 +422,29 @@ mod tests {
         let back_a = step_backward(&a, c_prev.view(), dh.view(), c_prev.view(), act);
         let back_b = step_backward(&b, cf.view(), dhf.view(), cf.view(), act);
         assert_eq!(back_a, back_b);
+    }
+
+    #[test]
+    fn gate_by_gate_functions_give_the_layers_exact_bits() {
+        // What notebook 02 shows: the readable functions and the fused step agree bit for bit.
+        let z = arr2(&[
+            [
+                0.3, -0.2, 0.5, 0.1, -0.4, 0.9, 0.2, -0.7, 1.3, -2.1, 0.05, 4.0,
+            ],
+            [
+                0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, -0.9, -1.0, -1.1, -1.2,
+            ],
+        ]);
+        let c_prev = arr2(&[[0.4, -0.6, 0.25], [0.1, 0.2, -0.3]]);
+        for act in [Activation::Tanh, Activation::Relu] {
+            let fused = step_from_preactivations(z.view(), c_prev.view(), act);
+            let i = input_gate(gate_slice(z.view(), Gate::Input));
+            let f = forget_gate(gate_slice(z.view(), Gate::Forget));
+            let g = candidate(gate_slice(z.view(), Gate::Candidate), act);
+            let o = output_gate(gate_slice(z.view(), Gate::Output));
+            let c = update_cell_state(f.view(), c_prev.view(), i.view(), g.view());
+            let h = hidden_state(o.view(), c.view(), act);
+            assert_eq!(fused, CellStep { i, f, g, o, c, h }, "{act:?}");
+        }
     }
 }
