@@ -2,7 +2,7 @@
 //! path (a clear message, no panic, the model unchanged).
 
 use lstm_core::prelude::*;
-use lstm_core::{EarlyStopping, LstmError};
+use lstm_core::{EarlyStopping, LstmError, Optimizer};
 use ndarray::{ArrayD, IxDyn};
 
 fn regression_model(seed: u64) -> Sequential {
@@ -13,6 +13,15 @@ fn regression_model(seed: u64) -> Sequential {
     model
         .compile(Adam::new(0.01), Loss::MeanSquaredError)
         .unwrap();
+    model
+}
+
+/// LSTM(units) + Dense(1) on the sum task's (3, 1) windows, mean squared error.
+fn lstm_dense(seed: u64, units: usize, optimizer: impl Optimizer + 'static) -> Sequential {
+    let mut model = Sequential::with_seed(&[3, 1], seed);
+    model.add(Lstm::new(units)).unwrap();
+    model.add(Dense::new(1)).unwrap();
+    model.compile(optimizer, Loss::MeanSquaredError).unwrap();
     model
 }
 
@@ -48,12 +57,7 @@ fn same_seed_gives_bit_identical_training() {
 #[test]
 fn fit_learns_the_sum_task() {
     let (x, y) = sum_data();
-    let mut model = Sequential::with_seed(&[3, 1], 1);
-    model.add(Lstm::new(8)).unwrap();
-    model.add(Dense::new(1)).unwrap();
-    model
-        .compile(Adam::new(0.01), Loss::MeanSquaredError)
-        .unwrap();
+    let mut model = lstm_dense(1, 8, Adam::new(0.01));
     let history = model
         .fit(
             &x,
@@ -95,13 +99,7 @@ fn epoch_loss_is_the_batch_size_weighted_mean_of_batch_losses() {
     let (x, y) = sum_data();
     let x = x.slice(s![..10, .., ..]).to_owned();
     let y = y.slice(s![..10]).to_owned();
-    let build = || {
-        let mut m = Sequential::with_seed(&[3, 1], 4);
-        m.add(Lstm::new(4)).unwrap();
-        m.add(Dense::new(1)).unwrap();
-        m.compile(Adam::new(0.05), Loss::MeanSquaredError).unwrap();
-        m
-    };
+    let build = || lstm_dense(4, 4, Adam::new(0.05));
     let mut fitted = build();
     let history = fitted
         .fit(
@@ -166,12 +164,7 @@ fn return_state_gives_the_last_step_and_the_cell_state() {
 fn early_stopping_stops_and_restores_the_best_weights() {
     let (x, y) = sum_data();
     // A learning rate this high makes validation loss bounce, so patience runs out.
-    let mut model = Sequential::with_seed(&[3, 1], 2);
-    model.add(Lstm::new(4)).unwrap();
-    model.add(Dense::new(1)).unwrap();
-    model
-        .compile(Sgd::new(0.5), Loss::MeanSquaredError)
-        .unwrap();
+    let mut model = lstm_dense(2, 4, Sgd::new(0.5));
     let stopper = EarlyStopping::new().patience(2).restore_best_weights(true);
     let config = FitConfig::new()
         .epochs(200)
@@ -401,12 +394,7 @@ fn layer_settings_are_checked_when_added() {
 fn divergence_stops_with_the_epoch_and_batch_and_keeps_finite_weights() {
     let (x, y) = sum_data();
     let y = y * 1e30;
-    let mut model = Sequential::with_seed(&[3, 1], 1);
-    model.add(Lstm::new(4)).unwrap();
-    model.add(Dense::new(1)).unwrap();
-    model
-        .compile(Sgd::new(1e10), Loss::MeanSquaredError)
-        .unwrap();
+    let mut model = lstm_dense(1, 4, Sgd::new(1e10));
     let err = model
         .fit(&x, &y, &FitConfig::new().epochs(5).batch_size(8).verbose(0))
         .unwrap_err();
@@ -430,15 +418,7 @@ fn divergence_stops_with_the_epoch_and_batch_and_keeps_finite_weights() {
 fn shuffling_once_keeps_one_order_for_every_epoch_as_seeded_keras() {
     use ndarray_rand::rand::seq::SliceRandom;
     let (x, y) = sum_data();
-    let build = || {
-        let mut model = Sequential::with_seed(&[3, 1], 3);
-        model.add(Lstm::new(4)).unwrap();
-        model.add(Dense::new(1)).unwrap();
-        model
-            .compile(Adam::new(0.01), Loss::MeanSquaredError)
-            .unwrap();
-        model
-    };
+    let build = || lstm_dense(3, 4, Adam::new(0.01));
     let once = FitConfig::new()
         .epochs(3)
         .batch_size(16)
