@@ -3,7 +3,8 @@
 //! A Keras-exact LSTM in Rust, small enough to read in one sitting and fast enough to train
 //! interactively in evcxr notebooks.
 //!
-//! * [`cell`]: the gates, written like the equations; the layer runs these same functions.
+//! * [`cell`]: the gates, written like the equations, and the in-place kernels the layer runs
+//!   (the readable functions give the same bits).
 //! * [`layers`]: `Lstm`, `Dense`, `Dropout`, `Bidirectional`, `TimeDistributed`, in Keras' weight layout.
 //! * [`model`]: `Sequential` with `compile`, `fit`, `evaluate`, `predict`, `summary`.
 //! * [`data`]: windows, reshaping, scalers, splits and the tutorial's datasets.
