@@ -12,15 +12,19 @@ use lstm_core::{Adam, Dense, Loss, Lstm, Sequential};
 const TIMESTEPS: usize = 30;
 const BATCH: usize = 32;
 
-fn built(hidden: usize) -> (Lstm, ArrayD<f32>) {
-    let mut rng = seeded_rng(1);
-    let mut lstm = Lstm::new(hidden);
-    lstm.build(&[TIMESTEPS, 1], &mut rng).expect("valid layer");
-    let x = Array3::from_shape_fn((BATCH, TIMESTEPS, 1), |(b, t, _)| {
+/// One batch of one-feature windows.
+fn windows() -> ArrayD<f32> {
+    Array3::from_shape_fn((BATCH, TIMESTEPS, 1), |(b, t, _)| {
         ((b * 31 + t) % 17) as f32 / 17.0
     })
-    .into_dyn();
-    (lstm, x)
+    .into_dyn()
+}
+
+fn built(hidden: usize) -> (Lstm, ArrayD<f32>) {
+    let mut lstm = Lstm::new(hidden);
+    lstm.build(&[TIMESTEPS, 1], &mut seeded_rng(1))
+        .expect("valid layer");
+    (lstm, windows())
 }
 
 /// FLOPs of one pass: the forward is a third of the 24·H·(I+H)·T·B of a training step.
@@ -57,7 +61,7 @@ fn train_step(c: &mut Criterion) {
         if hidden >= 512 {
             group.sample_size(20);
         }
-        let (_, x) = built(1);
+        let x = windows();
         let y = Array1::from_shape_fn(BATCH, |b| (b % 5) as f32 / 5.0);
         let mut model = Sequential::with_seed(&[TIMESTEPS, 1], 1);
         model.add(Lstm::new(hidden)).expect("valid layer");
