@@ -124,6 +124,21 @@ pub struct CellStep {
     pub h: Array2<f32>,
 }
 
+impl CellStep {
+    /// From the packed gates `[batch, 4u]` of a step and its new states.
+    pub fn from_gates(gates: ArrayView2<f32>, c: Array2<f32>, h: Array2<f32>) -> CellStep {
+        let gate = |g| gate_slice(gates, g).to_owned();
+        CellStep {
+            i: gate(Gate::Input),
+            f: gate(Gate::Forget),
+            g: gate(Gate::Candidate),
+            o: gate(Gate::Output),
+            c,
+            h,
+        }
+    }
+}
+
 /// One step from the packed pre-activations `z = x·W + h_prev·U + b` (`[batch, 4u]`).
 pub fn step_from_preactivations(
     z: ArrayView2<f32>,
@@ -145,15 +160,7 @@ pub fn step_from_preactivations(
         h.view_mut(),
         activation,
     );
-    let gate = |g| gate_slice(gates.view(), g).to_owned();
-    CellStep {
-        i: gate(Gate::Input),
-        f: gate(Gate::Forget),
-        g: gate(Gate::Candidate),
-        o: gate(Gate::Output),
-        c,
-        h,
-    }
+    CellStep::from_gates(gates.view(), c, h)
 }
 
 /// One full step of the cell with packed Keras weights
@@ -242,7 +249,7 @@ pub fn step_backward(
     .expect("four [batch, units] gates")
     .as_standard_layout()
     .into_owned();
-    let act_c = step.c.mapv(|v| activation.apply(v));
+    let act_c = activated(step.c.view(), activation);
     let mut dz = Array2::zeros((batch, 4 * units));
     let mut dc = dc_next.as_standard_layout().into_owned();
     step_backward_in_place(

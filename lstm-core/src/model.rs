@@ -625,24 +625,18 @@ impl Sequential {
                 loss,
             });
         }
-        let n = self.layers.len();
+        let last = self.layers.len() - 1;
         let mut g = grad;
         for (k, layer) in self.layers.iter_mut().enumerate().rev() {
-            if k == 0 && !want_input_gradient {
-                if n == 1 && from_logits {
-                    layer.backward_from_logits(&g)?;
-                } else {
-                    layer.backward_params_only(&g)?;
-                }
-                return Ok((loss, pred, None));
-            }
-            g = if k == n - 1 && from_logits {
-                layer.backward_from_logits(&g)?
+            if k == last && from_logits {
+                g = layer.backward_from_logits(&g)?;
+            } else if k == 0 && !want_input_gradient {
+                layer.backward_params_only(&g)?;
             } else {
-                layer.backward(&g)?
-            };
+                g = layer.backward(&g)?;
+            }
         }
-        Ok((loss, pred, Some(g)))
+        Ok((loss, pred, want_input_gradient.then_some(g)))
     }
 
     /// The loss and its gradients for a batch, without changing the weights: one array per

@@ -9,7 +9,7 @@ use ndarray_rand::rand::Rng as _;
 
 use super::{Layer, Param, Weight, check_weight_shapes, not_built};
 use crate::activation::Activation;
-use crate::cell::{self, CellStep, Gate};
+use crate::cell::{self, CellStep};
 use crate::error::{LstmError, Result, batch_shape, ensure_finite, fmt_shape};
 use crate::init::{self, Rng};
 
@@ -49,7 +49,7 @@ struct LstmWeights {
 
 /// What backpropagation needs from the forward pass. Every step's values sit in one array, in
 /// blocks of `batch` rows (block t is step t), and the buffers are reused from batch to batch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Cache {
     batch: usize,
     timesteps: usize,
@@ -67,7 +67,7 @@ struct Cache {
 }
 
 /// Buffers of the backward pass, reused from batch to batch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Scratch {
     dz: Array2<f32>,
     dh: Array2<f32>,
@@ -75,10 +75,11 @@ struct Scratch {
 }
 
 /// `buffer` if it has `shape`, else a new zeroed array (contents are overwritten by the caller).
-fn reuse(buffer: Option<Array2<f32>>, shape: (usize, usize)) -> Array2<f32> {
-    match buffer {
-        Some(b) if b.dim() == shape => b,
-        _ => Array2::zeros(shape),
+fn reuse(buffer: Array2<f32>, shape: (usize, usize)) -> Array2<f32> {
+    if buffer.dim() == shape {
+        buffer
+    } else {
+        Array2::zeros(shape)
     }
 }
 
@@ -223,21 +224,17 @@ impl Cache {
         features: usize,
         units: usize,
     ) -> Cache {
-        let old = old.map(|c| (c.x_time_major, c.gates, c.h, c.c, c.act_c));
-        let (x, gates, h, c, act_c) = match old {
-            Some((x, g, h, c, a)) => (Some(x), Some(g), Some(h), Some(c), Some(a)),
-            None => (None, None, None, None, None),
-        };
+        let old = old.unwrap_or_default();
         let rows = timesteps * batch;
         Cache {
             batch,
             timesteps,
-            x_time_major: reuse(x, (rows, features)),
+            x_time_major: reuse(old.x_time_major, (rows, features)),
             dropout_mask: None,
-            gates: reuse(gates, (rows, 4 * units)),
-            h: reuse(h, (rows + batch, units)),
-            c: reuse(c, (rows + batch, units)),
-            act_c: reuse(act_c, (rows, units)),
+            gates: reuse(old.gates, (rows, 4 * units)),
+            h: reuse(old.h, (rows + batch, units)),
+            c: reuse(old.c, (rows + batch, units)),
+            act_c: reuse(old.act_c, (rows, units)),
         }
     }
 
@@ -419,17 +416,12 @@ impl Lstm {
     pub fn last_steps(&self) -> Option<Vec<CellStep>> {
         let cache = self.cache.as_ref()?;
         let steps = (0..cache.timesteps).map(|t| {
-            let gates = cache.gates.slice(s![cache.block(t), ..]);
-            let gate = |g| cell::gate_slice(gates, g).to_owned();
             let state = |a: &Array2<f32>| a.slice(s![cache.block(t + 1), ..]).to_owned();
-            CellStep {
-                i: gate(Gate::Input),
-                f: gate(Gate::Forget),
-                g: gate(Gate::Candidate),
-                o: gate(Gate::Output),
-                c: state(&cache.c),
-                h: state(&cache.h),
-            }
+            CellStep::from_gates(
+                cache.gates.slice(s![cache.block(t), ..]),
+                state(&cache.c),
+                state(&cache.h),
+            )
         });
         Some(steps.collect())
     }
@@ -577,11 +569,7 @@ impl Lstm {
             ));
         }
 
-        let old = self.scratch.take();
-        let (dz, dh, dc) = match old {
-            Some(o) => (Some(o.dz), Some(o.dh), Some(o.dc)),
-            None => (None, None, None),
-        };
+        let Scratch { dz, dh, dc } = self.scratch.take().unwrap_or_default();
         let mut dz_all = reuse(dz, (timesteps * batch, 4 * units));
         let mut dh = reuse(dh, (batch, units));
         let mut dc = reuse(dc, (batch, units));
@@ -617,33 +605,32 @@ impl Lstm {
             w.d_bias.assign(&dz_all.sum_axis(Axis(0)));
         }
 
-        if !want_dx {
-            self.scratch = Some(Scratch { dz: dz_all, dh, dc });
-            return Ok(None);
-        }
         // Input gradient, back in (batch, time, feature) order.
-        let features = w.kernel.nrows();
-        let dx_time_major = dz_all.dot(&w.kernel.t());
-        let dx_time_major = dx_time_major
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order((timesteps, batch, features))
-            .expect("contiguous");
-        let mut dx = Array3::<f32>::zeros((batch, timesteps, features));
-        for t in 0..timesteps {
-            let target = if self.go_backwards {
-                timesteps - 1 - t
-            } else {
-                t
-            };
-            let mut slot = dx.index_axis_mut(Axis(1), target);
-            slot.assign(&dx_time_major.index_axis(Axis(0), t));
-            if let Some(mask) = &cache.dropout_mask {
-                slot *= mask;
+        let dx = want_dx.then(|| {
+            let features = w.kernel.nrows();
+            let dx_time_major = dz_all.dot(&w.kernel.t());
+            let dx_time_major = dx_time_major
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order((timesteps, batch, features))
+                .expect("contiguous");
+            let mut dx = Array3::<f32>::zeros((batch, timesteps, features));
+            for t in 0..timesteps {
+                let target = if self.go_backwards {
+                    timesteps - 1 - t
+                } else {
+                    t
+                };
+                let mut slot = dx.index_axis_mut(Axis(1), target);
+                slot.assign(&dx_time_major.index_axis(Axis(0), t));
+                if let Some(mask) = &cache.dropout_mask {
+                    slot *= mask;
+                }
             }
-        }
+            dx.into_dyn()
+        });
         self.scratch = Some(Scratch { dz: dz_all, dh, dc });
-        Ok(Some(dx.into_dyn()))
+        Ok(dx)
     }
 }
 
