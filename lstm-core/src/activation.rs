@@ -18,7 +18,18 @@ pub fn sigmoid_in_place(values: &mut [f32]) {
     rten_vecmath::Sigmoid {}.map_mut(values);
 }
 
-/// Element-wise activations, by their Keras names.
+/// Softmax of one row in place, shifted by its maximum so it never overflows.
+pub fn softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    row.iter_mut().for_each(|v| *v /= sum);
+}
+
+/// Activations, by their Keras names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
@@ -27,43 +38,52 @@ pub enum Activation {
     Relu,
     Sigmoid,
     Tanh,
-    /// Over the last axis; only for `Dense`.
+    /// Over a whole row (the last axis); `Dense` only, since the LSTM's activations act on each
+    /// value alone.
     Softmax,
 }
 
 impl Activation {
-    /// Applies an element-wise activation to one value (softmax is not element-wise).
+    /// Applies the activation to one value. Softmax, which works on a whole row, sees a row of
+    /// one value here and gives 1.
     pub fn apply(self, x: f32) -> f32 {
         match self {
             Activation::Linear => x,
             Activation::Relu => x.max(0.0),
             Activation::Sigmoid => sigmoid(x),
             Activation::Tanh => x.tanh(),
-            Activation::Softmax => unreachable!("softmax is applied over a whole row"),
+            Activation::Softmax => {
+                if x.is_nan() {
+                    x
+                } else {
+                    1.0
+                }
+            }
         }
     }
 
-    /// Applies an element-wise activation to a whole slice: the form the layers run. Sigmoid and
-    /// tanh are vectorised (rten-vecmath, within 4 ULP), many times faster than one call per value.
+    /// Applies the activation to a whole slice: the form the layers run. Sigmoid and tanh are
+    /// vectorised (rten-vecmath, within 4 ULP), many times faster than one call per value.
+    /// Softmax treats the slice as one row.
     pub fn apply_in_place(self, values: &mut [f32]) {
         match self {
             Activation::Linear => {}
             Activation::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
             Activation::Sigmoid => sigmoid_in_place(values),
             Activation::Tanh => rten_vecmath::Tanh {}.map_mut(values),
-            Activation::Softmax => unreachable!("softmax is applied over a whole row"),
+            Activation::Softmax => softmax_in_place(values),
         }
     }
 
     /// The derivative, written in terms of the *output* `y = act(x)` where that is cheaper.
-    /// relu'(0) is 0, as in TensorFlow.
+    /// relu'(0) is 0, as in TensorFlow. For softmax this is the Jacobian's diagonal
+    /// `∂y_k/∂x_k = y_k(1 − y_k)`; its backward pass needs the whole Jacobian, which `Dense` uses.
     pub fn derivative_from_output(self, y: f32) -> f32 {
         match self {
             Activation::Linear => 1.0,
             Activation::Relu => (y > 0.0) as u8 as f32,
-            Activation::Sigmoid => y * (1.0 - y),
+            Activation::Sigmoid | Activation::Softmax => y * (1.0 - y),
             Activation::Tanh => 1.0 - y * y,
-            Activation::Softmax => unreachable!("softmax backward uses its Jacobian"),
         }
     }
 
@@ -131,6 +151,13 @@ mod tests {
                 }
             }
         }
+        let mut row = [1.0f32, 2.0, 3.0];
+        Activation::Softmax.apply_in_place(&mut row);
+        let total: f32 = [1.0f32, 2.0, 3.0].iter().map(|v| v.exp()).sum();
+        for (k, p) in row.iter().enumerate() {
+            assert!((p - ((k + 1) as f32).exp() / total).abs() < 1e-7);
+        }
+        assert_eq!(Activation::Softmax.apply(42.0), 1.0, "a row of one value");
         let mut extremes = [-1000.0f32, 1000.0, 0.0];
         sigmoid_in_place(&mut extremes);
         assert_eq!(extremes, [0.0, 1.0, 0.5]);

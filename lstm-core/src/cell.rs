@@ -18,6 +18,7 @@
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Zip, s};
 
 use crate::activation::{self, Activation};
+use crate::error::{LstmError, Result, fmt_shape};
 
 /// The four gates in Keras' order along the packed `4·units` axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,28 +44,76 @@ impl Gate {
 }
 
 /// This gate's columns of a packed `[.., 4·units]` array.
-pub fn gate_slice(packed: ArrayView2<'_, f32>, gate: Gate) -> ArrayView2<'_, f32> {
-    let units = packed.ncols() / 4;
+pub fn gate_slice(packed: ArrayView2<'_, f32>, gate: Gate) -> Result<ArrayView2<'_, f32>> {
+    let units = packed_units("gate_slice: packed array", packed.ncols(), packed.shape())?;
     let start = gate.index() * units;
-    packed.slice_move(s![.., start..start + units])
+    Ok(packed.slice_move(s![.., start..start + units]))
 }
 
 /// This gate's part of a packed `[4·units]` bias.
-pub fn gate_bias(packed: ArrayView1<'_, f32>, gate: Gate) -> ArrayView1<'_, f32> {
-    let units = packed.len() / 4;
+pub fn gate_bias(packed: ArrayView1<'_, f32>, gate: Gate) -> Result<ArrayView1<'_, f32>> {
+    let units = packed_units("gate_bias: packed bias", packed.len(), packed.shape())?;
     let start = gate.index() * units;
-    packed.slice_move(s![start..start + units])
+    Ok(packed.slice_move(s![start..start + units]))
+}
+
+/// `units` of a packed axis of length `4·units`.
+fn packed_units(context: &str, len: usize, shape: &[usize]) -> Result<usize> {
+    if len == 0 || !len.is_multiple_of(4) {
+        return Err(LstmError::shape(
+            context,
+            "four gates packed side by side: a last axis of 4·units",
+            fmt_shape(shape),
+        ));
+    }
+    Ok(len / 4)
+}
+
+/// Refuses a shape other than `expected`, naming the argument.
+fn same_shape(context: &str, name: &str, expected: &[usize], got: &[usize]) -> Result<()> {
+    if expected != got {
+        return Err(LstmError::shape(
+            format!("{context}: {name}"),
+            fmt_shape(expected),
+            fmt_shape(got),
+        ));
+    }
+    Ok(())
+}
+
+/// The cell's activations are element-wise; softmax (over a row) is for `Dense` only.
+fn elementwise(context: &str, activation: Activation) -> Result<()> {
+    if activation == Activation::Softmax {
+        return Err(LstmError::config(
+            "cell activation",
+            format!("an element-wise activation (tanh, relu, sigmoid or linear) for {context}"),
+            "softmax",
+        ));
+    }
+    Ok(())
 }
 
 /// `z = x·W + h_prev·U + b`, for one gate (`W: [in, u]`) or all four packed (`W: [in, 4u]`).
+/// Shapes: `x: [batch, in]`, `h_prev: [batch, u]`, `U: [u, cols]`, `b: [cols]`.
 pub fn preactivation(
     x: ArrayView2<f32>,
     h_prev: ArrayView2<f32>,
     kernel: ArrayView2<f32>,
     recurrent_kernel: ArrayView2<f32>,
     bias: ArrayView1<f32>,
-) -> Array2<f32> {
-    x.dot(&kernel) + h_prev.dot(&recurrent_kernel) + bias
+) -> Result<Array2<f32>> {
+    let context = "cell::preactivation";
+    let (batch, cols) = (x.nrows(), kernel.ncols());
+    same_shape(context, "kernel", &[x.ncols(), cols], kernel.shape())?;
+    same_shape(context, "h_prev", &[batch, h_prev.ncols()], h_prev.shape())?;
+    same_shape(
+        context,
+        "recurrent_kernel",
+        &[h_prev.ncols(), cols],
+        recurrent_kernel.shape(),
+    )?;
+    same_shape(context, "bias", &[cols], bias.shape())?;
+    Ok(x.dot(&kernel) + h_prev.dot(&recurrent_kernel) + bias)
 }
 
 /// `i_t = σ(z_i)`
@@ -78,8 +127,9 @@ pub fn forget_gate(z_f: ArrayView2<f32>) -> Array2<f32> {
 }
 
 /// `g_t = act(z_c)`, where `act` is the layer's activation (tanh by default).
-pub fn candidate(z_c: ArrayView2<f32>, activation: Activation) -> Array2<f32> {
-    activated(z_c, activation)
+pub fn candidate(z_c: ArrayView2<f32>, activation: Activation) -> Result<Array2<f32>> {
+    elementwise("cell::candidate", activation)?;
+    Ok(activated(z_c, activation))
 }
 
 /// `o_t = σ(z_o)`
@@ -87,23 +137,34 @@ pub fn output_gate(z_o: ArrayView2<f32>) -> Array2<f32> {
     activated(z_o, Activation::Sigmoid)
 }
 
-/// `c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t`
+/// `c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t`, all `[batch, units]`.
 pub fn update_cell_state(
     f: ArrayView2<f32>,
     c_prev: ArrayView2<f32>,
     i: ArrayView2<f32>,
     g: ArrayView2<f32>,
-) -> Array2<f32> {
-    Zip::from(f)
+) -> Result<Array2<f32>> {
+    let context = "cell::update_cell_state";
+    same_shape(context, "c_prev", f.shape(), c_prev.shape())?;
+    same_shape(context, "i", f.shape(), i.shape())?;
+    same_shape(context, "g", f.shape(), g.shape())?;
+    Ok(Zip::from(f)
         .and(c_prev)
         .and(i)
         .and(g)
-        .map_collect(|&f, &c, &i, &g| f * c + i * g)
+        .map_collect(|&f, &c, &i, &g| f * c + i * g))
 }
 
-/// `h_t = o_t ⊙ act(c_t)`
-pub fn hidden_state(o: ArrayView2<f32>, c: ArrayView2<f32>, activation: Activation) -> Array2<f32> {
-    &o * &activated(c, activation)
+/// `h_t = o_t ⊙ act(c_t)`, both `[batch, units]`.
+pub fn hidden_state(
+    o: ArrayView2<f32>,
+    c: ArrayView2<f32>,
+    activation: Activation,
+) -> Result<Array2<f32>> {
+    let context = "cell::hidden_state";
+    elementwise(context, activation)?;
+    same_shape(context, "c", o.shape(), c.shape())?;
+    Ok(&o * &activated(c, activation))
 }
 
 /// The nonlinearity the layer applies (vectorised), so these functions give the layer's exact bits.
@@ -125,9 +186,13 @@ pub struct CellStep {
 }
 
 impl CellStep {
-    /// From the packed gates `[batch, 4u]` of a step and its new states.
-    pub fn from_gates(gates: ArrayView2<f32>, c: Array2<f32>, h: Array2<f32>) -> CellStep {
-        let gate = |g| gate_slice(gates, g).to_owned();
+    /// From the packed gates `[batch, 4u]` of a step and its new states `[batch, u]`.
+    pub(crate) fn from_gates(gates: ArrayView2<f32>, c: Array2<f32>, h: Array2<f32>) -> CellStep {
+        let units = c.ncols();
+        let gate = |g: Gate| {
+            let start = g.index() * units;
+            gates.slice(s![.., start..start + units]).to_owned()
+        };
         CellStep {
             i: gate(Gate::Input),
             f: gate(Gate::Forget),
@@ -139,13 +204,17 @@ impl CellStep {
     }
 }
 
-/// One step from the packed pre-activations `z = x·W + h_prev·U + b` (`[batch, 4u]`).
+/// One step from the packed pre-activations `z = x·W + h_prev·U + b` (`[batch, 4u]`) and
+/// `c_prev: [batch, u]`.
 pub fn step_from_preactivations(
     z: ArrayView2<f32>,
     c_prev: ArrayView2<f32>,
     activation: Activation,
-) -> CellStep {
+) -> Result<CellStep> {
+    let context = "cell::step_from_preactivations";
+    elementwise(context, activation)?;
     let (batch, units) = c_prev.dim();
+    same_shape(context, "z (packed gates)", &[batch, 4 * units], z.shape())?;
     let mut gates = z.as_standard_layout().into_owned();
     let (mut c, mut act_c, mut h) = (
         Array2::zeros((batch, units)),
@@ -160,7 +229,7 @@ pub fn step_from_preactivations(
         h.view_mut(),
         activation,
     );
-    CellStep::from_gates(gates.view(), c, h)
+    Ok(CellStep::from_gates(gates.view(), c, h))
 }
 
 /// One full step of the cell with packed Keras weights
@@ -173,8 +242,15 @@ pub fn step(
     recurrent_kernel: ArrayView2<f32>,
     bias: ArrayView1<f32>,
     activation: Activation,
-) -> CellStep {
-    let z = preactivation(x, h_prev, kernel, recurrent_kernel, bias);
+) -> Result<CellStep> {
+    let units = recurrent_kernel.nrows();
+    same_shape(
+        "cell::step",
+        "recurrent_kernel",
+        &[units, 4 * units],
+        recurrent_kernel.shape(),
+    )?;
+    let z = preactivation(x, h_prev, kernel, recurrent_kernel, bias)?;
     step_from_preactivations(z.view(), c_prev, activation)
 }
 
@@ -234,19 +310,35 @@ pub(crate) fn step_in_place(
 ///
 /// Given `dh` (gradient reaching `h_t`) and `dc_next` (gradient reaching `c_t` from step t+1),
 /// returns `(dz, dc_prev)`: the gradient of the packed pre-activations `[batch, 4u]` and of `c_{t-1}`.
+/// Every array of `step`, `c_prev`, `dh` and `dc_next` is `[batch, units]`.
 pub fn step_backward(
     step: &CellStep,
     c_prev: ArrayView2<f32>,
     dh: ArrayView2<f32>,
     dc_next: ArrayView2<f32>,
     activation: Activation,
-) -> (Array2<f32>, Array2<f32>) {
+) -> Result<(Array2<f32>, Array2<f32>)> {
+    let context = "cell::step_backward";
+    elementwise(context, activation)?;
     let (batch, units) = step.c.dim();
+    let shape = [batch, units];
+    for (name, got) in [
+        ("step.i", step.i.shape()),
+        ("step.f", step.f.shape()),
+        ("step.g", step.g.shape()),
+        ("step.o", step.o.shape()),
+        ("step.h", step.h.shape()),
+        ("c_prev", c_prev.shape()),
+        ("dh", dh.shape()),
+        ("dc_next", dc_next.shape()),
+    ] {
+        same_shape(context, name, &shape, got)?;
+    }
     let gates = ndarray::concatenate(
         ndarray::Axis(1),
         &[step.i.view(), step.f.view(), step.g.view(), step.o.view()],
     )
-    .expect("four [batch, units] gates")
+    .expect("four gates of one shape, checked above")
     .as_standard_layout()
     .into_owned();
     let act_c = activated(step.c.view(), activation);
@@ -261,7 +353,7 @@ pub fn step_backward(
         dz.view_mut(),
         activation,
     );
-    (dz, dc)
+    Ok((dz, dc))
 }
 
 /// The backward step as the layer runs it. `dc` holds the gradient reaching `c_t` on entry and
@@ -354,7 +446,8 @@ mod tests {
             recurrent.view(),
             bias.view(),
             Activation::Tanh,
-        );
+        )
+        .unwrap();
         let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
         let i = sig(2.0 * 0.5 + 0.5 * 0.2);
         let f = sig(2.0 * -0.3 + 0.5 * 0.4 + 1.0);
@@ -382,11 +475,12 @@ mod tests {
         let (dh, dc_next) = (arr2(&[[1.0, -0.5]]), arr2(&[[0.3, 0.2]]));
         for act in [Activation::Tanh, Activation::Relu] {
             let loss = |z: &Array2<f32>, c_prev: &Array2<f32>| {
-                let s = step_from_preactivations(z.view(), c_prev.view(), act);
+                let s = step_from_preactivations(z.view(), c_prev.view(), act).unwrap();
                 (&s.h * &dh).sum() + (&s.c * &dc_next).sum()
             };
-            let s = step_from_preactivations(z.view(), c_prev.view(), act);
-            let (dz, dc_prev) = step_backward(&s, c_prev.view(), dh.view(), dc_next.view(), act);
+            let s = step_from_preactivations(z.view(), c_prev.view(), act).unwrap();
+            let (dz, dc_prev) =
+                step_backward(&s, c_prev.view(), dh.view(), dc_next.view(), act).unwrap();
             let h = 1e-3;
             for k in 0..4 * units {
                 let (mut zp, mut zm) = (z.clone(), z.clone());
@@ -423,11 +517,11 @@ mod tests {
         let (zf, cf, dhf) = (f(&z), f(&c_prev), f(&dh));
         assert!(!cf.is_standard_layout());
         let act = Activation::Tanh;
-        let a = step_from_preactivations(z.view(), c_prev.view(), act);
-        let b = step_from_preactivations(zf.view(), cf.view(), act);
+        let a = step_from_preactivations(z.view(), c_prev.view(), act).unwrap();
+        let b = step_from_preactivations(zf.view(), cf.view(), act).unwrap();
         assert_eq!(a, b);
-        let back_a = step_backward(&a, c_prev.view(), dh.view(), c_prev.view(), act);
-        let back_b = step_backward(&b, cf.view(), dhf.view(), cf.view(), act);
+        let back_a = step_backward(&a, c_prev.view(), dh.view(), c_prev.view(), act).unwrap();
+        let back_b = step_backward(&b, cf.view(), dhf.view(), cf.view(), act).unwrap();
         assert_eq!(back_a, back_b);
     }
 
@@ -444,14 +538,81 @@ mod tests {
         ]);
         let c_prev = arr2(&[[0.4, -0.6, 0.25], [0.1, 0.2, -0.3]]);
         for act in [Activation::Tanh, Activation::Relu] {
-            let fused = step_from_preactivations(z.view(), c_prev.view(), act);
-            let i = input_gate(gate_slice(z.view(), Gate::Input));
-            let f = forget_gate(gate_slice(z.view(), Gate::Forget));
-            let g = candidate(gate_slice(z.view(), Gate::Candidate), act);
-            let o = output_gate(gate_slice(z.view(), Gate::Output));
-            let c = update_cell_state(f.view(), c_prev.view(), i.view(), g.view());
-            let h = hidden_state(o.view(), c.view(), act);
+            let fused = step_from_preactivations(z.view(), c_prev.view(), act).unwrap();
+            let gate = |g| gate_slice(z.view(), g).unwrap();
+            let i = input_gate(gate(Gate::Input));
+            let f = forget_gate(gate(Gate::Forget));
+            let g = candidate(gate(Gate::Candidate), act).unwrap();
+            let o = output_gate(gate(Gate::Output));
+            let c = update_cell_state(f.view(), c_prev.view(), i.view(), g.view()).unwrap();
+            let h = hidden_state(o.view(), c.view(), act).unwrap();
             assert_eq!(fused, CellStep { i, f, g, o, c, h }, "{act:?}");
         }
+    }
+
+    #[test]
+    fn wrong_shapes_and_softmax_are_errors_naming_the_argument() {
+        let z = Array2::<f32>::zeros((2, 8));
+        let c_prev = Array2::<f32>::zeros((2, 2));
+        let s = step_from_preactivations(z.view(), c_prev.view(), Activation::Tanh).unwrap();
+        // dh of the wrong width used to be truncated silently.
+        let dh = Array2::<f32>::zeros((2, 3));
+        let err = step_backward(
+            &s,
+            c_prev.view(),
+            dh.view(),
+            c_prev.view(),
+            Activation::Tanh,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("cell::step_backward: dh: expected shape (2, 2), got (2, 3)"),
+            "{err}"
+        );
+        let short = Array2::<f32>::zeros((1, 2));
+        let err = step_backward(
+            &s,
+            short.view(),
+            c_prev.view(),
+            c_prev.view(),
+            Activation::Tanh,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("c_prev: expected shape (2, 2), got (1, 2)"),
+            "{err}"
+        );
+        let err =
+            step_from_preactivations(z.view(), c_prev.view(), Activation::Softmax).unwrap_err();
+        assert!(err.to_string().contains("element-wise activation"), "{err}");
+        let err = candidate(c_prev.view(), Activation::Softmax).unwrap_err();
+        assert!(err.to_string().contains("got softmax"), "{err}");
+        let err = step_from_preactivations(z.slice(s![.., ..7]), c_prev.view(), Activation::Tanh)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected shape (2, 8), got (2, 7)"),
+            "{err}"
+        );
+        assert!(gate_slice(z.slice(s![.., ..6]), Gate::Output).is_err());
+        let w = Array2::<f32>::zeros((3, 8));
+        let u = Array2::<f32>::zeros((2, 8));
+        let b = ndarray::Array1::<f32>::zeros(8);
+        let x = Array2::<f32>::zeros((2, 2)); // 2 features, the kernel expects 3
+        let err = preactivation(x.view(), c_prev.view(), w.view(), u.view(), b.view()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("kernel: expected shape (2, 8), got (3, 8)"),
+            "{err}"
+        );
+        let err = update_cell_state(c_prev.view(), c_prev.view(), short.view(), c_prev.view())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("i: expected shape (2, 2), got (1, 2)"),
+            "{err}"
+        );
     }
 }

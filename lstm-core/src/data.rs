@@ -26,6 +26,7 @@ pub fn prepare_data(series: &[f32], n_steps: usize) -> Result<(Array2<f32>, Arra
     if n_steps >= series.len() {
         return Err(LstmError::WindowTooLong {
             n_steps,
+            needed: n_steps + 1,
             len: series.len(),
         });
     }
@@ -478,8 +479,19 @@ mod tests {
     #[test]
     fn window_errors_say_what_was_given() {
         let err = prepare_data(&[1.0, 2.0, 3.0], 3).unwrap_err();
-        assert_eq!(err, LstmError::WindowTooLong { n_steps: 3, len: 3 });
-        assert!(err.to_string().contains("got a series of 3"));
+        assert_eq!(
+            err,
+            LstmError::WindowTooLong {
+                n_steps: 3,
+                needed: 4,
+                len: 3
+            }
+        );
+        assert!(
+            err.to_string()
+                .contains("window of 3 steps needs a series of at least 4 values, got 3"),
+            "{err}"
+        );
         assert!(matches!(prepare_data(&[], 1), Err(LstmError::Empty { .. })));
         assert!(matches!(
             prepare_data(&[1.0, 2.0], 0),

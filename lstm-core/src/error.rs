@@ -35,10 +35,14 @@ pub enum LstmError {
     Empty { context: String, min: usize },
 
     /// A sliding window that does not fit in the series.
-    #[error(
-        "window of {n_steps} steps needs a series longer than {n_steps} values, got a series of {len}"
-    )]
-    WindowTooLong { n_steps: usize, len: usize },
+    #[error("a window of {n_steps} steps needs a series of at least {needed} values, got {len}")]
+    WindowTooLong {
+        n_steps: usize,
+        /// The shortest series that works: `n_steps + 1` to cut one (window, next value) pair,
+        /// `n_steps` to forecast from.
+        needed: usize,
+        len: usize,
+    },
 
     /// A scaler fitted on data where every value is the same.
     #[error(
@@ -62,15 +66,18 @@ pub enum LstmError {
         got: String,
     },
 
-    /// Training produced a NaN or infinite loss.
+    /// Training produced a NaN or infinite loss, gradient or weight.
     #[error(
-        "training diverged at epoch {epoch}, batch {batch}: loss became {loss}. The model keeps its last finite weights. \
+        "training diverged at epoch {epoch}, batch {batch}: {cause}. {kept} \
          Try a lower learning rate or gradient clipping (e.g. `Adam::new(lr).clipnorm(1.0)`)"
     )]
     Diverged {
         epoch: usize,
         batch: usize,
-        loss: f32,
+        /// What overflowed.
+        cause: Divergence,
+        /// Which weights the model holds now.
+        kept: KeptWeights,
     },
 
     /// Reading or writing a file failed.
@@ -84,6 +91,56 @@ pub enum LstmError {
     /// A file or text could not be parsed.
     #[error("{context}: {message}")]
     Parse { context: String, message: String },
+}
+
+/// What stopped training in [`LstmError::Diverged`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Divergence {
+    /// The batch's loss was NaN or infinite.
+    Loss(f32),
+    /// The loss was finite but a gradient was not.
+    Gradient,
+    /// The optimizer's update pushed a weight past the largest f32.
+    Weights,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Divergence::Loss(loss) => write!(f, "the loss became {loss}"),
+            Divergence::Gradient => write!(f, "a gradient became NaN or infinite"),
+            Divergence::Weights => write!(f, "the update made a weight overflow"),
+        }
+    }
+}
+
+/// Which weights a model keeps after [`LstmError::Diverged`]: always finite ones whose loss was
+/// finite, so `predict` keeps working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptWeights {
+    /// The weights this batch started from (the failed update was undone).
+    BeforeThisBatch,
+    /// The weights before the previous batch's update (the last whose loss was finite).
+    BeforePreviousBatch,
+    /// No update was taken: the weights are the ones training started from.
+    Unchanged,
+}
+
+impl std::fmt::Display for KeptWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeptWeights::BeforeThisBatch => {
+                "The model keeps the weights this batch started from (finite, with a finite loss)."
+            }
+            KeptWeights::BeforePreviousBatch => {
+                "The model was reset to its weights before the previous update, the last whose loss was finite."
+            }
+            KeptWeights::Unchanged => {
+                "No update was taken and the weights are unchanged: the loss is not finite even at the \
+                 starting weights, so check the scale of x and y."
+            }
+        })
+    }
 }
 
 /// Shorthand used across the crate.

@@ -16,11 +16,16 @@ pub struct History {
     pub metrics: BTreeMap<String, Vec<f32>>,
     /// The epoch (1-based) at which early stopping ended training.
     pub stopped_epoch: Option<usize>,
+    /// Metric names in compile order (Keras' order), without the `val_` prefix.
+    order: Vec<String>,
 }
 
 impl History {
     pub(crate) fn new(metrics: &[Metric], with_validation: bool) -> Self {
-        let mut h = History::default();
+        let mut h = History {
+            order: metrics.iter().map(|m| m.name().to_string()).collect(),
+            ..History::default()
+        };
         for m in metrics {
             h.metrics.insert(m.name().to_string(), vec![]);
             if with_validation {
@@ -30,33 +35,34 @@ impl History {
         h
     }
 
-    pub(crate) fn push(&mut self, loss: f32, metrics: &[f32], val: Option<&Evaluation>) {
+    /// Appends one epoch. `metrics` are the training metrics by Keras name (as compiled),
+    /// `val` the validation evaluation; each value is filed under its own name.
+    pub(crate) fn push(&mut self, loss: f32, metrics: &[(&str, f32)], val: Option<&Evaluation>) {
         self.loss.push(loss);
-        let names: Vec<String> = self
-            .metrics
-            .keys()
-            .filter(|k| !k.starts_with("val_"))
-            .cloned()
-            .collect();
-        for (name, value) in names.iter().zip(metrics) {
+        for (name, value) in metrics {
             self.metrics
-                .get_mut(name)
-                .expect("created in new")
+                .entry(name.to_string())
+                .or_default()
                 .push(*value);
         }
         if let Some(val) = val {
             self.val_loss.push(val.loss);
             for (name, value) in &val.metrics {
-                if let Some(series) = self.metrics.get_mut(&format!("val_{name}")) {
-                    series.push(*value);
-                }
+                self.metrics
+                    .entry(format!("val_{name}"))
+                    .or_default()
+                    .push(*value);
             }
         }
     }
 
-    /// Number of epochs run.
+    /// Number of epochs run (the longest series, for a history edited by hand).
     pub fn epochs(&self) -> usize {
-        self.loss.len()
+        self.keys()
+            .iter()
+            .filter_map(|k| self.series(k).map(<[f32]>::len))
+            .max()
+            .unwrap_or(0)
     }
 
     /// A series by Keras name (`loss`, `val_loss`, `accuracy`, ...).
@@ -68,24 +74,36 @@ impl History {
         }
     }
 
-    /// Series names in Keras order: loss, metrics, val_loss, val metrics.
+    /// Series names in Keras order: loss, metrics (in compile order), val_loss, val metrics.
+    /// Series added by hand to `metrics` follow, alphabetically.
     pub fn keys(&self) -> Vec<String> {
+        let mut train: Vec<String> = self
+            .order
+            .iter()
+            .filter(|k| self.metrics.contains_key(*k))
+            .cloned()
+            .collect();
+        let mut val: Vec<String> = self
+            .order
+            .iter()
+            .map(|k| format!("val_{k}"))
+            .filter(|k| self.metrics.contains_key(k))
+            .collect();
+        for k in self.metrics.keys() {
+            if !train.contains(k) && !val.contains(k) {
+                if k.starts_with("val_") {
+                    val.push(k.clone());
+                } else {
+                    train.push(k.clone());
+                }
+            }
+        }
         let mut keys = vec!["loss".to_string()];
-        keys.extend(
-            self.metrics
-                .keys()
-                .filter(|k| !k.starts_with("val_"))
-                .cloned(),
-        );
+        keys.append(&mut train);
         if !self.val_loss.is_empty() {
             keys.push("val_loss".into());
         }
-        keys.extend(
-            self.metrics
-                .keys()
-                .filter(|k| k.starts_with("val_"))
-                .cloned(),
-        );
+        keys.append(&mut val);
         keys
     }
 
@@ -130,9 +148,11 @@ impl History {
             }
             html += &format!("<tr><td>{}</td>", e + 1);
             for k in &keys {
+                // A series shorter than the others (edited by hand) shows an empty cell.
+                let value = self.series(k).and_then(|s| s.get(e));
                 html += &format!(
                     "<td>{}</td>",
-                    keras_number(self.series(k).expect("listed")[e])
+                    value.map(|v| keras_number(*v)).unwrap_or_default()
                 );
             }
             html += "</tr>";

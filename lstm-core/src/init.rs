@@ -14,7 +14,11 @@ pub fn seeded_rng(seed: u64) -> Rng {
 }
 
 /// `glorot_uniform`: U(-limit, limit) with `limit = sqrt(6 / (fan_in + fan_out))`.
+/// A matrix without values (0 rows or 0 columns) draws nothing.
 pub fn glorot_uniform(rows: usize, cols: usize, rng: &mut Rng) -> Array2<f32> {
+    if rows == 0 || cols == 0 {
+        return Array2::zeros((rows, cols));
+    }
     let limit = (6.0 / (rows + cols) as f32).sqrt();
     Array2::random_using(
         (rows, cols),
@@ -68,6 +72,20 @@ mod tests {
         assert!(w.iter().all(|v| v.abs() <= limit));
         assert_eq!(w, glorot_uniform(10, 40, &mut seeded_rng(1)));
         assert_ne!(w, glorot_uniform(10, 40, &mut seeded_rng(2)));
+    }
+
+    #[test]
+    fn empty_shapes_draw_nothing_and_do_not_panic() {
+        for (rows, cols) in [(0, 0), (0, 3), (3, 0)] {
+            assert_eq!(
+                glorot_uniform(rows, cols, &mut seeded_rng(1)).dim(),
+                (rows, cols)
+            );
+            assert_eq!(
+                orthogonal(rows, cols, &mut seeded_rng(1)).dim(),
+                (rows, cols)
+            );
+        }
     }
 
     #[test]

@@ -59,7 +59,11 @@ struct CompiledHeader {
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> LstmError + '_ {
     move |e| LstmError::Io {
         path: path.display().to_string(),
-        message: e.to_string(),
+        message: match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".into(),
+            std::io::ErrorKind::IsADirectory => "is a directory; expected a file".into(),
+            _ => e.to_string(),
+        },
     }
 }
 
@@ -78,28 +82,43 @@ fn checksum(bytes: &[u8]) -> u64 {
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed.
+/// Errors name `path`, never the temporary file.
 pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> Result<()>,
 ) -> Result<()> {
+    let shown = path.display().to_string();
+    let fail = |message: String| LstmError::Io {
+        path: shown.clone(),
+        message,
+    };
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| LstmError::Io {
-        path: path.display().to_string(),
-        message: "not a file path".into(),
-    })?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| fail("not a file path (it ends in '..' or '/')".into()))?;
+    if path.is_dir() {
+        return Err(fail("is a directory; expected a file name".into()));
+    }
+    if !dir.is_dir() {
+        return Err(fail(format!(
+            "the directory '{}' does not exist; create it first (std::fs::create_dir_all)",
+            dir.display()
+        )));
+    }
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         name.to_string_lossy(),
         std::process::id()
     ));
+    let cannot_write = |e: std::io::Error| fail(format!("cannot write: {e}"));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp).map_err(io_error(&tmp))?;
+        let mut file = std::fs::File::create(&tmp).map_err(cannot_write)?;
         write(&mut file)?;
-        file.sync_all().map_err(io_error(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io_error(path))
+        file.sync_all().map_err(cannot_write)?;
+        std::fs::rename(&tmp, path).map_err(cannot_write)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -314,8 +333,18 @@ pub fn save_npz(model: &Sequential, path: impl AsRef<Path>) -> Result<()> {
 }
 
 /// Reads `.npz` weights (from [`save_npz`] or from Keras, as the module documentation shows)
-/// into `model`, in file order. Every array must be float32 and have the shape of the weight at
-/// its position; otherwise nothing changes and the error names the array.
+/// into `model`. Arrays are matched to weights by their Keras names:
+///
+/// * names that end in this model's weight paths (`lstm/lstm_cell/kernel`, with or without a
+///   model prefix such as `sequential/`) are matched by name, in any order;
+/// * otherwise, in file order, each name must end in its weight's role (`lstm_cell/kernel`,
+///   `lstm_cell/recurrent_kernel`, `bias`, ...), so a file whose layers Keras named `lstm_3`
+///   loads and a file with two same-shaped arrays swapped is refused;
+/// * `arr_0`, `arr_1`, ... (NumPy's names for `np.savez(path, *model.get_weights())`) are taken
+///   in that numeric order.
+///
+/// Every array must be float32 and have its weight's shape; otherwise nothing changes and the
+/// error names the array.
 pub fn load_npz(model: &mut Sequential, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let context = path.display().to_string();
@@ -332,21 +361,28 @@ pub fn load_npz(model: &mut Sequential, path: impl AsRef<Path>) -> Result<()> {
         .iter()
         .map(|w| w.shape().to_vec())
         .collect();
-    if names.len() != expected.len() {
-        let listing: Vec<String> = expected
+    let listing = || -> String {
+        expected
             .iter()
             .zip(&shapes)
             .map(|(n, s)| format!("{n} {}", fmt_shape(s)))
-            .collect();
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if names.len() != expected.len() {
         return Err(LstmError::count(
             context,
             "arrays",
-            format!("{} ({})", expected.len(), listing.join(", ")),
+            format!("{} ({})", expected.len(), listing()),
             names.len().to_string(),
         ));
     }
+    let order = match_npz_names(&names, &expected).map_err(|message| LstmError::Parse {
+        context: format!("{context}: array names"),
+        message: format!("{message}; this model's weights, in order: {}", listing()),
+    })?;
     let mut arrays = Vec::with_capacity(names.len());
-    for ((name, want), shape) in names.iter().zip(&expected).zip(&shapes) {
+    for ((name, want), shape) in order.iter().map(|&k| &names[k]).zip(&expected).zip(&shapes) {
         let array: ArrayD<f32> = npz.by_name(name).map_err(|e| LstmError::Parse {
             context: format!("{context}: array '{name}'"),
             message: format!("{e} (expected float32 data for {want})"),
@@ -361,6 +397,59 @@ pub fn load_npz(model: &mut Sequential, path: impl AsRef<Path>) -> Result<()> {
         arrays.push(array);
     }
     model.set_weights(&arrays)
+}
+
+/// For each expected weight (in Keras order), the position in `names` of the array that holds
+/// it, by the rules of [`load_npz`]; an error message naming the first mismatch otherwise.
+fn match_npz_names(
+    names: &[String],
+    expected: &[String],
+) -> std::result::Result<Vec<usize>, String> {
+    let ends_with_path = |name: &str, path: &str| {
+        name == path
+            || name
+                .strip_suffix(path)
+                .is_some_and(|head| head.ends_with('/'))
+    };
+    // NumPy's positional names: arr_0, arr_1, ...
+    let positional: Option<Vec<usize>> = names
+        .iter()
+        .map(|n| n.strip_prefix("arr_").and_then(|k| k.parse::<usize>().ok()))
+        .collect();
+    if let Some(indices) = positional {
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_by_key(|&k| indices[k]);
+        if order.iter().enumerate().all(|(i, &k)| indices[k] == i) {
+            return Ok(order);
+        }
+    }
+    // Exact paths, in any order.
+    let by_name: Option<Vec<usize>> = expected
+        .iter()
+        .map(|want| {
+            let mut hits = names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| ends_with_path(n, want));
+            match (hits.next(), hits.next()) {
+                (Some((k, _)), None) => Some(k),
+                _ => None,
+            }
+        })
+        .collect();
+    if let Some(order) = by_name {
+        return Ok(order);
+    }
+    // File order, each name ending in its weight's role (the path without the layer's name).
+    for (k, (name, want)) in names.iter().zip(expected).enumerate() {
+        let role = want.split_once('/').map_or(want.as_str(), |(_, role)| role);
+        if !ends_with_path(name, role) {
+            return Err(format!(
+                "array {k} is '{name}', but weight {k} is {want} (its name should end in '{role}')"
+            ));
+        }
+    }
+    Ok((0..names.len()).collect())
 }
 
 /// Every array of an `.npz` file, in file order, as float32 (to look at what a file holds).

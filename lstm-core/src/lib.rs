@@ -38,7 +38,7 @@ pub mod weather;
 
 pub use activation::Activation;
 pub use callbacks::EarlyStopping;
-pub use error::{LstmError, Result};
+pub use error::{Divergence, KeptWeights, LstmError, Result};
 pub use history::History;
 pub use layers::{
     Bidirectional, Dense, Dropout, Layer, Lstm, LstmOutput, MergeMode, TimeDistributed,

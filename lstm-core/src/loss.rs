@@ -84,8 +84,19 @@ impl Loss {
         mismatch(fmt_shape(output_shape))
     }
 
-    /// Loss value and d(loss)/d(pred), for targets already in the prediction's shape.
-    pub fn value_and_grad(self, pred: &ArrayD<f32>, y: &ArrayD<f32>) -> (f32, ArrayD<f32>) {
+    /// Loss value and d(loss)/d(pred), for targets already in the prediction's shape
+    /// `(batch, ..., outputs)` (see [`Loss::prepare_targets`]).
+    pub fn value_and_grad(self, pred: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<(f32, ArrayD<f32>)> {
+        check_pair(self.name(), pred, y)?;
+        Ok(self.value_and_grad_checked(pred, y))
+    }
+
+    /// [`Loss::value_and_grad`] for shapes already checked.
+    pub(crate) fn value_and_grad_checked(
+        self,
+        pred: &ArrayD<f32>,
+        y: &ArrayD<f32>,
+    ) -> (f32, ArrayD<f32>) {
         let n = pred.len() as f32;
         match self {
             Loss::MeanSquaredError => {
@@ -141,8 +152,19 @@ impl Loss {
     }
 
     /// Cross-entropy value and d(loss)/d(logits) = (softmax(z) − y) / rows, straight from the
-    /// logits of a `Dense(softmax)` output (no clipping, as Keras' logits path).
-    pub fn cross_entropy_from_logits(logits: &ArrayD<f32>, y: &ArrayD<f32>) -> (f32, ArrayD<f32>) {
+    /// logits `(batch, ..., classes)` of a `Dense(softmax)` output (no clipping, as Keras' logits path).
+    pub fn cross_entropy_from_logits(
+        logits: &ArrayD<f32>,
+        y: &ArrayD<f32>,
+    ) -> Result<(f32, ArrayD<f32>)> {
+        check_pair("cross-entropy from logits", logits, y)?;
+        Ok(Self::cross_entropy_from_logits_checked(logits, y))
+    }
+
+    pub(crate) fn cross_entropy_from_logits_checked(
+        logits: &ArrayD<f32>,
+        y: &ArrayD<f32>,
+    ) -> (f32, ArrayD<f32>) {
         let classes = *logits.shape().last().expect("rank >= 2");
         let rows = logits.len() / classes;
         let mut grad = ArrayD::zeros(logits.raw_dim());
@@ -185,11 +207,17 @@ impl Metric {
         }
     }
 
-    /// The metric on predictions and prepared targets of the same shape.
-    pub fn compute(self, loss: Loss, pred: &ArrayD<f32>, y: &ArrayD<f32>) -> f32 {
+    /// The metric on predictions and prepared targets of the same shape `(batch, ..., outputs)`;
+    /// `loss` decides what "accuracy" means, as in Keras.
+    pub fn compute(self, loss: Loss, pred: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<f32> {
+        check_pair(self.name(), pred, y)?;
+        Ok(self.compute_checked(loss, pred, y))
+    }
+
+    pub(crate) fn compute_checked(self, loss: Loss, pred: &ArrayD<f32>, y: &ArrayD<f32>) -> f32 {
         match self {
-            Metric::MeanAbsoluteError => Loss::MeanAbsoluteError.value_and_grad(pred, y).0,
-            Metric::MeanSquaredError => Loss::MeanSquaredError.value_and_grad(pred, y).0,
+            Metric::MeanAbsoluteError => Loss::MeanAbsoluteError.value_and_grad_checked(pred, y).0,
+            Metric::MeanSquaredError => Loss::MeanSquaredError.value_and_grad_checked(pred, y).0,
             Metric::Accuracy => {
                 let classes = *pred.shape().last().expect("rank >= 2");
                 if loss.is_cross_entropy() || classes > 1 {
@@ -224,6 +252,31 @@ impl Metric {
     }
 }
 
+/// Predictions and targets must share one shape `(batch, ..., outputs)` with at least one value.
+fn check_pair(what: &str, pred: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<()> {
+    if pred.ndim() < 2 {
+        return Err(LstmError::shape(
+            format!("{what}: predictions"),
+            "(batch, ..., outputs): 2-D or more",
+            fmt_shape(pred.shape()),
+        ));
+    }
+    if pred.is_empty() {
+        return Err(LstmError::Empty {
+            context: format!("{what}: predictions of shape {}", fmt_shape(pred.shape())),
+            min: 1,
+        });
+    }
+    if y.shape() != pred.shape() {
+        return Err(LstmError::shape(
+            format!("{what}: targets (prepare them with Loss::prepare_targets)"),
+            fmt_shape(pred.shape()),
+            fmt_shape(y.shape()),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,10 +286,10 @@ mod tests {
     fn mse_and_mae_hand_values() {
         let pred = arr2(&[[1.0f32], [3.0]]).into_dyn();
         let y = arr2(&[[0.0f32], [4.0]]).into_dyn();
-        let (mse, g) = Loss::MeanSquaredError.value_and_grad(&pred, &y);
+        let (mse, g) = Loss::MeanSquaredError.value_and_grad(&pred, &y).unwrap();
         assert_eq!(mse, 1.0);
         assert_eq!(g, arr2(&[[1.0], [-1.0]]).into_dyn());
-        let (mae, g) = Loss::MeanAbsoluteError.value_and_grad(&pred, &y);
+        let (mae, g) = Loss::MeanAbsoluteError.value_and_grad(&pred, &y).unwrap();
         assert_eq!(mae, 1.0);
         assert_eq!(g, arr2(&[[0.5], [-0.5]]).into_dyn());
     }
@@ -245,10 +298,12 @@ mod tests {
     fn cross_entropy_from_logits_equals_probability_path() {
         let logits = arr2(&[[2.0f32, 1.0, 0.1], [0.5, 2.5, -1.0]]).into_dyn();
         let y = arr2(&[[1.0f32, 0.0, 0.0], [0.0, 0.0, 1.0]]).into_dyn();
-        let (from_logits, _) = Loss::cross_entropy_from_logits(&logits, &y);
+        let (from_logits, _) = Loss::cross_entropy_from_logits(&logits, &y).unwrap();
         let probs =
             crate::layers::softmax_rows(&logits.clone().into_dimensionality().unwrap()).into_dyn();
-        let (from_probs, _) = Loss::CategoricalCrossentropy.value_and_grad(&probs, &y);
+        let (from_probs, _) = Loss::CategoricalCrossentropy
+            .value_and_grad(&probs, &y)
+            .unwrap();
         assert!((from_logits - from_probs).abs() < 1e-6);
         // Row 1: −log softmax(2.0 | 2, 1, 0.1)
         let row0 = -(2.0f32 - (2.0f32.exp() + 1.0f32.exp() + 0.1f32.exp()).ln());
@@ -290,12 +345,39 @@ mod tests {
         let pred = arr2(&[[0.1f32, 0.9], [0.8, 0.2]]).into_dyn();
         let y = arr2(&[[0.0f32, 1.0], [0.0, 1.0]]).into_dyn();
         assert_eq!(
-            Metric::Accuracy.compute(Loss::CategoricalCrossentropy, &pred, &y),
+            Metric::Accuracy
+                .compute(Loss::CategoricalCrossentropy, &pred, &y)
+                .unwrap(),
             0.5
         );
         let pred = arr2(&[[0.7f32], [0.2], [0.6]]).into_dyn();
         let y = arr2(&[[1.0f32], [0.0], [0.0]]).into_dyn();
-        let acc = Metric::Accuracy.compute(Loss::MeanSquaredError, &pred, &y);
+        let acc = Metric::Accuracy
+            .compute(Loss::MeanSquaredError, &pred, &y)
+            .unwrap();
         assert!((acc - 2.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn mismatched_or_degenerate_shapes_are_errors_not_panics() {
+        let pred = arr2(&[[0.5f32], [0.5]]).into_dyn();
+        let err = Loss::MeanSquaredError
+            .value_and_grad(&pred, &arr1(&[1.0f32, 0.0]).into_dyn())
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("expected shape (2, 1), got (2,)"),
+            "{err}"
+        );
+        let flat = arr1(&[0.5f32, 0.5]).into_dyn();
+        let err = Loss::CategoricalCrossentropy
+            .value_and_grad(&flat, &flat)
+            .unwrap_err();
+        assert!(err.to_string().contains("2-D or more, got (2,)"), "{err}");
+        let no_classes = ArrayD::<f32>::zeros(IxDyn(&[2, 0]));
+        let err = Metric::Accuracy
+            .compute(Loss::CategoricalCrossentropy, &no_classes, &no_classes)
+            .unwrap_err();
+        assert!(matches!(err, LstmError::Empty { .. }), "{err}");
+        assert!(Loss::cross_entropy_from_logits(&no_classes, &no_classes).is_err());
     }
 }

@@ -7,7 +7,9 @@ use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension};
 use ndarray_rand::rand::seq::SliceRandom;
 
 use crate::callbacks::EarlyStopping;
-use crate::error::{LstmError, Result, batch_shape, decimal_f64, ensure_finite, fmt_shape};
+use crate::error::{
+    Divergence, KeptWeights, LstmError, Result, batch_shape, decimal_f64, ensure_finite, fmt_shape,
+};
 use crate::history::History;
 use crate::init::{Rng, seeded_rng};
 use crate::layers::{Layer, Lstm};
@@ -39,6 +41,9 @@ pub struct Sequential {
     scalers: std::collections::BTreeMap<String, crate::data::Scaler>,
     /// The weights before the last optimizer step (reused buffer), to undo a step that overflows.
     undo: Vec<f32>,
+    /// Whether `undo` holds the weights before the last step of the current weights' history
+    /// (false after `add`, `set_weights` or an undo).
+    undo_valid: bool,
 }
 
 #[derive(Debug)]
@@ -177,6 +182,29 @@ impl Evaluation {
     }
 }
 
+/// Refuses to hand out NaN or infinite predictions: they only come from weights that overflowed.
+fn ensure_finite_output(context: &str, pred: &ArrayD<f32>) -> Result<()> {
+    ensure_finite(
+        &format!(
+            "{context}: the model's output (its weights overflow for this input; retrain with a lower learning rate or clipping)"
+        ),
+        pred,
+    )
+}
+
+/// A `Diverged` error from `train_step` with the epoch and batch (1-based) it happened at.
+fn at_batch(error: LstmError, epoch: usize, batch: usize) -> LstmError {
+    match error {
+        LstmError::Diverged { cause, kept, .. } => LstmError::Diverged {
+            epoch,
+            batch,
+            cause,
+            kept,
+        },
+        other => other,
+    }
+}
+
 /// Rows `rows` of `a` along axis 0, as a new array: `select`, without its per-row overhead.
 fn gather_rows(a: &ArrayD<f32>, rows: &[usize]) -> ArrayD<f32> {
     let Some(data) = a.as_slice() else {
@@ -215,6 +243,7 @@ impl Sequential {
             rng: seeded_rng(seed),
             compiled: None,
             undo: Vec::new(),
+            undo_valid: false,
             scalers: Default::default(),
         }
     }
@@ -263,6 +292,7 @@ impl Sequential {
         });
         self.output_shapes.push(output);
         self.layers.push(layer);
+        self.undo_valid = false;
         Ok(self)
     }
 
@@ -402,6 +432,7 @@ impl Sequential {
             layer.set_weights(&weights[start..start + n])?;
             start += n;
         }
+        self.undo_valid = false;
         Ok(())
     }
 
@@ -473,7 +504,9 @@ impl Sequential {
     ) -> Result<ArrayD<f32>> {
         let x = to_dyn(x);
         self.check_x("predict", &x)?;
-        self.predict_checked(&x)
+        let pred = self.predict_checked(&x)?;
+        ensure_finite_output("predict", &pred)?;
+        Ok(pred)
     }
 
     fn predict_checked(&mut self, x: &ArrayD<f32>) -> Result<ArrayD<f32>> {
@@ -519,6 +552,7 @@ impl Sequential {
         if history.len() < timesteps {
             return Err(LstmError::WindowTooLong {
                 n_steps: timesteps,
+                needed: timesteps,
                 len: history.len(),
             });
         }
@@ -550,17 +584,30 @@ impl Sequential {
         let loss = self.compiled()?.loss;
         let (x, y) = (to_dyn(x), to_dyn(y));
         let y = self.prepare("evaluate", &x, &y, loss)?;
-        self.evaluate_prepared(&x, &y)
+        let evaluation = self.evaluate_prepared(&x, &y)?;
+        if !evaluation.loss.is_finite() {
+            return Err(LstmError::NonFinite {
+                context: "evaluate: the loss (the model's weights or outputs overflow)".into(),
+                index: "[]".into(),
+                value: evaluation.loss,
+            });
+        }
+        Ok(evaluation)
     }
 
     fn evaluate_prepared(&mut self, x: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<Evaluation> {
         let pred = self.predict_checked(x)?;
         let compiled = self.compiled()?;
-        let loss = compiled.loss.value_and_grad(&pred, y).0;
+        let loss = compiled.loss.value_and_grad_checked(&pred, y).0;
         let metrics = compiled
             .metrics
             .iter()
-            .map(|m| (m.name().to_string(), m.compute(compiled.loss, &pred, y)))
+            .map(|m| {
+                (
+                    m.name().to_string(),
+                    m.compute_checked(compiled.loss, &pred, y),
+                )
+            })
             .collect();
         Ok(Evaluation { loss, metrics })
     }
@@ -582,14 +629,7 @@ impl Sequential {
         let y = self.prepare("train_on_batch", &x, &y, loss)?;
         self.train_step(&x, &y)
             .map(|(loss, _)| loss)
-            .map_err(|e| match e {
-                LstmError::Diverged { loss, .. } => LstmError::Diverged {
-                    epoch: 1,
-                    batch: 1,
-                    loss,
-                },
-                other => other,
-            })
+            .map_err(|e| at_batch(e, 1, 1))
     }
 
     /// Forward and backward pass: leaves every layer's parameter gradients in place and returns
@@ -610,11 +650,11 @@ impl Sequential {
             .flatten()
         {
             Some(logits) => {
-                let (loss, grad) = Loss::cross_entropy_from_logits(logits, y);
+                let (loss, grad) = Loss::cross_entropy_from_logits_checked(logits, y);
                 (loss, grad, true)
             }
             None => {
-                let (loss, grad) = loss_fn.value_and_grad(&pred, y);
+                let (loss, grad) = loss_fn.value_and_grad_checked(&pred, y);
                 (loss, grad, false)
             }
         };
@@ -622,7 +662,8 @@ impl Sequential {
             return Err(LstmError::Diverged {
                 epoch: 0,
                 batch: 0,
-                loss,
+                cause: Divergence::Loss(loss),
+                kept: KeptWeights::Unchanged,
             });
         }
         let last = self.layers.len() - 1;
@@ -655,7 +696,17 @@ impl Sequential {
         let loss = self.compiled()?.loss;
         let (x, y) = (to_dyn(x), to_dyn(y));
         let y = self.prepare("gradients", &x, &y, loss)?;
-        let (loss, _, input) = self.forward_backward(&x, &y, true)?;
+        let (loss, _, input) = self.forward_backward(&x, &y, true).map_err(|e| match e {
+            LstmError::Diverged {
+                cause: Divergence::Loss(loss),
+                ..
+            } => LstmError::NonFinite {
+                context: "gradients: the loss at the current weights".into(),
+                index: "[]".into(),
+                value: loss,
+            },
+            other => other,
+        })?;
         let input = input.expect("asked for the input gradient");
         let shapes = self.get_weights();
         let weights = self
@@ -673,40 +724,65 @@ impl Sequential {
     }
 
     /// Forward, loss, backward and one optimizer step. Returns the loss before the step and the
-    /// predictions (for metrics). Leaves the weights untouched if anything is not finite.
+    /// predictions (for metrics). If anything is not finite, the model is left with finite
+    /// weights whose loss was finite (see [`KeptWeights`]) and `Diverged` says which.
     fn train_step(&mut self, x: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<(f32, ArrayD<f32>)> {
-        let (loss, pred, _) = self.forward_backward(x, y, false)?;
-        let mut params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
+        let (loss, pred, _) = match self.forward_backward(x, y, false) {
+            Err(LstmError::Diverged { cause, .. }) => {
+                // These weights came from the last update; the ones before it had a finite loss.
+                let kept = if self.undo_valid {
+                    self.restore_undo();
+                    KeptWeights::BeforePreviousBatch
+                } else {
+                    KeptWeights::Unchanged
+                };
+                return Err(LstmError::Diverged {
+                    epoch: 0,
+                    batch: 0,
+                    cause,
+                    kept,
+                });
+            }
+            other => other?,
+        };
+        let diverged = |cause| LstmError::Diverged {
+            epoch: 0,
+            batch: 0,
+            cause,
+            kept: KeptWeights::BeforeThisBatch,
+        };
+        let params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
         if params.iter().any(|p| p.grad.iter().any(|g| !g.is_finite())) {
-            return Err(LstmError::Diverged {
-                epoch: 0,
-                batch: 0,
-                loss: f32::NAN,
-            });
+            return Err(diverged(Divergence::Gradient));
         }
         self.undo.clear();
         for p in &params {
             self.undo.extend_from_slice(p.value);
         }
+        self.undo_valid = true;
+        let mut params = params;
         let compiled = self.compiled.as_mut().expect("checked");
         compiled.optimizer.step(&mut params);
-        if params
+        let overflowed = params
             .iter()
-            .any(|p| p.value.iter().any(|v| !v.is_finite()))
-        {
-            let mut saved = self.undo.as_slice();
-            for p in params.iter_mut() {
-                let (before, rest) = saved.split_at(p.value.len());
-                p.value.copy_from_slice(before);
-                saved = rest;
-            }
-            return Err(LstmError::Diverged {
-                epoch: 0,
-                batch: 0,
-                loss: f32::INFINITY,
-            });
+            .any(|p| p.value.iter().any(|v| !v.is_finite()));
+        drop(params);
+        if overflowed {
+            self.restore_undo();
+            return Err(diverged(Divergence::Weights));
         }
         Ok((loss, pred))
+    }
+
+    /// Puts back the weights saved before the last optimizer step.
+    fn restore_undo(&mut self) {
+        let mut saved = self.undo.as_slice();
+        for p in self.layers.iter_mut().flat_map(|l| l.params()) {
+            let (before, rest) = saved.split_at(p.value.len());
+            p.value.copy_from_slice(before);
+            saved = rest;
+        }
+        self.undo_valid = false;
     }
 
     /// Trains for `config.epochs` epochs with Keras' `fit` semantics:
@@ -777,21 +853,20 @@ impl Sequential {
             for (b, batch) in order.chunks(config.batch_size).enumerate() {
                 let xb = gather_rows(&x, batch);
                 let yb = gather_rows(&y, batch);
-                let (loss, pred) = self.train_step(&xb, &yb).map_err(|e| match e {
-                    LstmError::Diverged { loss, .. } => LstmError::Diverged {
-                        epoch,
-                        batch: b + 1,
-                        loss,
-                    },
-                    other => other,
-                })?;
+                let (loss, pred) = self
+                    .train_step(&xb, &yb)
+                    .map_err(|e| at_batch(e, epoch, b + 1))?;
                 let weight = batch.len() as f64 / n as f64;
                 loss_sum += loss as f64 * weight;
                 for (sum, m) in metric_sums.iter_mut().zip(&metrics) {
-                    *sum += m.compute(loss_fn, &pred, &yb) as f64 * weight;
+                    *sum += m.compute_checked(loss_fn, &pred, &yb) as f64 * weight;
                 }
             }
-            let train_metrics: Vec<f32> = metric_sums.iter().map(|&s| s as f32).collect();
+            let train_metrics: Vec<(&str, f32)> = metrics
+                .iter()
+                .zip(&metric_sums)
+                .map(|(m, &s)| (m.name(), s as f32))
+                .collect();
             let val = match &validation {
                 Some((vx, vy)) => Some(self.evaluate_prepared(vx, vy)?),
                 None => None,

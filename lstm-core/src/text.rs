@@ -70,8 +70,26 @@ impl Vocabulary {
             .collect()
     }
 
-    pub fn decode(&self, indices: &[usize]) -> String {
-        indices.iter().filter_map(|&i| self.chars.get(i)).collect()
+    /// The characters of `indices`; an index outside the vocabulary is an error naming it.
+    pub fn decode(&self, indices: &[usize]) -> Result<String> {
+        indices
+            .iter()
+            .enumerate()
+            .map(|(pos, &i)| {
+                self.chars
+                    .get(i)
+                    .copied()
+                    .ok_or_else(|| self.bad_index(i, pos))
+            })
+            .collect()
+    }
+
+    fn bad_index(&self, index: usize, pos: usize) -> LstmError {
+        LstmError::config(
+            "character index",
+            format!("an index in 0..{} (the vocabulary's size)", self.len()),
+            format!("{index} at position {pos}"),
+        )
     }
 
     /// The number of input features each encoding gives.
@@ -82,16 +100,20 @@ impl Vocabulary {
         }
     }
 
-    /// One sequence of indices as LSTM input `[timesteps, features]`.
-    pub fn encode_input(&self, indices: &[usize], encoding: Encoding) -> Array2<f32> {
-        match encoding {
+    /// One sequence of indices as LSTM input `[timesteps, features]`; an index outside the
+    /// vocabulary is an error naming it.
+    pub fn encode_input(&self, indices: &[usize], encoding: Encoding) -> Result<Array2<f32>> {
+        if let Some(pos) = indices.iter().position(|&i| i >= self.len()) {
+            return Err(self.bad_index(indices[pos], pos));
+        }
+        Ok(match encoding {
             Encoding::RawIndex => {
                 Array2::from_shape_fn((indices.len(), 1), |(t, _)| indices[t] as f32)
             }
             Encoding::OneHot => Array2::from_shape_fn((indices.len(), self.len()), |(t, k)| {
                 (indices[t] == k) as u8 as f32
             }),
-        }
+        })
     }
 }
 
@@ -120,6 +142,7 @@ pub fn sequences(
     if seq_len >= indices.len() {
         return Err(LstmError::WindowTooLong {
             n_steps: seq_len,
+            needed: seq_len + 1,
             len: indices.len(),
         });
     }
@@ -128,7 +151,7 @@ pub fn sequences(
     let mut x = Array3::zeros((samples, seq_len, features));
     for k in 0..samples {
         x.index_axis_mut(ndarray::Axis(0), k)
-            .assign(&vocab.encode_input(&indices[k..k + seq_len], encoding));
+            .assign(&vocab.encode_input(&indices[k..k + seq_len], encoding)?);
     }
     let next = &indices[seq_len..];
     Ok(TextData {
@@ -223,6 +246,7 @@ pub fn generate(
     if window.len() < seq_len {
         return Err(LstmError::WindowTooLong {
             n_steps: seq_len,
+            needed: seq_len,
             len: window.len(),
         });
     }
@@ -231,7 +255,7 @@ pub fn generate(
     let mut out = Vec::with_capacity(length);
     for _ in 0..length {
         let x = vocab
-            .encode_input(&window, encoding)
+            .encode_input(&window, encoding)?
             .insert_axis(ndarray::Axis(0));
         let probs = model.predict(&x)?;
         let next = sample_with_temperature(
@@ -243,7 +267,7 @@ pub fn generate(
         window.remove(0);
         window.push(next);
     }
-    Ok(vocab.decode(&out))
+    vocab.decode(&out)
 }
 
 #[cfg(test)]
@@ -254,9 +278,18 @@ mod tests {
     fn vocabulary_is_sorted_and_round_trips() {
         let v = Vocabulary::from_text("hello world").unwrap();
         assert_eq!(v.chars(), &[' ', 'd', 'e', 'h', 'l', 'o', 'r', 'w']);
-        assert_eq!(v.decode(&v.encode("lower").unwrap()), "lower");
+        assert_eq!(v.decode(&v.encode("lower").unwrap()).unwrap(), "lower");
         let err = v.encode("hex").unwrap_err();
         assert!(err.to_string().contains("'x' at position 2"), "{err}");
+        // Indices outside the vocabulary used to be dropped (decode) or encoded as zeros.
+        let err = v.decode(&[0, 8]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("0..8 (the vocabulary's size), got 8 at position 1"),
+            "{err}"
+        );
+        assert!(v.encode_input(&[9], Encoding::OneHot).is_err());
+        assert!(v.encode_input(&[9], Encoding::RawIndex).is_err());
     }
 
     #[test]

@@ -92,30 +92,39 @@ pub struct SearchResult {
 }
 
 impl SearchResult {
-    /// The trial with the lowest validation loss.
-    pub fn best(&self) -> &Trial {
+    /// The trial with the lowest validation loss (an error for a result without trials).
+    pub fn best(&self) -> Result<&Trial> {
         self.trials
             .iter()
             .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
-            .expect("a search runs at least one trial")
+            .ok_or(LstmError::Empty {
+                context: "SearchResult::best: the search result holds no trials".into(),
+                min: 1,
+            })
     }
 
     /// Total epochs trained, over all trials: the search's budget.
     pub fn total_epochs(&self) -> usize {
         self.trials
             .iter()
-            .map(|t| t.epochs - t.continues.map_or(0, |p| self.trials[p].epochs))
+            .map(|t| {
+                let before = t
+                    .continues
+                    .and_then(|p| self.trials.get(p))
+                    .map_or(0, |p| p.epochs);
+                t.epochs.saturating_sub(before)
+            })
             .sum()
     }
 
     pub fn to_html(&self) -> Html {
-        let best = self.best().id;
+        let best = self.best().map(|t| t.id).ok();
         let mut html = String::from(
             "<table class=\"lstm-trials\"><thead><tr><th>trial</th><th>bracket</th><th>round</th><th>continues</th><th>epochs</th><th>units</th><th>dropout</th><th>learning rate</th><th>val_loss</th></tr></thead><tbody>",
         );
         let opt = |v: Option<usize>| v.map_or("–".to_string(), |v| v.to_string());
         for t in &self.trials {
-            let style = if t.id == best {
+            let style = if Some(t.id) == best {
                 " style=\"font-weight:bold;background:#e8f4e8\""
             } else {
                 ""
@@ -420,7 +429,7 @@ mod tests {
             .iter()
             .map(|t| t.val_loss)
             .fold(f32::INFINITY, f32::min);
-        assert_eq!(result.best().val_loss, lowest);
+        assert_eq!(result.best().unwrap().val_loss, lowest);
     }
 
     #[test]

@@ -8,10 +8,11 @@ use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::Uniform;
 use proptest::prelude::*;
 
-/// Probe steps: large where the loss is smooth (Richardson's error is O(h⁴) and f32 rounding of the
-/// loss, ~1e-7·|L|/h, stays small); small where relu or |·| put kinks in the way.
+/// Probe steps: large, so that the f32 rounding of the loss (~1e-7·|L|/h) stays small beside the
+/// difference. Where the loss is smooth, Richardson's error is O(h⁴); where relu or |·| put
+/// kinks in the way, the largest of H_KINKS, H_KINKS/2, ... whose stretch is smooth is used.
 const H_SMOOTH: f32 = 2e-2;
-const H_KINKS: f32 = 4e-3;
+const H_KINKS: f32 = 3.2e-2;
 
 #[derive(Debug, Clone, Copy)]
 enum Arch {
@@ -28,9 +29,23 @@ enum Head {
     Classes(Loss, Activation),
 }
 
-/// Loss at the model's current weights, in f64 for clean differences.
-fn loss_at(model: &mut Sequential, x: &ArrayD<f32>, y: &ArrayD<f32>) -> f64 {
-    model.evaluate(x, y).unwrap().loss as f64
+/// Loss at the model's current weights (in f64 for clean differences) and, where the check needs
+/// it (models with kinks), one coordinate of the analytic gradient there, times `error` (1 but
+/// in the test that injects a gradient error).
+fn loss_and_gradient(
+    model: &mut Sequential,
+    x: &ArrayD<f32>,
+    y: &ArrayD<f32>,
+    smooth: bool,
+    error: f32,
+    coordinate: impl Fn(&lstm_core::Gradients) -> f32,
+) -> (f64, f64) {
+    let loss = model.evaluate(x, y).unwrap().loss as f64;
+    if smooth {
+        return (loss, f64::NAN);
+    }
+    let g = model.gradients(x, y).unwrap();
+    (loss, (coordinate(&g) * error) as f64)
 }
 
 /// The loss is an f32: a few ulps of it, divided by h, is the noise floor of a difference.
@@ -43,30 +58,31 @@ fn noise(loss: f64, h: f32) -> f64 {
 /// A smooth model (tanh, no relu, no |·|): central differences at h and h/2 combined by
 /// Richardson extrapolation (error O(h⁴)); every coordinate must match.
 ///
-/// A model with relu or MAE has kinks, and a kink inside the probes spoils a difference. The
-/// derivative must match at one of several step sizes; if it matches at none, the coordinate is
-/// skipped only when no step size looked smooth (forward and backward differences disagreeing at
-/// each), otherwise it fails.
+/// A model with relu or MAE has kinks, and a kink between the probes spoils a difference. Whether
+/// one lies between them is read off the analytic gradient itself, at the probes: on a smooth
+/// stretch the gradient is nearly linear, so `g(+h) + g(−h) − 2·g(0)` is tiny, while a kink
+/// makes the gradient jump. That test is free of the loss's rounding noise (it never divides by
+/// h), which is what let kinks of tiny networks pass as smooth before. On a smooth stretch the
+/// difference quotient must equal the gradient's average over it, Simpson's
+/// `(g(−h) + 4·g(0) + g(+h)) / 6`; a wrong gradient is wrong at the probes too, so it is still
+/// caught. Step sizes shrink until one stretch is smooth; with none, the coordinate is skipped.
+/// A kink that changes the gradient by less than 0.1% of its size passes as smooth, and moves the
+/// difference quotient by less than that: well inside the 0.5% tolerance.
 fn compare(
     what: &str,
     analytic: f32,
     smooth: bool,
-    mut loss_moved_by: impl FnMut(f32) -> f64,
+    mut loss_and_gradient: impl FnMut(f32) -> (f64, f64),
     skipped: &mut usize,
 ) -> Result<(), TestCaseError> {
-    let centre = loss_moved_by(0.0);
+    let (centre, _) = loss_and_gradient(0.0);
     let analytic = analytic as f64;
-    let mut differences = |h: f32| {
-        let (plus, minus) = (loss_moved_by(h), loss_moved_by(-h));
-        let h64 = h as f64;
-        (
-            (plus - minus) / (2.0 * h64),
-            (plus - centre) / h64,
-            (centre - minus) / h64,
-        )
-    };
     if smooth {
-        let ((coarse, ..), (fine, ..)) = (differences(H_SMOOTH), differences(H_SMOOTH / 2.0));
+        let mut central = |h: f32| {
+            let ((plus, _), (minus, _)) = (loss_and_gradient(h), loss_and_gradient(-h));
+            (plus - minus) / (2.0 * h as f64)
+        };
+        let (coarse, fine) = (central(H_SMOOTH), central(H_SMOOTH / 2.0));
         let numeric = (4.0 * fine - coarse) / 3.0;
         let tolerance = noise(centre, H_SMOOTH) + 5e-3 * numeric.abs();
         prop_assert!(
@@ -75,21 +91,40 @@ fn compare(
         );
         return Ok(());
     }
-    let mut smooth_mismatch = None;
-    for h in [H_KINKS, H_KINKS / 2.0, H_KINKS / 4.0, H_KINKS / 8.0] {
-        let (central, forward, backward) = differences(h);
-        let tolerance = noise(centre, h) + 5e-3 * central.abs();
-        if (analytic - central).abs() <= tolerance {
+    // A mismatch on a stretch that looked smooth: two kinks can hide between the probes (a unit
+    // alive only inside), or the gradient is wrong. Smaller stretches tell: hidden kinks leave
+    // them, a wrong gradient stays wrong wherever the difference can resolve it.
+    let mut mismatch = None;
+    for k in 0..9 {
+        let h = H_KINKS / (1 << k) as f32;
+        let probes = [-h, -h / 2.0, h / 2.0, h].map(&mut loss_and_gradient);
+        let [(minus, g_m), (_, g_mh), (_, g_ph), (plus, g_p)] = probes;
+        let slope = (g_p - g_m) / 2.0; // per h
+        let scale = [analytic, g_m, g_mh, g_ph, g_p]
+            .iter()
+            .fold(0.0f64, |m, g| m.max(g.abs()));
+        let off_line = [(-1.0, g_m), (-0.5, g_mh), (0.5, g_ph), (1.0, g_p)]
+            .iter()
+            .map(|(t, g)| (g - analytic - t * slope).abs())
+            .fold(0.0f64, f64::max);
+        if off_line > 1e-3 * scale + 1e-6 {
+            continue; // a kink between the probes
+        }
+        let numeric = (plus - minus) / (2.0 * h as f64);
+        // Composite Simpson over the five probes: the gradient's average on [−h, h].
+        let average = (g_m + 4.0 * g_mh + 2.0 * analytic + 4.0 * g_ph + g_p) / 12.0;
+        let tolerance = noise(centre, h) + 5e-3 * average.abs();
+        // Can this stretch resolve a 2% error? (A gradient of zero has none to show.)
+        let decisive = noise(centre, h) <= 5e-3 * average.abs() || scale == 0.0;
+        if (average - numeric).abs() <= tolerance && (mismatch.is_none() || decisive) {
             return Ok(());
         }
-        if (forward - backward).abs() <= 2.0 * tolerance {
-            smooth_mismatch = Some(central);
-        }
+        mismatch.get_or_insert((h, average, numeric));
     }
-    match smooth_mismatch {
-        Some(numeric) => prop_assert!(
+    match mismatch {
+        Some((h, average, numeric)) => prop_assert!(
             false,
-            "{what}: analytic {analytic}, finite difference {numeric}"
+            "{what}: analytic {analytic} (average over ±{h}: {average}), finite difference {numeric}"
         ),
         None => *skipped += 1,
     }
@@ -105,13 +140,16 @@ struct Sizes {
     batch: usize,
 }
 
+/// Checks every weight and input gradient of one configuration. `gradient_error` scales the
+/// analytic gradients everywhere (1.0; 1.02 in the test that proves a 2% error is caught).
 fn check(
     arch: Arch,
     head: Head,
     act: Activation,
     sizes: Sizes,
     seed: u64,
-) -> Result<(), TestCaseError> {
+    gradient_error: f32,
+) -> Result<f32, TestCaseError> {
     let Sizes {
         units,
         features,
@@ -199,11 +237,13 @@ fn check(
                 let mut moved = weights.clone();
                 moved[w].as_slice_mut().unwrap()[k] += h;
                 model.set_weights(&moved).unwrap();
-                loss_at(&mut model, &x, &y)
+                loss_and_gradient(&mut model, &x, &y, smooth, gradient_error, |g| {
+                    g.weights[w].as_slice().unwrap()[k]
+                })
             };
             compare(
                 &format!("{arch:?} {head:?} weight {w}[{k}]"),
-                grad.as_slice().unwrap()[k],
+                grad.as_slice().unwrap()[k] * gradient_error,
                 smooth,
                 probe,
                 &mut skipped,
@@ -216,11 +256,13 @@ fn check(
         let probe = |h: f32| {
             let mut moved = x.clone();
             moved.as_slice_mut().unwrap()[k] += h;
-            loss_at(&mut model, &moved, &y)
+            loss_and_gradient(&mut model, &moved, &y, smooth, gradient_error, |g| {
+                g.input.as_slice().unwrap()[k]
+            })
         };
         compare(
             &format!("{arch:?} {head:?} dx[{k}]"),
-            grads.input.as_slice().unwrap()[k],
+            grads.input.as_slice().unwrap()[k] * gradient_error,
             smooth,
             probe,
             &mut skipped,
@@ -231,7 +273,13 @@ fn check(
         skipped * 2 <= checked,
         "{skipped} of {checked} coordinates sat on a kink"
     );
-    Ok(())
+    let largest = grads
+        .weights
+        .iter()
+        .chain([&grads.input])
+        .flat_map(|g| g.iter())
+        .fold(0.0f32, |m, g| m.max(g.abs()));
+    Ok(largest)
 }
 
 fn arch() -> impl Strategy<Value = Arch> {
@@ -286,7 +334,7 @@ proptest! {
         seed in 0u64..1000,
     ) {
         let act = if relu { Activation::Relu } else { Activation::Tanh };
-        check(arch, head, act, Sizes { units, features, timesteps, batch }, seed)?;
+        check(arch, head, act, Sizes { units, features, timesteps, batch }, seed, 1.0).map(|_| ())?;
     }
 }
 
@@ -319,10 +367,62 @@ fn every_layer_kind_and_loss_once() {
                     timesteps: 3,
                     batch: 2,
                 };
-                check(*arch, *head, act, sizes, (k * 10 + j) as u64).unwrap();
+                check(*arch, *head, act, sizes, (k * 10 + j) as u64, 1.0).unwrap();
             }
         }
     }
+}
+
+/// The check has teeth: a backward pass 2% off is caught in every layer kind and loss, with and
+/// without kinks. Only a network whose gradients are all zero (a dead relu head) cannot show a
+/// scaled gradient; the grid has one such case, and it must stay rare.
+#[test]
+fn a_two_percent_gradient_error_is_caught_everywhere() {
+    let archs = [
+        Arch::LstmDense,
+        Arch::GoBackwards,
+        Arch::Stacked,
+        Arch::SequenceToSequence,
+        Arch::Bidirectional(MergeMode::Concat),
+        Arch::Bidirectional(MergeMode::Mul),
+    ];
+    let heads = [
+        Head::Regression(Loss::MeanSquaredError, Activation::Linear),
+        Head::Regression(Loss::MeanSquaredError, Activation::Relu),
+        Head::Regression(Loss::MeanAbsoluteError, Activation::Sigmoid),
+        Head::Classes(Loss::CategoricalCrossentropy, Activation::Softmax),
+        Head::Classes(Loss::SparseCategoricalCrossentropy, Activation::Softmax),
+    ];
+    let sizes = Sizes {
+        units: 2,
+        features: 2,
+        timesteps: 3,
+        batch: 2,
+    };
+    let (mut caught, mut dead) = (0, 0);
+    for (k, arch) in archs.iter().enumerate() {
+        for (j, head) in heads.iter().enumerate() {
+            for act in [Activation::Tanh, Activation::Relu] {
+                for error in [1.02f32, 0.98] {
+                    match check(*arch, *head, act, sizes, (k * 10 + j) as u64, error) {
+                        Err(_) => caught += 1,
+                        Ok(largest) => {
+                            assert_eq!(
+                                largest, 0.0,
+                                "{arch:?} {head:?} {act:?}: a gradient off by a factor {error} passed"
+                            );
+                            dead += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("caught {caught}, dead {dead}");
+    assert!(
+        dead <= 4 && caught >= 116,
+        "caught {caught}, dead networks {dead}"
+    );
 }
 
 #[test]

@@ -303,12 +303,19 @@ fn bad_npz_files_name_the_array_and_change_nothing() {
 
     let mut wrong = before.clone();
     wrong[1] = ArrayD::zeros(IxDyn(&[20, 5]));
-    let names = ["a", "b", "c", "d", "e"];
+    // Keras names its layers lstm_1, dense_1 in a second model: matched by role, in order.
+    let names = [
+        "sequential_1/lstm_1/lstm_cell/kernel",
+        "sequential_1/lstm_1/lstm_cell/recurrent_kernel",
+        "sequential_1/lstm_1/lstm_cell/bias",
+        "sequential_1/dense_1/kernel",
+        "sequential_1/dense_1/bias",
+    ];
     let arrays: Vec<(&str, ArrayD<f32>)> = names.iter().copied().zip(wrong).collect();
     let err = io::load_npz(&mut model, write("shape.npz", &arrays)).unwrap_err();
     assert!(
         err.to_string().contains(
-            "array 'b' (for lstm/lstm_cell/recurrent_kernel): expected shape (5, 20), got (20, 5)"
+            "array 'sequential_1/lstm_1/lstm_cell/recurrent_kernel' (for lstm/lstm_cell/recurrent_kernel): expected shape (5, 20), got (20, 5)"
         ),
         "{err}"
     );
@@ -323,7 +330,9 @@ fn bad_npz_files_name_the_array_and_change_nothing() {
     }
     let err = io::load_npz(&mut model, &path).unwrap_err();
     assert!(
-        err.to_string().contains("array 'a'") && err.to_string().contains("expected float32"),
+        err.to_string()
+            .contains("array 'sequential_1/lstm_1/lstm_cell/kernel'")
+            && err.to_string().contains("expected float32"),
         "{err}"
     );
 

@@ -845,7 +845,8 @@ mod tests {
                     u.view(),
                     b.view(),
                     Activation::Tanh,
-                );
+                )
+                .unwrap();
                 let got = out.slice(s![.., t, ..]);
                 for (a, e) in got.iter().zip(s.h.iter()) {
                     assert!((a - e).abs() < 1e-5, "h at step {t}: {a} vs {e}");
@@ -868,7 +869,8 @@ mod tests {
                 let (x_t, h_prev, c_prev, s) = &steps[t];
                 let dh = &dh_next + &grad.slice(s![.., t, ..]);
                 let (dz, dc_prev) =
-                    cell::step_backward(s, c_prev.view(), dh.view(), dc.view(), Activation::Tanh);
+                    cell::step_backward(s, c_prev.view(), dh.view(), dc.view(), Activation::Tanh)
+                        .unwrap();
                 dw += &x_t.t().dot(&dz);
                 du += &h_prev.t().dot(&dz);
                 db += &dz.sum_axis(Axis(0));
