@@ -62,6 +62,31 @@ impl EarlyStopping {
         self.best_epoch
     }
 
+    /// Checks the settings against the series `fit` will record, before any training.
+    pub(crate) fn validate(&self, series: &[String]) -> Result<()> {
+        if !series.contains(&self.monitor) {
+            let hint =
+                if self.monitor.starts_with("val_") && !series.iter().any(|s| s == "val_loss") {
+                    " (validation series need validation_split or validation_data)"
+                } else {
+                    ""
+                };
+            return Err(LstmError::config(
+                "EarlyStopping monitor",
+                format!("one of {}{hint}", series.join(", ")),
+                format!("'{}'", self.monitor),
+            ));
+        }
+        if !self.min_delta.is_finite() {
+            return Err(LstmError::config(
+                "EarlyStopping min_delta",
+                "a finite number",
+                self.min_delta,
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn reset(&mut self) {
         *self = EarlyStopping {
             monitor: std::mem::take(&mut self.monitor),
@@ -94,7 +119,8 @@ impl EarlyStopping {
             self.best_epoch = epoch;
         }
         self.wait += 1;
-        if current - self.min_delta < self.best {
+        // As Keras: an improvement must beat the best by more than |min_delta|.
+        if current + self.min_delta.abs() < self.best {
             self.best = current;
             self.best_epoch = epoch;
             if self.restore_best_weights {

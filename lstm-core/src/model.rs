@@ -836,6 +836,13 @@ impl Sequential {
         let mut history = History::new(&metrics, validation.is_some());
         let mut early = config.early_stopping.clone();
         if let Some(cb) = &mut early {
+            let mut series = vec!["loss".to_string()];
+            series.extend(metrics.iter().map(|m| m.name().to_string()));
+            if validation.is_some() {
+                series.push("val_loss".into());
+                series.extend(metrics.iter().map(|m| format!("val_{}", m.name())));
+            }
+            cb.validate(&series)?;
             cb.reset();
         }
         let log_every = match config.verbose {

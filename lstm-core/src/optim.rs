@@ -203,9 +203,15 @@ fn check_unit_interval(name: &'static str, value: f64) -> Result<()> {
     }
 }
 
-/// Per-parameter state vectors, created on the first step.
+/// Per-parameter state vectors, created on the first step (and anew for parameters of other
+/// sizes, e.g. a hand-made state from another model).
 fn slots(state: &mut Vec<Vec<f32>>, params: &[Param<'_>]) {
-    if state.len() != params.len() {
+    let fits = state.len() == params.len()
+        && state
+            .iter()
+            .zip(params)
+            .all(|(s, p)| s.len() == p.value.len());
+    if !fits {
         *state = params.iter().map(|p| vec![0.0; p.value.len()]).collect();
     }
 }

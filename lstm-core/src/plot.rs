@@ -155,7 +155,12 @@ pub fn line_chart_with_x_format(
     let all = || series.iter().flat_map(|s| s.points.iter().copied());
     let (x0, x1) = padded_range(all().map(|p| p.0));
     let (y0, y1) = padded_range(all().map(|p| p.1));
-    let log_y = log_y && all().all(|p| p.1 > 0.0);
+    // A log axis needs positive values; without any finite one it falls back to linear.
+    let smallest = all()
+        .map(|p| p.1)
+        .filter(|v| v.is_finite())
+        .fold(f32::INFINITY, f32::min);
+    let log_y = log_y && smallest.is_finite() && smallest > 0.0;
     draw(labels.title, (720, 400), |root| {
         let mut builder = ChartBuilder::on(root);
         builder
@@ -202,10 +207,7 @@ pub fn line_chart_with_x_format(
             }};
         }
         if log_y {
-            let (lo, hi) = (
-                y0.max(all().map(|p| p.1).fold(f32::INFINITY, f32::min) * 0.8),
-                y1 * 1.25,
-            );
+            let (lo, hi) = (y0.max(smallest * 0.8), y1 * 1.25);
             finish!(builder.build_cartesian_2d(x0..x1, (lo..hi).log_scale())?);
         } else {
             finish!(builder.build_cartesian_2d(x0..x1, y0..y1)?);
@@ -248,12 +250,12 @@ pub fn series_with_window(
     start: usize,
     n_steps: usize,
 ) -> Result<Figure> {
-    if t.len() != series.len() || start + n_steps >= series.len() {
+    if t.len() != series.len() || start.saturating_add(n_steps) >= series.len() {
         return Err(LstmError::shape(
             "series_with_window",
             format!(
                 "t and series of equal length > start + n_steps = {}",
-                start + n_steps
+                start.saturating_add(n_steps)
             ),
             format!("t: {}, series: {}", t.len(), series.len()),
         ));

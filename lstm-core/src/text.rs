@@ -171,10 +171,13 @@ pub fn sample_with_temperature(
     temperature: f32,
     rng: &mut crate::init::Rng,
 ) -> Result<usize> {
-    if probs.is_empty() || probs.iter().any(|p| !p.is_finite() || *p < 0.0) {
+    if probs.is_empty()
+        || probs.iter().any(|p| !p.is_finite() || *p < 0.0)
+        || probs.iter().all(|p| *p == 0.0)
+    {
         return Err(LstmError::config(
             "probabilities",
-            "non-negative finite numbers",
+            "non-negative finite numbers, not all zero",
             format!("{probs:?}"),
         ));
     }

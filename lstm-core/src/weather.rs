@@ -6,12 +6,14 @@
 //!
 //! | problem | what happens |
 //! |---|---|
-//! | a column name that is not in the file | error listing the columns that are there |
+//! | a column name that is not in the file | error listing the columns that are there (and the separator the header suggests, for a `;`- or tab-separated file: [`CsvOptions::delimiter`]) |
 //! | rows out of order | sorted by date (reported) |
 //! | a date that cannot be parsed | error naming the row and column |
+//! | an ambiguous date (`01/02/21`: which is the day, which century?) | error: name the format with [`CsvOptions::date_format`]; only unambiguous forms are read by default (see [`parse_date`]) |
 //! | a value that is not a number | error naming the row and column |
 //! | an empty value | [`Missing::Error`] (default): error naming the row; [`Missing::Interpolate`]: treated as a missing day |
 //! | the same date twice | [`Duplicates::Error`] (default): error naming both rows; or keep the first; or average them |
+//! | a value far outside the column's range (`1e30`, `-999`, `250` for `25.0`) | [`Outliers::Error`] (default): error listing rows and values; [`Outliers::Drop`]: treated as a missing day; [`Outliers::Keep`]; always in the report |
 //! | a missing day | [`Gaps::Interpolate`] (default): filled linearly between its neighbours (reported); [`Gaps::Skip`]: left out, and windows that would span it are skipped |
 
 use std::collections::BTreeMap;

@@ -76,6 +76,54 @@ fn history_files_each_metric_under_its_own_name_in_compile_order() {
 }
 
 #[test]
+fn early_stopping_settings_are_checked_before_any_training() {
+    let (x, y) = sum_data();
+    let mut model = lstm_dense(1, 4, 1);
+    model
+        .compile(Adam::default(), Loss::MeanSquaredError)
+        .unwrap();
+    let before = model.get_weights();
+    // The default monitor is val_loss, which needs validation data.
+    let config = FitConfig::new()
+        .epochs(3)
+        .verbose(0)
+        .early_stopping(EarlyStopping::new());
+    let err = model.fit(&x, &y, &config).unwrap_err();
+    assert!(err.to_string().contains("got 'val_loss'"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("need validation_split or validation_data"),
+        "{err}"
+    );
+    let config = FitConfig::new()
+        .epochs(3)
+        .verbose(0)
+        .early_stopping(EarlyStopping::new().monitor("loss").min_delta(f32::NAN));
+    let err = model.fit(&x, &y, &config).unwrap_err();
+    assert!(err.to_string().contains("min_delta"), "{err}");
+    assert_eq!(model.get_weights(), before, "nothing trained");
+}
+
+#[test]
+fn early_stopping_min_delta_is_the_improvement_needed_as_in_keras() {
+    let (x, y) = sum_data();
+    let mut model = lstm_dense(1, 4, 1);
+    model
+        .compile(Adam::new(0.01), Loss::MeanSquaredError)
+        .unwrap();
+    // The loss falls every epoch, but never by 1.0: no epoch after the first is an improvement.
+    let config = FitConfig::new().epochs(20).verbose(0).early_stopping(
+        EarlyStopping::new()
+            .monitor("loss")
+            .patience(2)
+            .min_delta(1.0),
+    );
+    let history = model.fit(&x, &y, &config).unwrap();
+    assert!(history.loss.windows(2).all(|w| w[1] < w[0]));
+    assert_eq!(history.stopped_epoch, Some(3));
+}
+
+#[test]
 fn a_history_edited_by_hand_still_renders() {
     let mut history = History::default();
     history.loss = vec![0.5, 0.4, 0.3];

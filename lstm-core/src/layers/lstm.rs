@@ -436,6 +436,12 @@ impl Lstm {
                 fmt_shape(x.shape()),
             ));
         }
+        if x.shape()[0] == 0 {
+            return Err(LstmError::Empty {
+                context: format!("LSTM input of shape {}: the batch", fmt_shape(x.shape())),
+                min: 1,
+            });
+        }
         ensure_finite("LSTM input", x)?;
         Ok((x.shape()[0], x.shape()[1], features))
     }
