@@ -38,12 +38,18 @@ bench-step:
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
+## Tests with every feature, then without polars (the build most users of the crate get).
 cargo-test:
 	cargo test --workspace --all-features
+	cargo test --workspace --lib --tests
 
+## Formatting, clippy with and without polars (clippy's incompatible_msrv lint checks std APIs
+## against the declared rust-version), and the docs with warnings denied.
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
 
 setup: $(VENV)/.installed kernel
 

@@ -2,8 +2,17 @@
 
 use crate::error::{LstmError, Result};
 use crate::history::History;
-use crate::model::Sequential;
 use ndarray::ArrayD;
+
+/// What `fit` does after an epoch, as a callback decides.
+#[derive(Debug)]
+pub(crate) enum EpochEnd {
+    Continue,
+    /// Stop training, first putting back these weights (the best epoch's) if given.
+    Stop {
+        restore: Option<Vec<ArrayD<f32>>>,
+    },
+}
 
 /// Stop when the monitored quantity has not improved for `patience` epochs, like Keras'
 /// `EarlyStopping`. Defaults: monitor `val_loss`, patience 0, min_delta 0, no weight restore.
@@ -97,13 +106,14 @@ impl EarlyStopping {
         .restore_best_weights(self.restore_best_weights);
     }
 
-    /// Returns whether training should stop.
+    /// Whether training should stop; `weights` gives the model's current weights (taken only
+    /// when they have to be kept).
     pub(crate) fn on_epoch_end(
         &mut self,
         epoch: usize,
         history: &History,
-        model: &mut Sequential,
-    ) -> Result<bool> {
+        weights: impl Fn() -> Vec<ArrayD<f32>>,
+    ) -> Result<EpochEnd> {
         let current = history
             .series(&self.monitor)
             .and_then(|s| s.last().copied())
@@ -115,7 +125,7 @@ impl EarlyStopping {
                 )
             })?;
         if self.restore_best_weights && self.best_weights.is_none() {
-            self.best_weights = Some(model.get_weights());
+            self.best_weights = Some(weights());
             self.best_epoch = epoch;
         }
         self.wait += 1;
@@ -124,17 +134,18 @@ impl EarlyStopping {
             self.best = current;
             self.best_epoch = epoch;
             if self.restore_best_weights {
-                self.best_weights = Some(model.get_weights());
+                self.best_weights = Some(weights());
             }
             self.wait = 0;
-            return Ok(false);
+            return Ok(EpochEnd::Continue);
         }
         if self.wait >= self.patience && epoch > 1 {
-            if let (true, Some(best)) = (self.restore_best_weights, &self.best_weights) {
-                model.set_weights(best)?;
-            }
-            return Ok(true);
+            let restore = match self.restore_best_weights {
+                true => self.best_weights.clone(),
+                false => None,
+            };
+            return Ok(EpochEnd::Stop { restore });
         }
-        Ok(false)
+        Ok(EpochEnd::Continue)
     }
 }

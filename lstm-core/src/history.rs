@@ -4,8 +4,25 @@ use std::collections::BTreeMap;
 
 use crate::display::{html_escape, show_html};
 use crate::loss::Metric;
-use crate::model::Evaluation;
 
+/// What [`Sequential::evaluate`](crate::Sequential::evaluate) returns: the loss and each compiled metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub loss: f32,
+    pub metrics: Vec<(String, f32)>,
+}
+
+impl Evaluation {
+    /// A metric by name (`"accuracy"`, `"mae"`, ...).
+    pub fn metric(&self, name: &str) -> Option<f32> {
+        self.metrics
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// The loss and metrics of every epoch, by Keras name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct History {
     /// Training loss per epoch (mean of the batch losses).

@@ -5,7 +5,7 @@ use ndarray::{Array2, Array3, Axis};
 use crate::error::{LstmError, Result};
 use crate::layers::Lstm;
 use crate::model::Sequential;
-use crate::plot::{self, Figure};
+use crate::plot::{self, Figure, HeatScale};
 
 /// Per-step values for one sequence, each `[timesteps, units]`, in processing order.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,9 +62,20 @@ impl GateTrace {
         self.input.ncols()
     }
 
-    /// The six heatmaps side by side: units down, time steps across.
+    /// The six heatmaps side by side: units down, time steps across. Gates (0…1) in blues;
+    /// candidate and states in blue–white–red around 0.
     pub fn heatmaps(&self, title: &str) -> Result<Figure> {
-        plot::gate_heatmaps(self, title)
+        plot::heatmap_grid(
+            title,
+            &[
+                ("i: input gate", &self.input, HeatScale::UnitInterval),
+                ("f: forget gate", &self.forget, HeatScale::UnitInterval),
+                ("g: candidate", &self.candidate, HeatScale::AroundZero),
+                ("o: output gate", &self.output, HeatScale::UnitInterval),
+                ("c: cell state", &self.cell, HeatScale::AroundZero),
+                ("h: hidden state", &self.hidden, HeatScale::AroundZero),
+            ],
+        )
     }
 }
 

@@ -39,12 +39,12 @@ pub mod weather;
 pub use activation::Activation;
 pub use callbacks::EarlyStopping;
 pub use error::{Divergence, KeptWeights, LstmError, Result};
-pub use history::History;
+pub use history::{Evaluation, History};
 pub use layers::{
     Bidirectional, Dense, Dropout, Layer, Lstm, LstmOutput, MergeMode, TimeDistributed,
 };
 pub use loss::{Loss, Metric};
-pub use model::{Evaluation, FitConfig, Gradients, Sequential};
+pub use model::{FitConfig, Gradients, Sequential};
 pub use optim::{Adam, Optimizer, RmsProp, Sgd};
 
 /// The README's examples compile and run as doc tests.

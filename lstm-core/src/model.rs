@@ -6,11 +6,11 @@ use std::time::Instant;
 use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension};
 use ndarray_rand::rand::seq::SliceRandom;
 
-use crate::callbacks::EarlyStopping;
+use crate::callbacks::{EarlyStopping, EpochEnd};
 use crate::error::{
     Divergence, KeptWeights, LstmError, Result, batch_shape, decimal_f64, ensure_finite, fmt_shape,
 };
-use crate::history::History;
+use crate::history::{Evaluation, History};
 use crate::init::{Rng, seeded_rng};
 use crate::layers::{Layer, Lstm};
 use crate::loss::{Loss, Metric};
@@ -163,23 +163,6 @@ pub struct Gradients {
     pub weights: Vec<ArrayD<f32>>,
     /// d(loss)/d(x).
     pub input: ArrayD<f32>,
-}
-
-/// What [`Sequential::evaluate`] returns: the loss and each compiled metric.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Evaluation {
-    pub loss: f32,
-    pub metrics: Vec<(String, f32)>,
-}
-
-impl Evaluation {
-    /// A metric by name (`"accuracy"`, `"mae"`, ...).
-    pub fn metric(&self, name: &str) -> Option<f32> {
-        self.metrics
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| *v)
-    }
 }
 
 /// Refuses to hand out NaN or infinite predictions: they only come from weights that overflowed.
@@ -881,7 +864,15 @@ impl Sequential {
             history.push(loss_sum as f32, &train_metrics, val.as_ref());
             let elapsed = started.elapsed();
             let stop = match &mut early {
-                Some(cb) => cb.on_epoch_end(epoch, &history, self)?,
+                Some(cb) => match cb.on_epoch_end(epoch, &history, || self.get_weights())? {
+                    EpochEnd::Continue => false,
+                    EpochEnd::Stop { restore } => {
+                        if let Some(best) = restore {
+                            self.set_weights(&best)?;
+                        }
+                        true
+                    }
+                },
                 None => false,
             };
             if config.verbose > 0

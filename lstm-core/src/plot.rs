@@ -301,19 +301,31 @@ fn diverging_color(v: f32) -> RGBColor {
     RGBColor(mix(end.0), mix(end.1), mix(end.2))
 }
 
-/// Gate activations and states as six heatmaps: units down, time steps across.
-/// Gates (0…1) in blues; candidate and states in blue–white–red around 0.
-pub fn gate_heatmaps(trace: &crate::inspect::GateTrace, title: &str) -> Result<Figure> {
-    let panels: [(&str, &ndarray::Array2<f32>, bool); 6] = [
-        ("i: input gate", &trace.input, true),
-        ("f: forget gate", &trace.forget, true),
-        ("g: candidate", &trace.candidate, false),
-        ("o: output gate", &trace.output, true),
-        ("c: cell state", &trace.cell, false),
-        ("h: hidden state", &trace.hidden, false),
-    ];
-    let (timesteps, units) = (trace.timesteps(), trace.units());
-    let height = (160 + 14 * units.min(40)) as u32 * 2 + 40;
+/// How a heatmap colours its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeatScale {
+    /// Values in 0…1 (gates), in blues.
+    UnitInterval,
+    /// Values around 0 (candidate, states), blue–white–red, scaled to the largest |value|.
+    AroundZero,
+}
+
+/// Heatmaps three to a row, each `(caption, values [timesteps, units], scale)`: units down,
+/// time steps across. [`crate::inspect::GateTrace::heatmaps`] draws an LSTM's gates with it.
+pub fn heatmap_grid(
+    title: &str,
+    panels: &[(&str, &ndarray::Array2<f32>, HeatScale)],
+) -> Result<Figure> {
+    let (timesteps, units) = panels.first().map_or((0, 0), |p| p.1.dim());
+    if timesteps == 0 || units == 0 || panels.iter().any(|p| p.1.dim() != (timesteps, units)) {
+        return Err(LstmError::shape(
+            "heatmap_grid: panels",
+            "one or more arrays of one shape [timesteps, units], neither empty",
+            format!("{:?}", panels.iter().map(|p| p.1.dim()).collect::<Vec<_>>()),
+        ));
+    }
+    let rows = panels.len().div_ceil(3);
+    let height = (160 + 14 * units.min(40)) as u32 * rows as u32 + 40;
     draw(title, (900, height), |root| {
         let (top, body) = root.split_vertically(36);
         top.draw(&Text::new(
@@ -321,7 +333,8 @@ pub fn gate_heatmaps(trace: &crate::inspect::GateTrace, title: &str) -> Result<F
             (10, 8),
             ("sans-serif", 20).into_font(),
         ))?;
-        for (area, (name, values, is_gate)) in body.split_evenly((2, 3)).iter().zip(panels) {
+        for (area, &(name, values, heat)) in body.split_evenly((rows, 3)).iter().zip(panels) {
+            let is_gate = heat == HeatScale::UnitInterval;
             let scale = if is_gate {
                 1.0
             } else {
