@@ -3,38 +3,52 @@
 //! A Keras-exact LSTM in Rust, small enough to read in one sitting and fast enough to train
 //! interactively in evcxr notebooks.
 //!
-//! * [`cell`]: the gates, written like the equations, and the in-place kernels the layer runs
-//!   (the readable functions give the same bits).
-//! * [`layers`]: `Lstm`, `Dense`, `Dropout`, `Bidirectional`, `TimeDistributed`, in Keras' weight layout.
-//! * [`model`]: `Sequential` with `compile`, `fit`, `evaluate`, `predict`, `summary`.
-//! * [`data`]: windows, reshaping, scalers, splits and the tutorial's datasets.
-//! * [`text`]: characters in and out: vocabulary, encodings, sampling with a temperature.
-//! * [`io`]: save and load whole models; weights in Keras layout as `.npz`.
-//! * [`tuner`]: random search and Hyperband (Keras Tuner's schedule).
-//! * [`inspect`]: the gates and states of every step, for heatmaps.
-//! * `weather` (feature `polars`): dates, CSVs and forecasts as polars `DataFrame`s.
-//! * [`plot`]: training curves, data charts, gate heatmaps and the cell diagram, as inline SVG.
+//! ## Map
+//!
+//! Four tiers; each module uses only the tiers above it (and [`error`], [`check`], [`display`],
+//! which everything may use).
+//!
+//! ```text
+//! math/        the LSTM's mathematics, no model in sight
+//!   activation   sigmoid, tanh, relu, ... (vectorised) and their derivatives
+//!   cell         the gates written like the equations, and the in-place kernels the layer runs
+//!   init         Keras' initialisers from one seeded RNG
+//!   scaler       min–max and standard scaling
+//! layers/      Keras' layers and weight layout: Lstm, Dense, Dropout, Bidirectional, TimeDistributed
+//! training/    a model that learns as Keras' does
+//!   model        Sequential: add, compile, fit, evaluate, predict, gradients
+//!   loss         losses and metrics      optim      Adam, SGD, RMSprop, clipping
+//!   callbacks    EarlyStopping           history    the loss and metrics of each epoch
+//!   summary      model.summary()         io         save/load, Keras-layout .npz
+//! support/     what the notebooks use around the LSTM
+//!   data         windows, splits, the tutorial's datasets (scalers re-exported)
+//!   text         characters in and out, sampling with a temperature
+//!   weather      dates, messy CSVs, forecasts as polars DataFrames (feature `polars`)
+//!   tuner        random search and Hyperband
+//!   plot         charts as inline SVG        inspect    the gates of every step, for heatmaps
+//! error        LstmError: what was expected, what was given
+//! check        shapes as Keras prints them, finite and non-empty inputs
+//! display      rich HTML output in evcxr
+//! ```
+//!
+//! Every module is also reachable from the crate root (`lstm_core::cell`, `lstm_core::data`, ...),
+//! and `use lstm_core::prelude::*;` brings in what a notebook needs.
 
-pub mod activation;
-pub mod callbacks;
-pub mod cell;
-pub mod data;
+// The tiers of the map above.
+pub mod check;
 pub mod display;
 pub mod error;
-pub mod history;
-pub mod init;
-pub mod inspect;
-pub mod io;
 pub mod layers;
-pub mod loss;
-pub mod model;
-pub mod optim;
-pub mod plot;
-pub mod summary;
-pub mod text;
-pub mod tuner;
+pub mod math;
+pub mod support;
+pub mod training;
+
+// Every module at the crate's root too, as the notebooks and examples name them.
+pub use math::{activation, cell, init, scaler};
 #[cfg(feature = "polars")]
-pub mod weather;
+pub use support::weather;
+pub use support::{data, inspect, plot, text, tuner};
+pub use training::{callbacks, history, io, loss, model, optim, summary};
 
 pub use activation::Activation;
 pub use callbacks::EarlyStopping;

@@ -6,7 +6,7 @@ use ndarray::{ArrayD, Axis, Slice};
 
 use super::{Layer, Lstm, Param, Weight, check_weight_shapes};
 use crate::error::{LstmError, Result};
-use crate::init::Rng;
+use crate::math::init::Rng;
 
 /// How the forward and backward outputs are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -3,9 +3,10 @@
 use ndarray::{Array1, Array2, ArrayD, Axis, Ix2, IxDyn};
 
 use super::{Layer, Param, Weight, check_weight_shapes, not_built};
-use crate::activation::Activation;
-use crate::error::{LstmError, Result, batch_shape, fmt_shape};
-use crate::init::{self, Rng};
+use crate::check::{batch_shape, fmt_shape};
+use crate::error::{LstmError, Result};
+use crate::math::activation::Activation;
+use crate::math::init::{self, Rng};
 
 /// `keras.layers.Dense`: glorot-uniform kernel `[in, out]`, zero bias `[out]`, activation linear
 /// by default (relu, sigmoid, tanh, softmax allowed).

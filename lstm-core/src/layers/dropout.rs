@@ -6,7 +6,7 @@ use ndarray_rand::rand::Rng as _;
 
 use super::{Layer, Param, Weight, check_weight_shapes};
 use crate::error::{LstmError, Result};
-use crate::init::Rng;
+use crate::math::init::Rng;
 
 #[derive(Debug, Clone)]
 pub struct Dropout {

@@ -1,4 +1,4 @@
-//! `LSTM`: the cell of [`crate::cell`] run over time, batched, with backpropagation through time.
+//! `LSTM`: the cell of [`crate::math::cell`] run over time, batched, with backpropagation through time.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{
@@ -8,10 +8,11 @@ use ndarray::{
 use ndarray_rand::rand::Rng as _;
 
 use super::{Layer, Param, Weight, check_weight_shapes, not_built};
-use crate::activation::Activation;
-use crate::cell::{self, CellStep};
-use crate::error::{LstmError, Result, batch_shape, ensure_finite, fmt_shape};
-use crate::init::{self, Rng};
+use crate::check::{batch_shape, ensure_finite, fmt_shape};
+use crate::error::{LstmError, Result};
+use crate::math::activation::Activation;
+use crate::math::cell::{self, CellStep};
+use crate::math::init::{self, Rng};
 
 /// `keras.layers.LSTM`. Weights in Keras layout: `kernel [in, 4u]`, `recurrent_kernel [u, 4u]`,
 /// `bias [4u]`, gates packed i, f, c, o.
@@ -796,7 +797,7 @@ impl Layer for Lstm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cell::step;
+    use crate::math::cell::step;
     use ndarray::Array;
 
     /// The layer against the textbook loop: `cell::step` and `cell::step_backward` one step at a

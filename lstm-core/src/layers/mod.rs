@@ -16,7 +16,7 @@ pub use time_distributed::TimeDistributed;
 use ndarray::ArrayD;
 
 use crate::error::Result;
-use crate::init::Rng;
+use crate::math::init::Rng;
 
 /// One trainable tensor and its gradient, both flat in row-major order.
 pub struct Param<'a> {
@@ -172,7 +172,8 @@ pub(crate) fn check_weight_shapes(
     current: &[Weight],
     new: &[ArrayD<f32>],
 ) -> Result<()> {
-    use crate::error::{LstmError, fmt_shape};
+    use crate::check::fmt_shape;
+    use crate::error::LstmError;
     if current.len() != new.len() {
         return Err(LstmError::count(
             format!("{layer}.set_weights"),
@@ -197,7 +198,7 @@ pub(crate) fn check_weight_shapes(
                 fmt_shape(n.shape()),
             ));
         }
-        crate::error::ensure_finite(&format!("{layer}.set_weights: {}", w.name), n)?;
+        crate::check::ensure_finite(&format!("{layer}.set_weights: {}", w.name), n)?;
     }
     Ok(())
 }

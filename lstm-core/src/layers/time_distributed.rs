@@ -3,8 +3,9 @@
 use ndarray::ArrayD;
 
 use super::{Dense, Layer, Param, Weight};
-use crate::error::{LstmError, Result, batch_shape};
-use crate::init::Rng;
+use crate::check::batch_shape;
+use crate::error::{LstmError, Result};
+use crate::math::init::Rng;
 
 #[derive(Debug, Clone)]
 pub struct TimeDistributed {

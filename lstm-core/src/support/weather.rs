@@ -26,9 +26,9 @@ use polars::prelude::*;
 
 use crate::display::{Html, html_escape};
 use crate::error::{LstmError, Result};
-use crate::init::seeded_rng;
-use crate::model::Sequential;
-use crate::plot::{self, Figure, Labels, Series as PlotSeries};
+use crate::math::init::seeded_rng;
+use crate::support::plot::{self, Figure, Labels, Series as PlotSeries};
+use crate::training::model::Sequential;
 
 /// Name of the date column in the frames this module builds.
 pub const DATE: &str = "Date";
@@ -102,7 +102,7 @@ pub fn synthetic_weather(seed: u64) -> Result<DataFrame> {
         .into_series()
         .cast(&DataType::Date)
         .map_err(polars_error("synthetic_weather: dates"))?;
-    let temperature = crate::data::synthetic_temperature(dates.len(), seed).to_vec();
+    let temperature = crate::support::data::synthetic_temperature(dates.len(), seed).to_vec();
     let n = dates.len();
     DataFrame::new(
         n,
@@ -895,7 +895,7 @@ pub fn forecast(
             return Err(LstmError::shape(
                 "weather::forecast: model input",
                 "(None, timesteps, 1): one value per day",
-                crate::error::batch_shape(other),
+                crate::check::batch_shape(other),
             ));
         }
     };

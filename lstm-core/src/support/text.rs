@@ -5,8 +5,8 @@ use ndarray::{Array1, Array2, Array3};
 use ndarray_rand::rand::Rng as _;
 
 use crate::error::{LstmError, Result};
-use crate::init::seeded_rng;
-use crate::model::Sequential;
+use crate::math::init::seeded_rng;
+use crate::training::model::Sequential;
 
 /// The characters of a text, sorted (as Python's `sorted(set(text))`), each with an index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +169,7 @@ pub fn sequences(
 pub fn sample_with_temperature(
     probs: &[f32],
     temperature: f32,
-    rng: &mut crate::init::Rng,
+    rng: &mut crate::math::init::Rng,
 ) -> Result<usize> {
     if probs.is_empty()
         || probs.iter().any(|p| !p.is_finite() || *p < 0.0)

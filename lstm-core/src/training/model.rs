@@ -6,16 +6,15 @@ use std::time::Instant;
 use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension};
 use ndarray_rand::rand::seq::SliceRandom;
 
-use crate::callbacks::{EarlyStopping, EpochEnd};
-use crate::error::{
-    Divergence, KeptWeights, LstmError, Result, batch_shape, decimal_f64, ensure_finite, fmt_shape,
-};
-use crate::history::{Evaluation, History};
-use crate::init::{Rng, seeded_rng};
+use crate::check::{batch_shape, decimal_f64, ensure_finite, fmt_shape};
+use crate::error::{Divergence, KeptWeights, LstmError, Result};
 use crate::layers::{Layer, Lstm};
-use crate::loss::{Loss, Metric};
-use crate::optim::Optimizer;
-use crate::summary::{Summary, SummaryRow};
+use crate::math::init::{Rng, seeded_rng};
+use crate::training::callbacks::{EarlyStopping, EpochEnd};
+use crate::training::history::{Evaluation, History};
+use crate::training::loss::{Loss, Metric};
+use crate::training::optim::Optimizer;
+use crate::training::summary::{Summary, SummaryRow};
 
 /// A stack of layers, like `keras.Sequential`.
 ///
@@ -38,7 +37,7 @@ pub struct Sequential {
     seed: u64,
     rng: Rng,
     compiled: Option<Compiled>,
-    scalers: std::collections::BTreeMap<String, crate::data::Scaler>,
+    scalers: std::collections::BTreeMap<String, crate::math::scaler::Scaler>,
     /// The weights before the last optimizer step (reused buffer), to undo a step that overflows.
     undo: Vec<f32>,
     /// Whether `undo` holds the weights before the last step of the current weights' history
@@ -336,22 +335,24 @@ impl Sequential {
     }
 
     /// The compiled optimizer's state, loss and metrics (for saving).
-    pub fn compiled_state(&self) -> Option<(crate::optim::OptimizerState, Loss, Vec<Metric>)> {
+    pub fn compiled_state(
+        &self,
+    ) -> Option<(crate::training::optim::OptimizerState, Loss, Vec<Metric>)> {
         self.compiled
             .as_ref()
             .map(|c| (c.optimizer.state(), c.loss, c.metrics.clone()))
     }
 
     /// Keeps a fitted scaler with the model (saved and loaded with it), e.g. under `"x"` and `"y"`.
-    pub fn attach_scaler(&mut self, name: &str, scaler: impl Into<crate::data::Scaler>) {
+    pub fn attach_scaler(&mut self, name: &str, scaler: impl Into<crate::math::scaler::Scaler>) {
         self.scalers.insert(name.to_string(), scaler.into());
     }
 
-    pub fn scaler(&self, name: &str) -> Option<&crate::data::Scaler> {
+    pub fn scaler(&self, name: &str) -> Option<&crate::math::scaler::Scaler> {
         self.scalers.get(name)
     }
 
-    pub fn scalers(&self) -> &std::collections::BTreeMap<String, crate::data::Scaler> {
+    pub fn scalers(&self) -> &std::collections::BTreeMap<String, crate::math::scaler::Scaler> {
         &self.scalers
     }
 

@@ -9,9 +9,9 @@ use ndarray_rand::rand::Rng as _;
 
 use crate::display::Html;
 use crate::error::{LstmError, Result};
-use crate::init::seeded_rng;
-use crate::model::Sequential;
-use crate::plot::{self, Figure, Labels, Series};
+use crate::math::init::seeded_rng;
+use crate::support::plot::{self, Figure, Labels, Series};
+use crate::training::model::Sequential;
 
 /// Where to search: units from a list, dropout uniformly in a range, learning rate on a log scale.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +50,7 @@ impl SearchSpace {
     }
 
     /// One random point of the space.
-    pub fn sample(&self, rng: &mut crate::init::Rng) -> HyperParameters {
+    pub fn sample(&self, rng: &mut crate::math::init::Rng) -> HyperParameters {
         let units = self.units[rng.random_range(0..self.units.len())];
         let dropout = self.dropout.0 + (self.dropout.1 - self.dropout.0) * rng.random::<f32>();
         let (log_low, log_high) = (self.learning_rate.0.ln(), self.learning_rate.1.ln());

@@ -17,8 +17,9 @@
 
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Zip, s};
 
-use crate::activation::{self, Activation};
-use crate::error::{LstmError, Result, fmt_shape};
+use crate::check::fmt_shape;
+use crate::error::{LstmError, Result};
+use crate::math::activation::{self, Activation};
 
 /// The four gates in Keras' order along the packed `4·units` axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

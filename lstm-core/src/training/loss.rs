@@ -4,7 +4,8 @@
 use ndarray::{ArrayD, Axis, IxDyn};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{LstmError, Result, ensure_finite, fmt_shape};
+use crate::check::{ensure_finite, fmt_shape};
+use crate::error::{LstmError, Result};
 
 /// A training loss, by its Keras name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Callbacks run by `fit` at the end of each epoch.
 
 use crate::error::{LstmError, Result};
-use crate::history::History;
+use crate::training::history::History;
 use ndarray::ArrayD;
 
 /// What `fit` does after an epoch, as a callback decides.

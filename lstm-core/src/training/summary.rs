@@ -1,7 +1,7 @@
 //! `model.summary()`: the same table, shapes and parameter counts Keras prints.
 
+use crate::check::batch_shape;
 use crate::display::{html_escape, show_html};
-use crate::error::batch_shape;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryRow {

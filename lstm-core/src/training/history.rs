@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::display::{html_escape, show_html};
-use crate::loss::Metric;
+use crate::training::loss::Metric;
 
 /// What [`Sequential::evaluate`](crate::Sequential::evaluate) returns: the loss and each compiled metric.
 #[derive(Debug, Clone, PartialEq)]

@@ -23,12 +23,13 @@ use std::path::Path;
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
-use crate::data::Scaler;
-use crate::error::{LstmError, Result, fmt_shape};
+use crate::check::fmt_shape;
+use crate::error::{LstmError, Result};
 use crate::layers::LayerConfig;
-use crate::loss::{Loss, Metric};
-use crate::model::Sequential;
-use crate::optim::{OptimizerState, optimizer_from_state};
+use crate::math::scaler::Scaler;
+use crate::training::loss::{Loss, Metric};
+use crate::training::model::Sequential;
+use crate::training::optim::{OptimizerState, optimizer_from_state};
 
 const MAGIC: &[u8; 8] = b"LSTMCORE";
 /// The model file format this build writes and reads.
@@ -38,7 +39,7 @@ pub const FORMAT_VERSION: u32 = 1;
 struct Header {
     seed: u64,
     /// Where the model's RNG stands, so resumed training draws the same shuffles and masks.
-    rng: crate::init::Rng,
+    rng: crate::math::init::Rng,
     input_shape: Vec<usize>,
     layers: Vec<LayerConfig>,
     /// Shapes of the weights, in Keras order; their data follows the header.
@@ -473,17 +474,17 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, ArrayD<f32>)>> {
 }
 
 impl Sequential {
-    /// Saves the whole model (see [`crate::io`]).
+    /// Saves the whole model (see [`crate::training::io`]).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         save(self, path)
     }
 
-    /// Writes the weights as Keras-layout `.npz` (see [`crate::io`]).
+    /// Writes the weights as Keras-layout `.npz` (see [`crate::training::io`]).
     pub fn save_npz(&self, path: impl AsRef<Path>) -> Result<()> {
         save_npz(self, path)
     }
 
-    /// Reads Keras-layout `.npz` weights into this model (see [`crate::io`]).
+    /// Reads Keras-layout `.npz` weights into this model (see [`crate::training::io`]).
     pub fn load_npz(&mut self, path: impl AsRef<Path>) -> Result<()> {
         load_npz(self, path)
     }

@@ -4,8 +4,8 @@ use ndarray::{Array2, Array3, Axis};
 
 use crate::error::{LstmError, Result};
 use crate::layers::Lstm;
-use crate::model::Sequential;
-use crate::plot::{self, Figure, HeatScale};
+use crate::support::plot::{self, Figure, HeatScale};
+use crate::training::model::Sequential;
 
 /// Per-step values for one sequence, each `[timesteps, units]`, in processing order.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +40,7 @@ impl GateTrace {
                 sample,
             ));
         }
-        let pick = |get: fn(&crate::cell::CellStep) -> &Array2<f32>| {
+        let pick = |get: fn(&crate::math::cell::CellStep) -> &Array2<f32>| {
             let rows: Vec<_> = steps.iter().map(|s| get(s).row(sample)).collect();
             ndarray::stack(Axis(0), &rows).expect("same units")
         };

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 
 use crate::display::show_html;
 use crate::error::{LstmError, Result};
-use crate::history::History;
+use crate::training::history::History;
 
 pub const TRAIN: RGBColor = RGBColor(31, 119, 180);
 pub const VALIDATION: RGBColor = RGBColor(255, 127, 14);
@@ -311,7 +311,7 @@ pub enum HeatScale {
 }
 
 /// Heatmaps three to a row, each `(caption, values [timesteps, units], scale)`: units down,
-/// time steps across. [`crate::inspect::GateTrace::heatmaps`] draws an LSTM's gates with it.
+/// time steps across. [`crate::support::inspect::GateTrace::heatmaps`] draws an LSTM's gates with it.
 pub fn heatmap_grid(
     title: &str,
     panels: &[(&str, &ndarray::Array2<f32>, HeatScale)],

@@ -1,0 +1,219 @@
+//! Getting data into the `(samples, timesteps, features)` shape an LSTM reads: sliding windows
+//! and reshaping ([`windows`]), scaling ([`MinMaxScaler`], [`StandardScaler`], from
+//! [`crate::math::scaler`]), splitting ([`split`]), and the tutorial's synthetic datasets
+//! ([`datasets`]). Everything is re-exported here: `data::prepare_data`, `data::noisy_sine`, ...
+
+pub mod datasets;
+pub mod split;
+pub mod windows;
+
+pub use crate::math::scaler::{MinMaxScaler, Scaler, StandardScaler};
+pub use datasets::*;
+pub use split::*;
+pub use windows::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::LstmError;
+    use ndarray::{Array1, Array2, arr1, arr2, s};
+
+    #[test]
+    fn windows_match_hand_computed_values() {
+        let (x, y) = prepare_data(&[1.0, 2.0, 3.0, 4.0, 5.0], 3).unwrap();
+        assert_eq!(x, arr2(&[[1.0, 2.0, 3.0], [2.0, 3.0, 4.0]]));
+        assert_eq!(y, arr1(&[4.0, 5.0]));
+    }
+
+    #[test]
+    fn window_errors_say_what_was_given() {
+        let err = prepare_data(&[1.0, 2.0, 3.0], 3).unwrap_err();
+        assert_eq!(
+            err,
+            LstmError::WindowTooLong {
+                n_steps: 3,
+                needed: 4,
+                len: 3
+            }
+        );
+        assert!(
+            err.to_string()
+                .contains("window of 3 steps needs a series of at least 4 values, got 3"),
+            "{err}"
+        );
+        assert!(matches!(prepare_data(&[], 1), Err(LstmError::Empty { .. })));
+        assert!(matches!(
+            prepare_data(&[1.0, 2.0], 0),
+            Err(LstmError::Config { .. })
+        ));
+        let nan = prepare_data(&[1.0, f32::NAN, 3.0], 1).unwrap_err();
+        assert!(nan.to_string().contains("at index [1]"), "{nan}");
+    }
+
+    #[test]
+    fn to_sequences_adds_the_feature_axis() {
+        let (x, _) = prepare_data(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0], 4).unwrap();
+        let x3 = to_sequences(&x, 1).unwrap();
+        assert_eq!(x3.shape(), &[2, 4, 1]);
+        assert_eq!(x3[[1, 3, 0]], 4.0);
+        let two_features = to_sequences(&x, 2).unwrap();
+        assert_eq!(two_features.shape(), &[2, 2, 2]);
+        assert_eq!(two_features[[0, 1, 0]], 2.0);
+        let err = to_sequences(&x, 3).unwrap_err();
+        assert!(err.to_string().contains("got (2, 4)"), "{err}");
+    }
+
+    #[test]
+    fn minmax_round_trips_and_uses_one_range_for_all_values() {
+        let x = arr2(&[[0.0f32, 50.0], [100.0, 25.0]]);
+        let mut scaler = MinMaxScaler::new();
+        let scaled = scaler.fit_transform(&x).unwrap();
+        assert_eq!(scaled, arr2(&[[0.0, 0.5], [1.0, 0.25]]));
+        assert_eq!(scaler.inverse_transform(&scaled).unwrap(), x);
+        let ranged = MinMaxScaler::with_range(-1.0, 1.0)
+            .unwrap()
+            .fit_transform(&x)
+            .unwrap();
+        assert_eq!(ranged[[0, 1]], 0.0);
+        assert!(MinMaxScaler::with_range(1.0, 1.0).is_err());
+    }
+
+    #[test]
+    fn scalers_refuse_zero_range_unfitted_and_nan() {
+        let flat = arr1(&[3.0f32, 3.0, 3.0]);
+        let err = MinMaxScaler::new().fit(&flat).unwrap_err();
+        assert_eq!(
+            err,
+            LstmError::ZeroRange {
+                scaler: "MinMaxScaler",
+                value: 3.0
+            }
+        );
+        assert!(StandardScaler::new().fit(&flat).is_err());
+        assert!(matches!(
+            MinMaxScaler::new().transform(&flat),
+            Err(LstmError::NotReady { .. })
+        ));
+        assert!(
+            MinMaxScaler::new()
+                .fit(&arr1(&[1.0, f32::INFINITY]))
+                .is_err()
+        );
+        assert!(MinMaxScaler::new().fit(&Array1::<f32>::zeros(0)).is_err());
+    }
+
+    #[test]
+    fn standard_scaler_matches_population_statistics() {
+        let x = arr1(&[1.0f32, 2.0, 3.0, 4.0]);
+        let mut scaler = StandardScaler::new();
+        let z = scaler.fit_transform(&x).unwrap();
+        let (mean, std) = scaler.mean_std().unwrap();
+        assert_eq!(mean, 2.5);
+        assert!((std - 1.25f32.sqrt()).abs() < 1e-7);
+        assert!((z.sum()).abs() < 1e-6);
+        let back = scaler.inverse_transform(&z).unwrap();
+        assert!(back.iter().zip(&x).all(|(a, b)| (a - b).abs() < 1e-6));
+    }
+
+    #[test]
+    fn random_split_is_seeded_sized_and_keeps_pairs() {
+        let x = Array2::from_shape_fn((10, 2), |(i, j)| (i * 10 + j) as f32);
+        let y = Array1::from_shape_fn(10, |i| i as f32);
+        let a = train_test_split(&x, &y, 0.2, 7).unwrap();
+        let b = train_test_split(&x, &y, 0.2, 7).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.x_test.nrows(), 2);
+        assert_eq!(a.x_train.nrows(), 8);
+        for (row, target) in a.x_test.rows().into_iter().zip(&a.y_test) {
+            assert_eq!(row[0], target * 10.0);
+        }
+        for (&i, target) in a.test_index.iter().zip(&a.y_test) {
+            assert_eq!(y[i], *target);
+        }
+        assert!(a.train_index.iter().all(|i| !a.test_index.contains(i)));
+        let many = Array1::from_shape_fn(100, |i| i as f32);
+        let seed_1 = train_test_split(&many, &many, 0.2, 1).unwrap();
+        let seed_2 = train_test_split(&many, &many, 0.2, 2).unwrap();
+        assert_eq!(seed_1.y_test.len(), 20);
+        assert_ne!(
+            seed_1.y_test, seed_2.y_test,
+            "another seed should draw another test set"
+        );
+    }
+
+    #[test]
+    fn chronological_split_keeps_time_order() {
+        let x = Array2::from_shape_fn((10, 1), |(i, _)| i as f32);
+        let y = Array1::from_shape_fn(10, |i| i as f32);
+        let s = chronological_split(&x, &y, 0.8).unwrap();
+        assert_eq!(s.y_train, Array1::from_iter((0..8).map(|v| v as f32)));
+        assert_eq!(s.y_test, arr1(&[8.0, 9.0]));
+        // 0.7f32 is 0.69999999…; a user means 0.7, so 7 of 10 samples train.
+        assert_eq!(chronological_split(&x, &y, 0.7).unwrap().y_train.len(), 7);
+    }
+
+    #[test]
+    fn split_errors() {
+        let x = Array2::<f32>::zeros((4, 1));
+        let short = Array1::<f32>::zeros(3);
+        let err = train_test_split(&x, &short, 0.25, 0).unwrap_err();
+        assert!(
+            err.to_string().contains("expected 4 targets, got 3"),
+            "{err}"
+        );
+        assert!(train_test_split(&x, &Array1::zeros(4), 1.0, 0).is_err());
+        assert!(chronological_split(&x, &Array1::zeros(4), 0.0).is_err());
+    }
+
+    #[test]
+    fn synthetic_datasets_have_the_tutorial_shapes_and_rules() {
+        let (x, y) = sum_of_first_two(1000, 1);
+        assert_eq!(x.dim(), (1000, 3));
+        assert!(
+            x.iter()
+                .all(|&v| (0.0..100.0).contains(&v) && v.fract() == 0.0)
+        );
+        for (row, target) in x.rows().into_iter().zip(&y) {
+            assert_eq!(row[0] + row[1], *target);
+        }
+        assert_eq!(sum_of_first_two(5, 1), sum_of_first_two(5, 1));
+
+        let (x, y) = next_number();
+        assert_eq!(x.slice(s![0, .., 0]), arr1(&[0.01, 0.02, 0.03]));
+        assert_eq!(y.column(0), arr1(&[0.04, 0.05, 0.06, 0.07]));
+
+        let (x, y) = copy_task(3, 5, 2);
+        assert_eq!(x, y);
+        let (x, y) = reverse_task(3, 5, 2);
+        assert_eq!(x[[1, 0, 0]], y[[1, 4, 0]]);
+        assert!(
+            y.is_standard_layout(),
+            "reshapes of the target must just work"
+        );
+
+        let (x, y) = look_ahead_task(2, 4, 5);
+        assert_eq!(y[[1, 2, 0]], x[[1, 3, 0]]);
+        assert_eq!(y[[1, 3, 0]], 0.0);
+
+        let (x, y) = alternating_bits(6, 4, 3);
+        for k in 0..6 {
+            assert_ne!(x[[k, 0, 0]], x[[k, 1, 0]]);
+            assert_eq!(y[[k, 0]], 1.0 - x[[k, 3, 0]]);
+        }
+
+        let bank = sine_bank(3, 500, 1);
+        assert_eq!(bank.dim(), (3, 500));
+        let residual = (bank[[2, 100]] - ((0.07f32 * 100.0) + 2.0).sin()).abs();
+        assert!(residual < 0.5, "a sine plus small noise: {residual}");
+
+        let (t, series) = noisy_sine(200, 42);
+        assert_eq!(t.len(), 200);
+        assert_eq!(t[199], 20.0);
+        let noise: Vec<f32> = t.iter().zip(&series).map(|(t, s)| s - t.sin()).collect();
+        let std = (noise.iter().map(|n| n * n).sum::<f32>() / 200.0).sqrt();
+        assert!(
+            (0.07..0.13).contains(&std),
+            "noise std {std} should be about 0.1"
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! Sliding windows and reshaping: a series into `(samples, timesteps, features)`.
+
+use ndarray::{Array1, Array2, Array3, ArrayBase, Data, s};
+
+use crate::check::{ensure_finite, fmt_shape};
+use crate::error::{LstmError, Result};
+
+/// Sliding windows over a series: `X[k] = series[k..k+n_steps]`, `y[k] = series[k+n_steps]`.
+///
+/// Gives `len - n_steps` windows as `X: (samples, n_steps)` and `y: (samples,)`;
+/// reshape `X` with [`to_sequences`] before feeding an LSTM.
+pub fn prepare_data(series: &[f32], n_steps: usize) -> Result<(Array2<f32>, Array1<f32>)> {
+    if series.is_empty() {
+        return Err(LstmError::Empty {
+            context: "prepare_data: series".into(),
+            min: 2,
+        });
+    }
+    if n_steps == 0 {
+        return Err(LstmError::config("n_steps", "at least 1", 0));
+    }
+    if n_steps >= series.len() {
+        return Err(LstmError::WindowTooLong {
+            n_steps,
+            needed: n_steps + 1,
+            len: series.len(),
+        });
+    }
+    let series = Array1::from(series.to_vec());
+    ensure_finite("prepare_data: series", &series)?;
+    let samples = series.len() - n_steps;
+    let x = Array2::from_shape_fn((samples, n_steps), |(k, j)| series[k + j]);
+    let y = series.slice(s![n_steps..]).to_owned();
+    Ok((x, y))
+}
+
+/// Reshapes `(samples, timesteps * features)` into `(samples, timesteps, features)`,
+/// like NumPy's `X.reshape((X.shape[0], X.shape[1] // features, features))`.
+pub fn to_sequences<S: Data<Elem = f32>>(
+    x: &ArrayBase<S, ndarray::Ix2>,
+    features: usize,
+) -> Result<Array3<f32>> {
+    let (samples, width) = x.dim();
+    if features == 0 || width % features != 0 {
+        return Err(LstmError::shape(
+            "to_sequences",
+            format!("a column count divisible by features = {features}"),
+            fmt_shape(x.shape()),
+        ));
+    }
+    let contiguous = x.as_standard_layout().to_owned();
+    Ok(contiguous
+        .into_shape_with_order((samples, width / features, features))
+        .expect("sizes checked above"))
+}
