@@ -6,6 +6,7 @@ pub fn show_html(html: &str) {
     println!("EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT");
 }
 
+/// Escapes `&`, `<`, `>` and quotes for text placed in HTML.
 pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -18,6 +19,7 @@ pub fn html_escape(s: &str) -> String {
 pub struct Html(pub String);
 
 impl Html {
+    /// Rich display in evcxr: the HTML itself.
     pub fn evcxr_display(&self) {
         show_html(&self.0);
     }

@@ -8,39 +8,56 @@ pub enum LstmError {
     /// An array has the wrong rank or size.
     #[error("{context}: expected shape {expected}, got {got}")]
     Shape {
+        /// What was being checked, e.g. `predict: input x`.
         context: String,
+        /// The shape that works, as Keras prints it: `(None, 3, 1)`.
         expected: String,
+        /// The shape given.
         got: String,
     },
 
     /// A count that does not match: samples, weight arrays, ...
     #[error("{context}: expected {expected} {what}, got {got}")]
     Count {
+        /// What was being checked.
         context: String,
+        /// What is counted, e.g. `weight arrays`.
         what: &'static str,
+        /// The count that works.
         expected: String,
+        /// The count given.
         got: String,
     },
 
     /// An input holds NaN or infinity.
     #[error("{context}: expected finite numbers, found {value} at index {index}")]
     NonFinite {
+        /// What was being checked.
         context: String,
+        /// Where the first bad value sits, e.g. `[3, 0, 0]`.
         index: String,
+        /// The bad value (NaN or ±inf).
         value: f32,
     },
 
     /// An input with nothing in it.
     #[error("{context}: expected at least {min} element(s), got an empty input")]
-    Empty { context: String, min: usize },
+    Empty {
+        /// What was empty.
+        context: String,
+        /// How many elements are needed at least.
+        min: usize,
+    },
 
     /// A sliding window that does not fit in the series.
     #[error("a window of {n_steps} steps needs a series of at least {needed} values, got {len}")]
     WindowTooLong {
+        /// The window's length.
         n_steps: usize,
         /// The shortest series that works: `n_steps + 1` to cut one (window, next value) pair,
         /// `n_steps` to forecast from.
         needed: usize,
+        /// The series' length.
         len: usize,
     },
 
@@ -48,21 +65,32 @@ pub enum LstmError {
     #[error(
         "{scaler}: cannot scale data whose values are all equal ({value}); expected at least two distinct values"
     )]
-    ZeroRange { scaler: &'static str, value: f32 },
+    ZeroRange {
+        /// The scaler's name.
+        scaler: &'static str,
+        /// The one value every element has.
+        value: f32,
+    },
 
     /// A scaler or model used before it was fitted / compiled.
     #[error("{what} must be {needed} first: call {call}")]
     NotReady {
+        /// What was used too early.
         what: &'static str,
+        /// The state it needs, e.g. `compiled`.
         needed: &'static str,
+        /// The call that gets it there.
         call: &'static str,
     },
 
     /// A hyperparameter outside its valid range.
     #[error("invalid {param}: expected {expected}, got {got}")]
     Config {
+        /// The setting, e.g. `learning_rate`.
         param: &'static str,
+        /// What works.
         expected: String,
+        /// What was given.
         got: String,
     },
 
@@ -72,7 +100,9 @@ pub enum LstmError {
          Try a lower learning rate or gradient clipping (e.g. `Adam::new(lr).clipnorm(1.0)`)"
     )]
     Diverged {
+        /// The epoch (1-based) that diverged.
         epoch: usize,
+        /// The batch (1-based) within it.
         batch: usize,
         /// What overflowed.
         cause: Divergence,
@@ -82,15 +112,30 @@ pub enum LstmError {
 
     /// Reading or writing a file failed.
     #[error("{path}: {message}")]
-    Io { path: String, message: String },
+    Io {
+        /// The user's path.
+        path: String,
+        /// What went wrong with it.
+        message: String,
+    },
 
     /// A chart could not be drawn.
     #[error("drawing {what}: {message}")]
-    Plot { what: String, message: String },
+    Plot {
+        /// The chart.
+        what: String,
+        /// plotters' message.
+        message: String,
+    },
 
     /// A file or text could not be parsed.
     #[error("{context}: {message}")]
-    Parse { context: String, message: String },
+    Parse {
+        /// The file, row and column (or the text) that could not be read.
+        context: String,
+        /// Why, and what to do about it.
+        message: String,
+    },
 }
 
 /// What stopped training in [`LstmError::Diverged`].

@@ -34,6 +34,8 @@
 //! Every module is also reachable from the crate root (`lstm_core::cell`, `lstm_core::data`, ...),
 //! and `use lstm_core::prelude::*;` brings in what a notebook needs.
 
+#![warn(missing_docs)]
+
 // The tiers of the map above.
 pub mod check;
 pub mod display;

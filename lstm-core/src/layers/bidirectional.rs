@@ -15,12 +15,16 @@ pub enum MergeMode {
     /// Side by side: `2·units` features (Keras' default).
     #[default]
     Concat,
+    /// Forward + backward.
     Sum,
+    /// Forward ⊙ backward.
     Mul,
     /// The mean of the two.
     Ave,
 }
 
+/// `Bidirectional(LSTM(...))`: one LSTM reads the sequence forward, a copy reads it backward,
+/// and their outputs are merged. Parameters: twice the LSTM's.
 #[derive(Debug, Clone)]
 pub struct Bidirectional {
     forward_layer: Lstm,
@@ -41,15 +45,18 @@ impl Bidirectional {
         }
     }
 
+    /// How the two directions are combined (default `Concat`, as Keras).
     pub fn merge_mode(mut self, mode: MergeMode) -> Self {
         self.merge_mode = mode;
         self
     }
 
+    /// The LSTM that reads the sequence left to right.
     pub fn forward_layer(&self) -> &Lstm {
         &self.forward_layer
     }
 
+    /// The LSTM that reads it right to left (`go_backwards`).
     pub fn backward_layer(&self) -> &Lstm {
         &self.backward_layer
     }

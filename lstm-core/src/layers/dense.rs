@@ -34,6 +34,7 @@ struct DenseCache {
 }
 
 impl Dense {
+    /// `Dense(units)`: linear activation, with a bias, as Keras.
     pub fn new(units: usize) -> Self {
         Dense {
             units,
@@ -47,24 +48,29 @@ impl Dense {
         }
     }
 
+    /// The activation applied to `x·W + b` (default linear).
     pub fn activation(mut self, activation: Activation) -> Self {
         self.activation = activation;
         self
     }
 
+    /// Whether to add a bias (default true).
     pub fn use_bias(mut self, yes: bool) -> Self {
         self.use_bias = yes;
         self
     }
 
+    /// The number of outputs.
     pub fn units(&self) -> usize {
         self.units
     }
 
+    /// The activation.
     pub fn activation_fn(&self) -> Activation {
         self.activation
     }
 
+    /// Whether the layer adds a bias.
     pub fn uses_bias(&self) -> bool {
         self.use_bias
     }

@@ -8,6 +8,7 @@ use super::{Layer, Param, Weight, check_weight_shapes};
 use crate::error::{LstmError, Result};
 use crate::math::init::Rng;
 
+/// `Dropout(rate)`, as Keras: random zeroing in training, identity at inference.
 #[derive(Debug, Clone)]
 pub struct Dropout {
     rate: f32,
@@ -15,10 +16,12 @@ pub struct Dropout {
 }
 
 impl Dropout {
+    /// `Dropout(rate)`: during training, zeroes each value with probability `rate` and scales the rest by `1/(1−rate)`; the identity at inference.
     pub fn new(rate: f32) -> Self {
         Dropout { rate, mask: None }
     }
 
+    /// The fraction of values dropped during training.
     pub fn rate(&self) -> f32 {
         self.rate
     }

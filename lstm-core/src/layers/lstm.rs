@@ -255,8 +255,11 @@ impl Cache {
 /// and the final states `h` and `c` (`[B, u]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LstmOutput {
+    /// The output: `[batch, units]`, or `[batch, timesteps, units]` with `return_sequences`.
     pub output: ArrayD<f32>,
+    /// The last hidden state `h_T`, `[batch, units]`.
     pub h: Array2<f32>,
+    /// The last cell state `c_T`, `[batch, units]`.
     pub c: Array2<f32>,
 }
 
@@ -321,18 +324,23 @@ impl Lstm {
         self
     }
 
+    /// The number of units (the size of `h` and `c`).
     pub fn units(&self) -> usize {
         self.units
     }
+    /// Whether the output has every step (`return_sequences`).
     pub fn returns_sequences(&self) -> bool {
         self.return_sequences
     }
+    /// Whether `call` also returns the last states (`return_state`).
     pub fn returns_state(&self) -> bool {
         self.return_state
     }
+    /// Whether the sequence is read last step first (`go_backwards`).
     pub fn is_go_backwards(&self) -> bool {
         self.go_backwards
     }
+    /// The activation of the candidate and of the cell state (tanh by default).
     pub fn activation_fn(&self) -> Activation {
         self.activation
     }
@@ -348,6 +356,7 @@ impl Lstm {
             .dropout(c.dropout)
     }
 
+    /// The settings, to rebuild the layer (`Lstm::from_config`).
     pub fn lstm_config(&self) -> super::LstmConfig {
         super::LstmConfig {
             units: self.units,

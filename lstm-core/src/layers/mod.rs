@@ -20,14 +20,18 @@ use crate::math::init::Rng;
 
 /// One trainable tensor and its gradient, both flat in row-major order.
 pub struct Param<'a> {
+    /// The tensor's values.
     pub value: &'a mut [f32],
+    /// d(loss)/d(value) from the last backward pass.
     pub grad: &'a mut [f32],
 }
 
 /// A named weight in Keras order (`kernel`, `recurrent_kernel`, `bias`, ...).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Weight {
+    /// Keras' name, e.g. `kernel` or `forward_lstm/recurrent_kernel`.
     pub name: String,
+    /// The values, in Keras' shape.
     pub value: ArrayD<f32>,
 }
 
@@ -36,22 +40,36 @@ pub struct Weight {
 #[serde(tag = "class")]
 pub enum LayerConfig {
     #[serde(rename = "LSTM")]
+    /// An [`Lstm`].
     Lstm(LstmConfig),
+    /// A [`Dense`] layer.
     Dense {
+        /// Number of outputs.
         units: usize,
+        /// Activation.
         activation: crate::Activation,
+        /// Whether a bias is added.
         use_bias: bool,
     },
+    /// A [`Dropout`] layer.
     Dropout {
+        /// Fraction dropped in training.
         rate: f32,
     },
+    /// A [`Bidirectional`] LSTM.
     Bidirectional {
+        /// The wrapped LSTM (the backward copy mirrors it).
         layer: LstmConfig,
+        /// How the directions are combined.
         merge_mode: MergeMode,
     },
+    /// A [`TimeDistributed`] `Dense`.
     TimeDistributed {
+        /// Number of outputs.
         units: usize,
+        /// Activation.
         activation: crate::Activation,
+        /// Whether a bias is added.
         use_bias: bool,
     },
 }
@@ -59,12 +77,19 @@ pub enum LayerConfig {
 /// The settings of an [`Lstm`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LstmConfig {
+    /// Units (size of `h` and `c`).
     pub units: usize,
+    /// Activation of the candidate and of the cell state.
     pub activation: crate::Activation,
+    /// Whether the gates have a bias.
     pub use_bias: bool,
+    /// Output every step, not just the last.
     pub return_sequences: bool,
+    /// Read the sequence last step first.
     pub go_backwards: bool,
+    /// Carry the last states into the next batch.
     pub stateful: bool,
+    /// Fraction of the inputs dropped in training.
     pub dropout: f32,
 }
 

@@ -7,16 +7,19 @@ use crate::check::batch_shape;
 use crate::error::{LstmError, Result};
 use crate::math::init::Rng;
 
+/// `TimeDistributed(Dense(...))`: the same `Dense` on every time step.
 #[derive(Debug, Clone)]
 pub struct TimeDistributed {
     inner: Dense,
 }
 
 impl TimeDistributed {
+    /// Applies `inner` to every time step of a `[batch, timesteps, features]` input, with one set of weights.
     pub fn new(inner: Dense) -> Self {
         TimeDistributed { inner }
     }
 
+    /// The wrapped `Dense` layer.
     pub fn inner(&self) -> &Dense {
         &self.inner
     }

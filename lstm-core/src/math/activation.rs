@@ -34,9 +34,13 @@ pub fn softmax_in_place(row: &mut [f32]) {
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
     #[default]
+    /// `x`.
     Linear,
+    /// `max(x, 0)`.
     Relu,
+    /// `1 / (1 + e^−x)`.
     Sigmoid,
+    /// `tanh(x)`.
     Tanh,
     /// Over a whole row (the last axis); `Dense` only, since the LSTM's activations act on each
     /// value alone.

@@ -24,13 +24,18 @@ use crate::math::activation::{self, Activation};
 /// The four gates in Keras' order along the packed `4·units` axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
+    /// `i`: how much new information to write.
     Input,
+    /// `f`: how much of the old cell state to keep.
     Forget,
+    /// `g` (Keras' "c" slice): the new information itself.
     Candidate,
+    /// `o`: how much of the cell state to show.
     Output,
 }
 
 impl Gate {
+    /// The gates in Keras' packed order i, f, c (the candidate), o.
     pub const ALL: [Gate; 4] = [Gate::Input, Gate::Forget, Gate::Candidate, Gate::Output];
 
     /// Position of this gate's block along the packed axis (i, f, c, o).
@@ -178,11 +183,17 @@ fn activated(z: ArrayView2<f32>, activation: Activation) -> Array2<f32> {
 /// Everything one step computes; [`crate::Lstm::last_steps`] returns these for `inspect`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellStep {
+    /// Input gate `i_t`, `[batch, units]`.
     pub i: Array2<f32>,
+    /// Forget gate `f_t`.
     pub f: Array2<f32>,
+    /// Candidate `g_t`.
     pub g: Array2<f32>,
+    /// Output gate `o_t`.
     pub o: Array2<f32>,
+    /// New cell state `c_t`.
     pub c: Array2<f32>,
+    /// New hidden state `h_t`.
     pub h: Array2<f32>,
 }
 

@@ -9,6 +9,7 @@ use ndarray_rand::rand_distr::{StandardNormal, Uniform};
 /// across versions of `rand`, and whose state can be saved with a model.
 pub type Rng = rand_chacha::ChaCha8Rng;
 
+/// The crate's RNG for a seed: the same seed gives the same stream everywhere.
 pub fn seeded_rng(seed: u64) -> Rng {
     Rng::seed_from_u64(seed)
 }

@@ -10,6 +10,7 @@ use crate::error::{LstmError, Result};
 /// fitted on flattened data (`X.reshape(-1, 1)`): one minimum and one maximum for all values.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MinMaxScaler {
+    /// The range values are scaled into (default `(0, 1)`).
     pub feature_range: (f32, f32),
     fitted: Option<(f32, f32)>,
 }
@@ -24,6 +25,7 @@ impl Default for MinMaxScaler {
 }
 
 impl MinMaxScaler {
+    /// A scaler to `[0, 1]` (fit it before use).
     pub fn new() -> Self {
         Self::default()
     }
@@ -63,6 +65,7 @@ impl MinMaxScaler {
         self.fitted
     }
 
+    /// Scales `x` with the fitted minimum and maximum.
     pub fn transform<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,
@@ -74,6 +77,7 @@ impl MinMaxScaler {
         Ok(x.mapv(|v| (v - min) * scale + low))
     }
 
+    /// Fits on `x`, then scales it.
     pub fn fit_transform<S: Data<Elem = f32>, D: Dimension>(
         &mut self,
         x: &ArrayBase<S, D>,
@@ -82,6 +86,7 @@ impl MinMaxScaler {
         self.transform(x)
     }
 
+    /// Maps scaled values back to the original units.
     pub fn inverse_transform<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,
@@ -105,7 +110,9 @@ impl MinMaxScaler {
 /// Either scaler, for attaching to a model (and saving with it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Scaler {
+    /// A [`MinMaxScaler`].
     MinMax(MinMaxScaler),
+    /// A [`StandardScaler`].
     Standard(StandardScaler),
 }
 
@@ -128,10 +135,12 @@ pub struct StandardScaler {
 }
 
 impl StandardScaler {
+    /// A scaler to mean 0 and standard deviation 1 (fit it before use).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Learns the mean and standard deviation of all values (population std, as scikit-learn).
     pub fn fit<S: Data<Elem = f32>, D: Dimension>(&mut self, x: &ArrayBase<S, D>) -> Result<()> {
         check_fit_input("StandardScaler::fit", x)?;
         let n = x.len() as f64;
@@ -152,6 +161,7 @@ impl StandardScaler {
         self.fitted
     }
 
+    /// Standardises `x` with the fitted mean and standard deviation.
     pub fn transform<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,
@@ -161,6 +171,7 @@ impl StandardScaler {
         Ok(x.mapv(|v| (v - mean) / std))
     }
 
+    /// Fits on `x`, then standardises it.
     pub fn fit_transform<S: Data<Elem = f32>, D: Dimension>(
         &mut self,
         x: &ArrayBase<S, D>,
@@ -169,6 +180,7 @@ impl StandardScaler {
         self.transform(x)
     }
 
+    /// Maps standardised values back to the original units.
     pub fn inverse_transform<S: Data<Elem = f32>, D: Dimension>(
         &self,
         x: &ArrayBase<S, D>,

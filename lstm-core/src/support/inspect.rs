@@ -54,10 +54,12 @@ impl GateTrace {
         })
     }
 
+    /// Number of steps traced.
     pub fn timesteps(&self) -> usize {
         self.input.nrows()
     }
 
+    /// Number of units of the layer.
     pub fn units(&self) -> usize {
         self.input.ncols()
     }

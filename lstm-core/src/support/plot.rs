@@ -9,10 +9,15 @@ use crate::display::show_html;
 use crate::error::{LstmError, Result};
 use crate::training::history::History;
 
+/// Colour of training data and curves (blue).
 pub const TRAIN: RGBColor = RGBColor(31, 119, 180);
+/// Colour of validation data and curves (orange).
 pub const VALIDATION: RGBColor = RGBColor(255, 127, 14);
+/// Colour of held-out test data (green).
 pub const TEST: RGBColor = RGBColor(44, 160, 44);
+/// Colour of the actual series (grey).
 pub const ACTUAL: RGBColor = RGBColor(120, 120, 120);
+/// Colour of what a chart points at (red).
 pub const HIGHLIGHT: RGBColor = RGBColor(214, 39, 40);
 
 /// A finished chart as SVG text.
@@ -22,6 +27,7 @@ pub struct Figure {
 }
 
 impl Figure {
+    /// The figure as SVG text.
     pub fn svg(&self) -> &str {
         &self.svg
     }
@@ -68,20 +74,29 @@ pub fn draw(
 /// One line (or set of points) on a chart.
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// Legend text.
     pub label: String,
+    /// The `(x, y)` points, in drawing order.
     pub points: Vec<(f32, f32)>,
+    /// Colour (see the constants of this module).
     pub color: RGBColor,
+    /// Line, thick line or dots.
     pub style: Style,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a series is drawn.
 pub enum Style {
+    /// A 2-px line.
     Line,
+    /// A 5-px line, for what a chart is about.
     ThickLine,
+    /// One dot per point.
     Dots,
 }
 
 impl Series {
+    /// A series drawn as a line.
     pub fn line(label: &str, points: Vec<(f32, f32)>, color: RGBColor) -> Self {
         Series {
             label: label.into(),
@@ -90,6 +105,7 @@ impl Series {
             style: Style::Line,
         }
     }
+    /// A series drawn as a thick line.
     pub fn thick(label: &str, points: Vec<(f32, f32)>, color: RGBColor) -> Self {
         Series {
             label: label.into(),
@@ -98,6 +114,7 @@ impl Series {
             style: Style::ThickLine,
         }
     }
+    /// A series drawn as dots.
     pub fn dots(label: &str, points: Vec<(f32, f32)>, color: RGBColor) -> Self {
         Series {
             label: label.into(),
@@ -111,8 +128,11 @@ impl Series {
 /// Axis labels and title of a chart.
 #[derive(Debug, Clone, Default)]
 pub struct Labels<'a> {
+    /// Title above the chart.
     pub title: &'a str,
+    /// x-axis label.
     pub x: &'a str,
+    /// y-axis label.
     pub y: &'a str,
 }
 

@@ -25,6 +25,7 @@ pub enum Encoding {
 }
 
 impl Vocabulary {
+    /// The sorted distinct characters of `text` (an error if it is empty).
     pub fn from_text(text: &str) -> Result<Self> {
         let mut chars: Vec<char> = text.chars().collect();
         chars.sort_unstable();
@@ -38,18 +39,22 @@ impl Vocabulary {
         Ok(Vocabulary { chars })
     }
 
+    /// Number of distinct characters.
     pub fn len(&self) -> usize {
         self.chars.len()
     }
 
+    /// Never true for a vocabulary built by `from_text`.
     pub fn is_empty(&self) -> bool {
         self.chars.is_empty()
     }
 
+    /// The characters, sorted; a character's index is its position here.
     pub fn chars(&self) -> &[char] {
         &self.chars
     }
 
+    /// The index of `c`, if it is in the vocabulary.
     pub fn index_of(&self, c: char) -> Option<usize> {
         self.chars.binary_search(&c).ok()
     }

@@ -16,8 +16,11 @@ use crate::training::model::Sequential;
 /// Where to search: units from a list, dropout uniformly in a range, learning rate on a log scale.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchSpace {
+    /// LSTM sizes to choose from.
     pub units: Vec<usize>,
+    /// Range of the LSTM's input dropout, drawn uniformly.
     pub dropout: (f32, f32),
+    /// Range of Adam's learning rate, drawn on a log scale.
     pub learning_rate: (f32, f32),
 }
 
@@ -64,22 +67,30 @@ impl SearchSpace {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
+/// One configuration drawn from a [`SearchSpace`].
 pub struct HyperParameters {
+    /// LSTM units.
     pub units: usize,
+    /// The LSTM's input dropout.
     pub dropout: f32,
+    /// Adam's learning rate.
     pub learning_rate: f32,
 }
 
 /// One trained configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trial {
+    /// Position in [`SearchResult::trials`].
     pub id: usize,
+    /// The configuration trained.
     pub hyperparameters: HyperParameters,
     /// Total epochs this model has been trained for.
     pub epochs: usize,
+    /// The objective the search minimises (the loss on the validation data the search function uses).
     pub val_loss: f32,
     /// Hyperband bracket and round (None for random search).
     pub bracket: Option<usize>,
+    /// The round of successive halving within the bracket.
     pub round: Option<usize>,
     /// The trial this one continues (a promotion).
     pub continues: Option<usize>,
@@ -88,6 +99,7 @@ pub struct Trial {
 /// The trials of a search, with the best one and a table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchResult {
+    /// Every trial, in the order run.
     pub trials: Vec<Trial>,
 }
 
@@ -117,6 +129,7 @@ impl SearchResult {
             .sum()
     }
 
+    /// The trials as an HTML table, the best one highlighted.
     pub fn to_html(&self) -> Html {
         let best = self.best().map(|t| t.id).ok();
         let mut html = String::from(
@@ -181,6 +194,7 @@ impl SearchResult {
         )
     }
 
+    /// Rich display in evcxr: the table.
     pub fn evcxr_display(&self) {
         self.to_html().evcxr_display();
     }
@@ -225,7 +239,9 @@ pub fn random_search(
 /// One round of a bracket: how many trials, trained to how many epochs in total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Round {
+    /// Number of configurations trained in this round.
     pub size: usize,
+    /// Epochs each has been trained for by the end of the round.
     pub epochs: usize,
 }
 

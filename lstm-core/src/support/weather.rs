@@ -51,6 +51,7 @@ pub fn days_since_epoch(date: NaiveDate) -> i32 {
     (date - epoch()).num_days() as i32
 }
 
+/// The date `days` days after 1970-01-01 (polars' `Date`).
 pub fn date_from_days(days: i32) -> NaiveDate {
     epoch() + chrono::Duration::days(days as i64)
 }
@@ -177,7 +178,9 @@ pub enum Duplicates {
     /// Refuse, naming both rows.
     #[default]
     Error,
+    /// Keep the first row of the date.
     KeepFirst,
+    /// Average the rows of the date.
     Mean,
 }
 
@@ -209,7 +212,9 @@ pub enum Outliers {
 pub struct Outlier {
     /// 1-based data row (the header is line 1, so this is line `row + 1`).
     pub row: usize,
+    /// The row's date.
     pub date: NaiveDate,
+    /// The value.
     pub value: f32,
 }
 
@@ -220,7 +225,9 @@ pub const OUTLIER_IQR_MULTIPLE: f32 = 10.0;
 /// How to read a CSV: which columns, the file's format, and the policy for each kind of mess.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvOptions {
+    /// Name of the date column.
     pub date_column: String,
+    /// Name of the value column.
     pub value_column: String,
     /// A chrono format such as `"%d/%m/%Y"` or `"%m/%d/%y"`; `None` accepts only the
     /// unambiguous forms [`parse_date`] reads.
@@ -229,9 +236,13 @@ pub struct CsvOptions {
     pub delimiter: u8,
     /// Numbers written with a decimal comma (`12,5`), as in `;`-separated European files.
     pub decimal_comma: bool,
+    /// What to do with a day without a row.
     pub gaps: Gaps,
+    /// What to do with two rows for one date.
     pub duplicates: Duplicates,
+    /// What to do with an empty value.
     pub missing: Missing,
+    /// What to do with a value far outside the column's range.
     pub outliers: Outliers,
 }
 
@@ -261,22 +272,27 @@ impl CsvOptions {
         self.delimiter = delimiter;
         self
     }
+    /// Read `12,5` as 12.5 (with `delimiter(b';')`).
     pub fn decimal_comma(mut self, yes: bool) -> Self {
         self.decimal_comma = yes;
         self
     }
+    /// The gaps policy (default interpolate).
     pub fn gaps(mut self, gaps: Gaps) -> Self {
         self.gaps = gaps;
         self
     }
+    /// The duplicates policy (default refuse).
     pub fn duplicates(mut self, duplicates: Duplicates) -> Self {
         self.duplicates = duplicates;
         self
     }
+    /// The empty-value policy (default refuse).
     pub fn missing(mut self, missing: Missing) -> Self {
         self.missing = missing;
         self
     }
+    /// The outliers policy (default refuse).
     pub fn outliers(mut self, outliers: Outliers) -> Self {
         self.outliers = outliers;
         self
@@ -286,6 +302,7 @@ impl CsvOptions {
 /// What [`load_csv`] found and did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CsvReport {
+    /// Data rows in the file.
     pub rows_read: usize,
     /// Whether the rows had to be sorted by date.
     pub sorted: bool,
@@ -302,6 +319,7 @@ pub struct CsvReport {
     pub gaps: Vec<(NaiveDate, NaiveDate)>,
     /// Days added by interpolation.
     pub interpolated_days: usize,
+    /// Rows of the frame returned (one per day).
     pub rows_out: usize,
 }
 
@@ -379,6 +397,7 @@ fn list_outliers(outliers: &[Outlier]) -> String {
 }
 
 impl CsvReport {
+    /// Rich display in evcxr: the report as text.
     pub fn evcxr_display(&self) {
         crate::display::show_html(&format!("<pre>{}</pre>", html_escape(&self.to_string())));
     }
@@ -830,13 +849,17 @@ fn interpolate(values: &mut [Option<f32>]) -> Result<usize> {
 /// Windows that would span a missing day are skipped. `target_dates[k]` is the date of `y[k]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Windows {
+    /// `[windows, n_steps, 1]`
     pub x: Array3<f32>,
+    /// `[windows]`: the value of the day after each window.
     pub y: Array1<f32>,
+    /// The date of each `y`.
     pub target_dates: Vec<NaiveDate>,
     /// Windows left out because they spanned a gap.
     pub skipped: usize,
 }
 
+/// Every window of `n_steps` consecutive days of `column` and the day after it; windows across a missing day are skipped and counted.
 pub fn windows(df: &DataFrame, column: &str, n_steps: usize) -> Result<Windows> {
     let (dates, values) = (dates(df)?, values(df, column)?);
     if n_steps == 0 {

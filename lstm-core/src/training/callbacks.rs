@@ -18,8 +18,11 @@ pub(crate) enum EpochEnd {
 /// `EarlyStopping`. Defaults: monitor `val_loss`, patience 0, min_delta 0, no weight restore.
 #[derive(Debug, Clone)]
 pub struct EarlyStopping {
+    /// The series watched, by Keras name (default `val_loss`).
     pub monitor: String,
+    /// Epochs without improvement before stopping (default 0).
     pub patience: usize,
+    /// The improvement that counts: more than |min_delta| below the best (default 0).
     pub min_delta: f32,
     /// When stopping, put back the weights of the best epoch.
     pub restore_best_weights: bool,
@@ -45,6 +48,7 @@ impl Default for EarlyStopping {
 }
 
 impl EarlyStopping {
+    /// Keras' defaults: monitor `val_loss`, patience 0, min_delta 0, no restore.
     pub fn new() -> Self {
         Self::default()
     }
@@ -53,14 +57,17 @@ impl EarlyStopping {
         self.monitor = name.to_string();
         self
     }
+    /// Epochs without improvement before stopping.
     pub fn patience(mut self, epochs: usize) -> Self {
         self.patience = epochs;
         self
     }
+    /// The smallest decrease that counts as an improvement.
     pub fn min_delta(mut self, delta: f32) -> Self {
         self.min_delta = delta;
         self
     }
+    /// On stopping, put back the weights of the best epoch.
     pub fn restore_best_weights(mut self, yes: bool) -> Self {
         self.restore_best_weights = yes;
         self

@@ -8,7 +8,9 @@ use crate::training::loss::Metric;
 /// What [`Sequential::evaluate`](crate::Sequential::evaluate) returns: the loss and each compiled metric.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
+    /// The compiled loss.
     pub loss: f32,
+    /// Each compiled metric, by Keras name, in compile order.
     pub metrics: Vec<(String, f32)>,
 }
 
@@ -124,10 +126,12 @@ impl History {
         keys
     }
 
+    /// The last epoch's training loss.
     pub fn final_loss(&self) -> Option<f32> {
         self.loss.last().copied()
     }
 
+    /// The last epoch's validation loss, with validation data.
     pub fn final_val_loss(&self) -> Option<f32> {
         self.val_loss.last().copied()
     }

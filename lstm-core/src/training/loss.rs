@@ -23,6 +23,7 @@ pub enum Loss {
 }
 
 impl Loss {
+    /// The Keras name, as in the history (`mse`, `categorical_crossentropy`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Loss::MeanSquaredError => "mse",
@@ -32,6 +33,7 @@ impl Loss {
         }
     }
 
+    /// Whether this is one of the cross-entropies (which need an output per class).
     pub fn is_cross_entropy(self) -> bool {
         matches!(
             self,
@@ -195,11 +197,14 @@ pub enum Metric {
     /// Categorical accuracy (argmax) for cross-entropy losses, binary accuracy (threshold 0.5)
     /// for one-unit outputs, as Keras resolves `"accuracy"`.
     Accuracy,
+    /// `mae`: mean |pred − y|.
     MeanAbsoluteError,
+    /// `mse`: mean (pred − y)².
     MeanSquaredError,
 }
 
 impl Metric {
+    /// The Keras name, as in the history (`mse`, `categorical_crossentropy`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Metric::Accuracy => "accuracy",

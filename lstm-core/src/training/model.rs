@@ -56,18 +56,24 @@ struct Compiled {
 /// no validation, verbose 1.
 #[derive(Debug, Clone)]
 pub struct FitConfig {
+    /// Passes over the training data (default 1).
     pub epochs: usize,
+    /// Samples per update (default 32); the last batch may be smaller.
     pub batch_size: usize,
+    /// Shuffle the training samples (default true, seeded by the model).
     pub shuffle: bool,
     /// With `shuffle`: a new order every epoch (the default), or one order drawn at the start
     /// and kept. Keras 3 on TensorFlow does the latter whenever `keras.utils.set_random_seed`
     /// was called (as in every reproducible tutorial): its shuffle op is re-seeded each epoch.
     pub reshuffle_each_epoch: bool,
+    /// Fraction of the samples, taken from the end before shuffling, held out for validation (default 0).
     pub validation_split: f32,
+    /// Separate validation inputs and targets (instead of `validation_split`).
     pub validation_data: Option<(ArrayD<f32>, ArrayD<f32>)>,
     /// 0: silent. 1: about 20 epoch lines spread over the run (all of them for ≤ 20 epochs).
     /// 2: one line per epoch.
     pub verbose: u8,
+    /// Stop when the monitored series stops improving.
     pub early_stopping: Option<EarlyStopping>,
 }
 
@@ -87,17 +93,21 @@ impl Default for FitConfig {
 }
 
 impl FitConfig {
+    /// Keras' defaults (see [`FitConfig`]).
     pub fn new() -> Self {
         Self::default()
     }
+    /// Passes over the training data.
     pub fn epochs(mut self, epochs: usize) -> Self {
         self.epochs = epochs;
         self
     }
+    /// Samples per update.
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
         self
     }
+    /// Whether to shuffle the training samples.
     pub fn shuffle(mut self, shuffle: bool) -> Self {
         self.shuffle = shuffle;
         self
@@ -113,6 +123,7 @@ impl FitConfig {
         self.validation_split = fraction;
         self
     }
+    /// Validates on `x`, `y` after each epoch (`val_loss`, `val_<metric>`).
     pub fn validation_data<S1, D1, S2, D2>(
         mut self,
         x: &ArrayBase<S1, D1>,
@@ -127,10 +138,12 @@ impl FitConfig {
         self.validation_data = Some((to_dyn(x), to_dyn(y)));
         self
     }
+    /// 0 silent, 1 about 20 epoch lines, 2 every epoch.
     pub fn verbose(mut self, verbose: u8) -> Self {
         self.verbose = verbose;
         self
     }
+    /// Stops early, as Keras' `EarlyStopping` callback.
     pub fn early_stopping(mut self, callback: EarlyStopping) -> Self {
         self.early_stopping = Some(callback);
         self
@@ -157,6 +170,7 @@ impl FitConfig {
 /// What [`Sequential::gradients`] returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gradients {
+    /// The loss of the batch, before the update.
     pub loss: f32,
     /// d(loss)/d(weight), in Keras order.
     pub weights: Vec<ArrayD<f32>>,
@@ -230,6 +244,7 @@ impl Sequential {
         }
     }
 
+    /// The seed the model was created with.
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -249,6 +264,7 @@ impl Sequential {
         self.add_boxed(Box::new(layer))
     }
 
+    /// [`Sequential::add`] for a layer already boxed (e.g. from a list of layers).
     pub fn add_boxed(&mut self, mut layer: Box<dyn Layer>) -> Result<&mut Self> {
         if self.input_shape.is_empty() || self.input_shape.contains(&0) {
             return Err(LstmError::shape(
@@ -287,6 +303,7 @@ impl Sequential {
         self.output_shape_without_batch().to_vec()
     }
 
+    /// The input shape per sample, e.g. `[timesteps, features]`.
     pub fn input_shape(&self) -> &[usize] {
         &self.input_shape
     }
@@ -296,6 +313,7 @@ impl Sequential {
         self.compile_with_metrics(optimizer, loss, &[])
     }
 
+    /// [`Sequential::compile`] with metrics reported beside the loss (`accuracy`, `mae`, ...).
     pub fn compile_with_metrics(
         &mut self,
         optimizer: impl Optimizer + 'static,
@@ -305,6 +323,7 @@ impl Sequential {
         self.compile_boxed(Box::new(optimizer), loss, metrics)
     }
 
+    /// [`Sequential::compile_with_metrics`] for an optimizer already boxed.
     pub fn compile_boxed(
         &mut self,
         optimizer: Box<dyn Optimizer>,
@@ -348,10 +367,12 @@ impl Sequential {
         self.scalers.insert(name.to_string(), scaler.into());
     }
 
+    /// The scaler attached under `name`.
     pub fn scaler(&self, name: &str) -> Option<&crate::math::scaler::Scaler> {
         self.scalers.get(name)
     }
 
+    /// Every attached scaler, by name.
     pub fn scalers(&self) -> &std::collections::BTreeMap<String, crate::math::scaler::Scaler> {
         &self.scalers
     }
@@ -364,10 +385,12 @@ impl Sequential {
         })
     }
 
+    /// The layers, in order.
     pub fn layers(&self) -> &[Box<dyn Layer>] {
         &self.layers
     }
 
+    /// Keras' names of the layers: `lstm`, `lstm_1`, `dense`, ...
     pub fn layer_names(&self) -> &[String] {
         &self.layer_names
     }
@@ -377,6 +400,7 @@ impl Sequential {
         self.layers.get(index).and_then(|l| l.as_lstm())
     }
 
+    /// Trainable scalars in all layers, as `model.count_params()`.
     pub fn count_params(&self) -> usize {
         self.layers.iter().map(|l| l.param_count()).sum()
     }

@@ -81,9 +81,13 @@ impl Clipping {
 /// Everything needed to resume an optimizer: hyperparameters, step count and moment buffers.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OptimizerState {
+    /// The Keras class name (`Adam`, `SGD`, `RMSprop`).
     pub name: String,
+    /// Hyperparameters by Keras name.
     pub hyper: std::collections::BTreeMap<String, f64>,
+    /// Gradient clipping.
     pub clipping: Clipping,
+    /// Updates applied so far.
     pub iterations: u64,
     /// Per kind of buffer (e.g. Adam's m and v), one vector per parameter tensor.
     pub slots: Vec<Vec<Vec<f32>>>,
@@ -170,8 +174,11 @@ fn hyper(pairs: &[(&str, f64)]) -> std::collections::BTreeMap<String, f64> {
 pub trait Optimizer: std::fmt::Debug + Send {
     /// The Keras class name.
     fn name(&self) -> &'static str;
+    /// The learning rate.
     fn learning_rate(&self) -> f32;
+    /// Changes the learning rate (e.g. for a schedule).
     fn set_learning_rate(&mut self, learning_rate: f32);
+    /// The gradient clipping in use.
     fn clipping(&self) -> Clipping;
     /// Checks the hyperparameters (called by `compile`).
     fn validate(&self) -> Result<()>;
@@ -242,10 +249,13 @@ macro_rules! clipping_builders {
 /// correction. Defaults: `learning_rate` 0.001, `beta_1` 0.9, `beta_2` 0.999, `epsilon` 1e-7.
 #[derive(Debug, Clone)]
 pub struct Adam {
+    /// Step size (default 0.001).
     pub learning_rate: f32,
     /// Kept in f64: Keras forms `1 − β` in double precision before casting.
     pub beta_1: f64,
+    /// Decay of the second-moment estimate.
     pub beta_2: f64,
+    /// Added to √v for stability (default 1e-7).
     pub epsilon: f32,
     clipping: Clipping,
     m: Vec<Vec<f32>>,
@@ -260,6 +270,7 @@ impl Default for Adam {
 }
 
 impl Adam {
+    /// `Adam(learning_rate)` with Keras' other defaults.
     pub fn new(learning_rate: f32) -> Self {
         Adam {
             learning_rate,
@@ -272,11 +283,13 @@ impl Adam {
             iterations: 0,
         }
     }
+    /// The moment decays β₁ and β₂.
     pub fn betas(mut self, beta_1: f64, beta_2: f64) -> Self {
         self.beta_1 = beta_1;
         self.beta_2 = beta_2;
         self
     }
+    /// The ε added to √v.
     pub fn epsilon(mut self, epsilon: f32) -> Self {
         self.epsilon = epsilon;
         self
@@ -351,8 +364,11 @@ impl Optimizer for Adam {
 /// Defaults as Keras: `learning_rate` 0.01, `momentum` 0.
 #[derive(Debug, Clone)]
 pub struct Sgd {
+    /// Step size (default 0.01).
     pub learning_rate: f32,
+    /// Momentum (default 0).
     pub momentum: f32,
+    /// Nesterov momentum.
     pub nesterov: bool,
     clipping: Clipping,
     velocity: Vec<Vec<f32>>,
@@ -366,6 +382,7 @@ impl Default for Sgd {
 }
 
 impl Sgd {
+    /// `SGD(learning_rate)` without momentum.
     pub fn new(learning_rate: f32) -> Self {
         Sgd {
             learning_rate,
@@ -376,10 +393,12 @@ impl Sgd {
             iterations: 0,
         }
     }
+    /// Momentum in [0, 1).
     pub fn momentum(mut self, momentum: f32) -> Self {
         self.momentum = momentum;
         self
     }
+    /// Use Nesterov momentum.
     pub fn nesterov(mut self, yes: bool) -> Self {
         self.nesterov = yes;
         self
@@ -451,9 +470,13 @@ impl Optimizer for Sgd {
 /// Defaults: `learning_rate` 0.001, `rho` 0.9, `momentum` 0, `epsilon` 1e-7.
 #[derive(Debug, Clone)]
 pub struct RmsProp {
+    /// Step size (default 0.001).
     pub learning_rate: f32,
+    /// Decay of the running average of g².
     pub rho: f32,
+    /// Momentum (default 0).
     pub momentum: f32,
+    /// Added to v for stability (default 1e-7).
     pub epsilon: f32,
     clipping: Clipping,
     velocity: Vec<Vec<f32>>,
@@ -468,6 +491,7 @@ impl Default for RmsProp {
 }
 
 impl RmsProp {
+    /// `RMSprop(learning_rate)` with Keras' other defaults.
     pub fn new(learning_rate: f32) -> Self {
         RmsProp {
             learning_rate,
@@ -480,10 +504,12 @@ impl RmsProp {
             iterations: 0,
         }
     }
+    /// Decay of the running average of g², in [0, 1).
     pub fn rho(mut self, rho: f32) -> Self {
         self.rho = rho;
         self
     }
+    /// Momentum in [0, 1).
     pub fn momentum(mut self, momentum: f32) -> Self {
         self.momentum = momentum;
         self

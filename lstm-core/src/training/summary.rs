@@ -4,21 +4,29 @@ use crate::check::batch_shape;
 use crate::display::{html_escape, show_html};
 
 #[derive(Debug, Clone, PartialEq)]
+/// One layer's row of the summary.
 pub struct SummaryRow {
+    /// The layer's name (`lstm`, `dense_1`, ...).
     pub name: String,
+    /// The Keras class (`LSTM`, `Dense`, ...).
     pub class_name: String,
     /// Without the batch axis (printed as `None`).
     pub output_shape: Vec<usize>,
+    /// Trainable scalars.
     pub params: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// What `model.summary()` prints: a row per layer and the totals.
 pub struct Summary {
+    /// The model's name (`sequential`).
     pub model_name: String,
+    /// One row per layer.
     pub rows: Vec<SummaryRow>,
 }
 
 impl Summary {
+    /// All trainable scalars.
     pub fn total_params(&self) -> usize {
         self.rows.iter().map(|r| r.params).sum()
     }
@@ -28,6 +36,7 @@ impl Summary {
         self.rows.iter().find(|r| r.name == name).map(|r| r.params)
     }
 
+    /// The summary as an HTML table.
     pub fn to_html(&self) -> String {
         let mut html = format!(
             "<div class=\"lstm-summary\"><p><b>Model: \"{}\"</b></p><table><thead><tr><th style=\"text-align:left\">Layer (type)</th><th style=\"text-align:left\">Output Shape</th><th style=\"text-align:right\">Param #</th></tr></thead><tbody>",
@@ -51,6 +60,7 @@ impl Summary {
         html
     }
 
+    /// Rich display in evcxr: the table.
     pub fn evcxr_display(&self) {
         show_html(&self.to_html());
     }

@@ -10,9 +10,13 @@ use crate::math::init::seeded_rng;
 /// Inputs and targets split in two along the sample axis.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split<DX: Dimension, DY: Dimension> {
+    /// Training inputs.
     pub x_train: Array<f32, DX>,
+    /// Held-out inputs.
     pub x_test: Array<f32, DX>,
+    /// Training targets.
     pub y_train: Array<f32, DY>,
+    /// Held-out targets.
     pub y_test: Array<f32, DY>,
     /// Original positions of the training samples, in order.
     pub train_index: Vec<usize>,
