@@ -57,7 +57,7 @@ pub use callbacks::EarlyStopping;
 pub use error::{Divergence, KeptWeights, LstmError, Result};
 pub use history::{Evaluation, History};
 pub use layers::{
-    Bidirectional, Dense, Dropout, Layer, Lstm, LstmOutput, MergeMode, TimeDistributed,
+    Bidirectional, Dense, Dropout, Layer, Lstm, LstmOutput, LstmState, MergeMode, TimeDistributed,
 };
 pub use loss::{Loss, Metric};
 pub use model::{FitConfig, Gradients, Sequential};
@@ -81,7 +81,7 @@ pub mod prelude {
     pub use crate::plot::{self, Figure};
     pub use crate::{
         Activation, Adam, Bidirectional, Dense, Dropout, EarlyStopping, FitConfig, History, Layer,
-        Loss, Lstm, LstmError, Metric, RmsProp, Sequential, Sgd, TimeDistributed,
+        Loss, Lstm, LstmError, LstmState, Metric, RmsProp, Sequential, Sgd, TimeDistributed,
     };
     pub use ndarray::{Array, Array1, Array2, Array3, ArrayD, Axis, array, s};
 }

@@ -15,7 +15,7 @@ use crate::math::cell::{self, CellStep};
 use crate::math::init::{self, Rng};
 
 /// `keras.layers.LSTM`. Weights in Keras layout: `kernel [in, 4u]`, `recurrent_kernel [u, 4u]`,
-/// `bias [4u]`, gates packed i, f, c, o.
+/// `bias [4u]`, gates packed i, f, g, o (Keras' i, f, c, o: "c" is the candidate g).
 ///
 /// Defaults as in Keras: `activation` tanh (relu allowed), recurrent activation sigmoid,
 /// `use_bias` true, glorot-uniform kernel, orthogonal recurrent kernel, unit forget bias,
@@ -33,7 +33,7 @@ pub struct Lstm {
     dropout: f32,
     seed: u64,
     weights: Option<LstmWeights>,
-    state: Option<(Array2<f32>, Array2<f32>)>,
+    state: Option<LstmState>,
     cache: Option<Cache>,
     scratch: Option<Scratch>,
 }
@@ -244,11 +244,24 @@ impl Cache {
         t * self.batch..(t + 1) * self.batch
     }
 
-    /// `(h, c)` after the last step.
-    fn final_state(&self) -> (Array2<f32>, Array2<f32>) {
+    /// `h` and `c` after the last step.
+    fn final_state(&self) -> LstmState {
         let last = s![self.timesteps * self.batch.., ..];
-        (self.h.slice(last).to_owned(), self.c.slice(last).to_owned())
+        LstmState {
+            h: self.h.slice(last).to_owned(),
+            c: self.c.slice(last).to_owned(),
+        }
     }
+}
+
+/// An LSTM's state between steps: the hidden state `h` (also the output) and the cell state `c`,
+/// each `[batch, units]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LstmState {
+    /// Hidden state `h`.
+    pub h: Array2<f32>,
+    /// Cell state `c`.
+    pub c: Array2<f32>,
 }
 
 /// What [`Lstm::call`] returns: the output (`[B, T, u]` with `return_sequences`, else `[B, u]`)
@@ -406,7 +419,7 @@ impl Lstm {
     pub fn call_with_initial_state(
         &mut self,
         x: &Array3<f32>,
-        initial_state: Option<(&Array2<f32>, &Array2<f32>)>,
+        initial_state: Option<&LstmState>,
     ) -> Result<LstmOutput> {
         let (_, timesteps, features) = x.dim();
         if self.weights.is_none() {
@@ -414,7 +427,7 @@ impl Lstm {
         }
         let mut rng = init::seeded_rng(self.seed);
         let output = self.run(x.view().into_dyn(), initial_state, false, &mut rng)?;
-        let (h, c) = self
+        let LstmState { h, c } = self
             .cache
             .as_ref()
             .expect("run fills the cache")
@@ -456,14 +469,10 @@ impl Lstm {
         Ok((x.shape()[0], x.shape()[1], features))
     }
 
-    fn initial_state(
-        &self,
-        batch: usize,
-        given: Option<(&Array2<f32>, &Array2<f32>)>,
-    ) -> Result<(Array2<f32>, Array2<f32>)> {
+    fn initial_state(&self, batch: usize, given: Option<&LstmState>) -> Result<LstmState> {
         let expected = (batch, self.units);
-        if let Some((h0, c0)) = given {
-            for (name, s) in [("h0", h0), ("c0", c0)] {
+        if let Some(state) = given {
+            for (name, s) in [("h0", &state.h), ("c0", &state.c)] {
                 if s.dim() != expected {
                     return Err(LstmError::shape(
                         format!("LSTM initial state {name}"),
@@ -473,32 +482,35 @@ impl Lstm {
                 }
                 ensure_finite(&format!("LSTM initial state {name}"), s)?;
             }
-            return Ok((h0.clone(), c0.clone()));
+            return Ok(state.clone());
         }
         match &self.state {
-            Some((h, c)) if self.stateful => {
-                if h.dim() != expected {
+            Some(state) if self.stateful => {
+                if state.h.dim() != expected {
                     return Err(LstmError::shape(
                         "stateful LSTM: every batch must have the size of the first one (or call reset_states)",
-                        format!("batch of {}", h.nrows()),
+                        format!("batch of {}", state.h.nrows()),
                         format!("batch of {batch}"),
                     ));
                 }
-                Ok((h.clone(), c.clone()))
+                Ok(state.clone())
             }
-            _ => Ok((Array2::zeros(expected), Array2::zeros(expected))),
+            _ => Ok(LstmState {
+                h: Array2::zeros(expected),
+                c: Array2::zeros(expected),
+            }),
         }
     }
 
     fn run(
         &mut self,
         x: ndarray::ArrayViewD<f32>,
-        initial_state: Option<(&Array2<f32>, &Array2<f32>)>,
+        initial_state: Option<&LstmState>,
         training: bool,
         rng: &mut Rng,
     ) -> Result<ArrayD<f32>> {
         let (batch, timesteps, features) = self.check_input(&x)?;
-        let (h0, c0) = self.initial_state(batch, initial_state)?;
+        let LstmState { h: h0, c: c0 } = self.initial_state(batch, initial_state)?;
         let x = x.into_dimensionality::<Ix3>().expect("rank checked");
 
         let dropout_mask = (training && self.dropout > 0.0).then(|| {
@@ -550,7 +562,7 @@ impl Lstm {
                 .into_owned()
                 .into_dyn()
         } else {
-            cache.final_state().0.into_dyn()
+            cache.final_state().h.into_dyn()
         };
         if self.stateful {
             self.state = Some(cache.final_state());

@@ -10,7 +10,7 @@ mod time_distributed;
 pub use bidirectional::{Bidirectional, MergeMode};
 pub use dense::{Dense, softmax_rows};
 pub use dropout::Dropout;
-pub use lstm::{Lstm, LstmOutput};
+pub use lstm::{Lstm, LstmOutput, LstmState};
 pub use time_distributed::TimeDistributed;
 
 use ndarray::ArrayD;

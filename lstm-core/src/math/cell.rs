@@ -6,10 +6,10 @@
 //! here is what trains.
 //!
 //! ```text
-//! z   = x_t·W + h_{t-1}·U + b      four gates packed side by side: [ i | f | c | o ]
+//! z   = x_t·W + h_{t-1}·U + b      four gates packed side by side: [ i | f | g | o ]
 //! i_t = σ(z_i)                     input gate: how much new information to write
 //! f_t = σ(z_f)                     forget gate: how much of the old cell state to keep
-//! g_t = tanh(z_c)                  candidate: the new information itself
+//! g_t = tanh(z_g)                  candidate: the new information itself
 //! o_t = σ(z_o)                     output gate: how much of the cell state to show
 //! c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t  cell state update
 //! h_t = o_t ⊙ tanh(c_t)            hidden state (the layer's output)
@@ -38,7 +38,8 @@ impl Gate {
     /// The gates in Keras' packed order i, f, c (the candidate), o.
     pub const ALL: [Gate; 4] = [Gate::Input, Gate::Forget, Gate::Candidate, Gate::Output];
 
-    /// Position of this gate's block along the packed axis (i, f, c, o).
+    /// Position of this gate's block along the packed axis (i, f, g, o; Keras calls the
+    /// candidate's block "c").
     pub fn index(self) -> usize {
         self as usize
     }
@@ -132,10 +133,10 @@ pub fn forget_gate(z_f: ArrayView2<f32>) -> Array2<f32> {
     activated(z_f, Activation::Sigmoid)
 }
 
-/// `g_t = act(z_c)`, where `act` is the layer's activation (tanh by default).
-pub fn candidate(z_c: ArrayView2<f32>, activation: Activation) -> Result<Array2<f32>> {
+/// `g_t = act(z_g)`, where `act` is the layer's activation (tanh by default).
+pub fn candidate(z_g: ArrayView2<f32>, activation: Activation) -> Result<Array2<f32>> {
     elementwise("cell::candidate", activation)?;
-    Ok(activated(z_c, activation))
+    Ok(activated(z_g, activation))
 }
 
 /// `o_t = σ(z_o)`
