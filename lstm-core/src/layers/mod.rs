@@ -119,8 +119,36 @@ impl LayerConfig {
     }
 }
 
+/// The layers this crate provides; [`Layer`] is implemented by these only (sealed), because a
+/// model is saved by its layers' [`LayerConfig`], a closed list.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Lstm {}
+    impl Sealed for super::Dense {}
+    impl Sealed for super::Dropout {}
+    impl Sealed for super::Bidirectional {}
+    impl Sealed for super::TimeDistributed {}
+}
+
 /// What every layer of a [`Sequential`](crate::Sequential) model does.
-pub trait Layer: std::fmt::Debug + Send {
+///
+/// The trait is sealed: it is implemented by this crate's layers only. Adding a layer to the
+/// crate means its own file in `layers/`, a line in the `sealed` list and a [`LayerConfig`]
+/// variant (for saving). For training to stay correct, a layer must:
+///
+/// * implement the required methods: [`build`](Layer::build) (check settings, create weights),
+///   [`forward`](Layer::forward) (caching what backward needs), [`backward`](Layer::backward)
+///   (store parameter gradients, return d(loss)/d(input)), and the weight accessors;
+/// * list the same tensors, in the same (Keras) order and sizes, from [`params`](Layer::params)
+///   and [`weights`](Layer::weights): `Sequential::gradients`, the optimizers and save/load pair
+///   them by position (`tests/layers.rs` checks every layer kind);
+/// * accept in [`set_weights`](Layer::set_weights) exactly the shapes `weights` returns, and
+///   change nothing on error;
+/// * override [`softmax_logits`](Layer::softmax_logits) and
+///   [`backward_from_logits`](Layer::backward_from_logits) only if it ends in a softmax, and
+///   [`reset_states`](Layer::reset_states) / [`is_stateful`](Layer::is_stateful) only if it
+///   carries state between batches.
+pub trait Layer: sealed::Sealed + std::fmt::Debug + Send {
     /// The Keras class name shown in summaries, e.g. `LSTM`.
     fn class_name(&self) -> &'static str;
 

@@ -1,0 +1,75 @@
+//! The invariant every layer keeps (see the `Layer` trait): `params()` and `weights()` list the
+//! same tensors in the same order, so gradients, optimizer steps and saved files line up.
+
+use lstm_core::prelude::*;
+use lstm_core::{Layer, MergeMode};
+
+fn check(name: &str, mut layer: Box<dyn Layer>, input: &[usize]) {
+    layer
+        .build(input, &mut lstm_core::init::seeded_rng(7))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let weights: Vec<Vec<f32>> = layer
+        .weights()
+        .into_iter()
+        .map(|w| w.value.iter().copied().collect())
+        .collect();
+    let params: Vec<Vec<f32>> = layer
+        .params()
+        .into_iter()
+        .map(|p| p.value.to_vec())
+        .collect();
+    assert_eq!(params, weights, "{name}: params() and weights() disagree");
+    assert_eq!(
+        layer.param_count(),
+        weights.iter().map(Vec::len).sum::<usize>(),
+        "{name}"
+    );
+    // set_weights takes back exactly what weights gives, and params see the change.
+    let doubled: Vec<ndarray::ArrayD<f32>> =
+        layer.weights().into_iter().map(|w| w.value * 2.0).collect();
+    layer.set_weights(&doubled).unwrap();
+    let params: Vec<Vec<f32>> = layer
+        .params()
+        .into_iter()
+        .map(|p| p.value.to_vec())
+        .collect();
+    let expected: Vec<Vec<f32>> = doubled
+        .iter()
+        .map(|w| w.iter().copied().collect())
+        .collect();
+    assert_eq!(params, expected, "{name}: set_weights then params");
+}
+
+#[test]
+fn params_and_weights_list_the_same_tensors_in_every_layer_kind() {
+    check("LSTM", Box::new(Lstm::new(3)), &[4, 2]);
+    check(
+        "LSTM without bias",
+        Box::new(Lstm::new(3).use_bias(false)),
+        &[4, 2],
+    );
+    check("Dense", Box::new(Dense::new(2)), &[5]);
+    check(
+        "Dense without bias",
+        Box::new(Dense::new(2).use_bias(false)),
+        &[5],
+    );
+    check("Dropout", Box::new(Dropout::new(0.3)), &[5]);
+    check(
+        "TimeDistributed",
+        Box::new(TimeDistributed::new(Dense::new(2))),
+        &[4, 3],
+    );
+    for mode in [
+        MergeMode::Concat,
+        MergeMode::Sum,
+        MergeMode::Mul,
+        MergeMode::Ave,
+    ] {
+        check(
+            &format!("Bidirectional {mode:?}"),
+            Box::new(Bidirectional::new(Lstm::new(3)).merge_mode(mode)),
+            &[4, 2],
+        );
+    }
+}
