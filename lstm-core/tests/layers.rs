@@ -73,3 +73,22 @@ fn params_and_weights_list_the_same_tensors_in_every_layer_kind() {
         );
     }
 }
+
+/// Model files store each layer's settings under its Keras class name; the format is unchanged
+/// by how the settings are held in Rust (files saved by earlier versions still load).
+#[test]
+fn saved_layer_settings_keep_their_format() {
+    let dense = Dense::new(2).activation(Activation::Relu).config();
+    assert_eq!(
+        serde_json::to_value(&dense).unwrap(),
+        serde_json::json!({"class": "Dense", "units": 2, "activation": "relu", "use_bias": true})
+    );
+    let wrapped = TimeDistributed::new(Dense::new(1)).config();
+    assert_eq!(
+        serde_json::to_value(&wrapped).unwrap(),
+        serde_json::json!({"class": "TimeDistributed", "units": 1, "activation": "linear", "use_bias": true})
+    );
+    let lstm = Lstm::new(3).return_sequences(true).config();
+    assert_eq!(serde_json::to_value(&lstm).unwrap()["class"], "LSTM");
+    assert!(Lstm::new(3).settings().units == 3 && !Lstm::new(3).settings().go_backwards);
+}

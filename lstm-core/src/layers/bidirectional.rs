@@ -36,7 +36,7 @@ pub struct Bidirectional {
 impl Bidirectional {
     /// Wraps `layer`; the backward copy reads in the opposite direction.
     pub fn new(layer: Lstm) -> Self {
-        let backward_layer = layer.clone().go_backwards(!layer.is_go_backwards());
+        let backward_layer = layer.clone().go_backwards(!layer.settings().go_backwards);
         Bidirectional {
             forward_layer: layer,
             backward_layer,
@@ -62,7 +62,7 @@ impl Bidirectional {
     }
 
     fn flip_time(&self, a: ArrayD<f32>) -> ArrayD<f32> {
-        if self.forward_layer.returns_sequences() {
+        if self.forward_layer.settings().return_sequences {
             let mut a = a;
             a.slice_axis_inplace(Axis(1), Slice::new(0, None, -1));
             a.as_standard_layout().into_owned()
@@ -82,7 +82,7 @@ impl Layer for Bidirectional {
 
     fn config(&self) -> super::LayerConfig {
         super::LayerConfig::Bidirectional {
-            layer: self.forward_layer.lstm_config(),
+            layer: self.forward_layer.settings(),
             merge_mode: self.merge_mode,
         }
     }

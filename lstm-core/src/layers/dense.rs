@@ -65,14 +65,20 @@ impl Dense {
         self.units
     }
 
-    /// The activation.
-    pub fn activation_fn(&self) -> Activation {
-        self.activation
+    /// The settings, by their Keras names (`dense.settings().activation`).
+    pub fn settings(&self) -> super::DenseConfig {
+        super::DenseConfig {
+            units: self.units,
+            activation: self.activation,
+            use_bias: self.use_bias,
+        }
     }
 
-    /// Whether the layer adds a bias.
-    pub fn uses_bias(&self) -> bool {
-        self.use_bias
+    /// An unbuilt layer with these settings.
+    pub fn from_config(c: &super::DenseConfig) -> Self {
+        Dense::new(c.units)
+            .activation(c.activation)
+            .use_bias(c.use_bias)
     }
 
     fn flatten(x: &ArrayD<f32>) -> Array2<f32> {
@@ -115,11 +121,7 @@ impl Layer for Dense {
     }
 
     fn config(&self) -> super::LayerConfig {
-        super::LayerConfig::Dense {
-            units: self.units,
-            activation: self.activation,
-            use_bias: self.use_bias,
-        }
+        super::LayerConfig::Dense(self.settings())
     }
 
     fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {

@@ -341,22 +341,6 @@ impl Lstm {
     pub fn units(&self) -> usize {
         self.units
     }
-    /// Whether the output has every step (`return_sequences`).
-    pub fn returns_sequences(&self) -> bool {
-        self.return_sequences
-    }
-    /// Whether `call` also returns the last states (`return_state`).
-    pub fn returns_state(&self) -> bool {
-        self.return_state
-    }
-    /// Whether the sequence is read last step first (`go_backwards`).
-    pub fn is_go_backwards(&self) -> bool {
-        self.go_backwards
-    }
-    /// The activation of the candidate and of the cell state (tanh by default).
-    pub fn activation_fn(&self) -> Activation {
-        self.activation
-    }
 
     /// An unbuilt layer with these settings.
     pub fn from_config(c: &super::LstmConfig) -> Self {
@@ -369,8 +353,9 @@ impl Lstm {
             .dropout(c.dropout)
     }
 
-    /// The settings, to rebuild the layer (`Lstm::from_config`).
-    pub fn lstm_config(&self) -> super::LstmConfig {
+    /// The settings, by their Keras names (`lstm.settings().go_backwards`); `Lstm::from_config`
+    /// rebuilds the layer from them.
+    pub fn settings(&self) -> super::LstmConfig {
         super::LstmConfig {
             units: self.units,
             activation: self.activation,
@@ -671,7 +656,7 @@ impl Layer for Lstm {
     }
 
     fn config(&self) -> super::LayerConfig {
-        super::LayerConfig::Lstm(self.lstm_config())
+        super::LayerConfig::Lstm(self.settings())
     }
 
     fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {

@@ -43,14 +43,7 @@ pub enum LayerConfig {
     /// An [`Lstm`].
     Lstm(LstmConfig),
     /// A [`Dense`] layer.
-    Dense {
-        /// Number of outputs.
-        units: usize,
-        /// Activation.
-        activation: crate::Activation,
-        /// Whether a bias is added.
-        use_bias: bool,
-    },
+    Dense(DenseConfig),
     /// A [`Dropout`] layer.
     Dropout {
         /// Fraction dropped in training.
@@ -64,14 +57,18 @@ pub enum LayerConfig {
         merge_mode: MergeMode,
     },
     /// A [`TimeDistributed`] `Dense`.
-    TimeDistributed {
-        /// Number of outputs.
-        units: usize,
-        /// Activation.
-        activation: crate::Activation,
-        /// Whether a bias is added.
-        use_bias: bool,
-    },
+    TimeDistributed(DenseConfig),
+}
+
+/// The settings of a [`Dense`] layer, by their Keras names.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DenseConfig {
+    /// Number of outputs.
+    pub units: usize,
+    /// Activation applied to `x·W + b`.
+    pub activation: crate::Activation,
+    /// Whether a bias is added.
+    pub use_bias: bool,
 }
 
 /// The settings of an [`Lstm`].
@@ -96,25 +93,16 @@ pub struct LstmConfig {
 impl LayerConfig {
     /// A fresh, unbuilt layer with these settings.
     pub fn to_layer(&self) -> Box<dyn Layer> {
-        let dense = |units: usize, activation, use_bias| {
-            Dense::new(units).activation(activation).use_bias(use_bias)
-        };
         match self {
             LayerConfig::Lstm(c) => Box::new(Lstm::from_config(c)),
-            LayerConfig::Dense {
-                units,
-                activation,
-                use_bias,
-            } => Box::new(dense(*units, *activation, *use_bias)),
+            LayerConfig::Dense(c) => Box::new(Dense::from_config(c)),
             LayerConfig::Dropout { rate } => Box::new(Dropout::new(*rate)),
             LayerConfig::Bidirectional { layer, merge_mode } => {
                 Box::new(Bidirectional::new(Lstm::from_config(layer)).merge_mode(*merge_mode))
             }
-            LayerConfig::TimeDistributed {
-                units,
-                activation,
-                use_bias,
-            } => Box::new(TimeDistributed::new(dense(*units, *activation, *use_bias))),
+            LayerConfig::TimeDistributed(c) => {
+                Box::new(TimeDistributed::new(Dense::from_config(c)))
+            }
         }
     }
 }

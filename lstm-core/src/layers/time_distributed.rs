@@ -34,11 +34,7 @@ impl Layer for TimeDistributed {
     }
 
     fn config(&self) -> super::LayerConfig {
-        super::LayerConfig::TimeDistributed {
-            units: self.inner.units(),
-            activation: self.inner.activation_fn(),
-            use_bias: self.inner.uses_bias(),
-        }
+        super::LayerConfig::TimeDistributed(self.inner.settings())
     }
 
     fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
