@@ -3,8 +3,10 @@
 loads, every figure is present with a non-zero size, no cell shows an error or a panic, and the
 index links every notebook with a preview. Saves a screenshot of each page into SITE/screenshots/.
 
-Needs Debian's `chromium` (.ci/run installs it); without it the check is skipped with a message.
+Needs Debian's `chromium` (.ci/run installs it). Without it the check is skipped with a message,
+except in CI (the `CI` variable set), where a missing browser fails: a skipped check is no check.
 """
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -26,7 +28,11 @@ def main():
     site = Path(sys.argv[1] if len(sys.argv) > 1 else "target/site")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
-        print("browser check skipped: no chromium on this machine (Debian/Ubuntu: apt-get install chromium)")
+        install = "apt-get install chromium (Debian/Ubuntu)"
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            print(f"browser check FAILED: CI is set and there is no chromium on this machine; install it: {install}", file=sys.stderr)
+            return 1
+        print(f"browser check skipped: no chromium on this machine ({install})")
         return 0
     from playwright.sync_api import sync_playwright
 

@@ -24,6 +24,16 @@ CASES = {
     ),
 }
 
+# A notebook of five cells whose second panics: the run stops at cell 2 and names it; cell 3,
+# which would leave a file behind, never runs.
+STOPS = [
+    "let a = 1;",
+    'let v: Vec<i32> = Vec::new();\nlet x = v[7];',
+    'std::fs::write("{marker}", "cell three ran").unwrap();',
+    "let c = 3;",
+    "let d = 4;",
+]
+
 runner = Path(__file__).with_name("run_notebooks.py")
 with tempfile.TemporaryDirectory() as tmp:
     ok = True
@@ -39,5 +49,18 @@ with tempfile.TemporaryDirectory() as tmp:
             print(f"FAIL {name}: exit {run.returncode}, expected message {expected!r} in:\n{output}")
         else:
             print(f"ok   {name}: run failed with the cell's message")
-print("runner self-test:", f"{len(CASES)} passed, 0 failed" if ok else "failed")
+    marker = Path(tmp) / "cell-three-ran"
+    nb = new_notebook(cells=[new_code_cell(source.replace("{marker}", str(marker))) for source in STOPS])
+    nb.metadata["kernelspec"] = {"name": "rust", "display_name": "Rust", "language": "rust"}
+    path = Path(tmp) / "stops_at_cell_2.ipynb"
+    nbformat.write(nb, path)
+    run = subprocess.run([sys.executable, str(runner), str(path)], capture_output=True, text=True)
+    output = run.stdout + run.stderr
+    third_ran = marker.exists()
+    if run.returncode == 0 or "stops_at_cell_2.ipynb, code cell 2" not in output or "index out of bounds" not in output or third_ran:
+        ok = False
+        print(f"FAIL stops_at_cell_2.ipynb: exit {run.returncode}, third cell ran: {third_ran}, output:\n{output}")
+    else:
+        print("ok   stops_at_cell_2.ipynb: stopped at cell 2 and named it; cell 3 never ran")
+print("runner self-test:", f"{len(CASES) + 1} passed, 0 failed" if ok else "failed")
 sys.exit(0 if ok else 1)

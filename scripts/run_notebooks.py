@@ -33,29 +33,34 @@ def strip_ansi(text):
 CARGO_PROGRESS = re.compile(r"^\s*(Compiling|Checking|Finished|Blocking|Updating|Downloaded|Downloading|Locking|Adding|Fresh|Running)\b|^\s*$")
 
 
+def problems_of_cell(number, cell):
+    """(cell number, source, message) for every error output or panic in one executed cell."""
+    outputs = cell.get("outputs", [])
+    stderr = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    for out in outputs:
+        if out.get("output_type") == "error":
+            message = "\n".join(out.get("traceback") or []) or f"{out.get('ename')}: {out.get('evalue')}"
+            yield number, cell.source, strip_ansi(message).strip() or strip_ansi(stderr).strip() or "(no message)"
+    for out in outputs:
+        text = out.get("data", {}).get("text/plain", "") if out.get("output_type") == "execute_result" else ""
+        if "text/html" not in out.get("data", {}) and text.lstrip().startswith(RICH_TYPES):
+            yield number, cell.source, "a rich value was shown as Debug text instead of HTML/SVG: " + text[:120]
+        if text.strip() == "()":
+            yield number, cell.source, "the cell shows `()`: it ends in a loop or a unit expression; end it with `;`"
+    if "panicked at" in stderr:
+        yield number, cell.source, strip_ansi(stderr[stderr.index("thread ") if "thread " in stderr else 0:]).strip()
+    else:
+        # An error returned with `?` reaches us only as stderr text; the cell's variables are lost.
+        lines = [l for l in strip_ansi(stderr).splitlines() if not CARGO_PROGRESS.match(l)]
+        if lines:
+            yield number, cell.source, "the cell returned an error (or wrote to stderr):\n" + "\n".join(lines[:20])
+
+
 def cell_problems(nb):
-    """(cell number, source, message) for every error output or panic in the notebook."""
+    """Every problem of every code cell of an executed notebook."""
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     for number, cell in enumerate(code_cells, start=1):
-        outputs = cell.get("outputs", [])
-        stderr = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr")
-        for out in outputs:
-            if out.get("output_type") == "error":
-                message = "\n".join(out.get("traceback") or []) or f"{out.get('ename')}: {out.get('evalue')}"
-                yield number, cell.source, strip_ansi(message).strip() or strip_ansi(stderr).strip() or "(no message)"
-        for out in outputs:
-            text = out.get("data", {}).get("text/plain", "") if out.get("output_type") == "execute_result" else ""
-            if "text/html" not in out.get("data", {}) and text.lstrip().startswith(RICH_TYPES):
-                yield number, cell.source, "a rich value was shown as Debug text instead of HTML/SVG: " + text[:120]
-            if text.strip() == "()":
-                yield number, cell.source, "the cell shows `()`: it ends in a loop or a unit expression; end it with `;`"
-        if "panicked at" in stderr:
-            yield number, cell.source, strip_ansi(stderr[stderr.index("thread ") if "thread " in stderr else 0:]).strip()
-        else:
-            # An error returned with `?` reaches us only as stderr text; the cell's variables are lost.
-            lines = [l for l in strip_ansi(stderr).splitlines() if not CARGO_PROGRESS.match(l)]
-            if lines:
-                yield number, cell.source, "the cell returned an error (or wrote to stderr):\n" + "\n".join(lines[:20])
+        yield from problems_of_cell(number, cell)
 
 
 def title_of(nb, fallback):
@@ -93,27 +98,47 @@ def main_figure(nb):
     return ""
 
 
+class StopAtFirstProblem(Exception):
+    """Raised after the first cell with a problem, so that later cells do not run."""
+
+
+class FailFastClient(NotebookClient):
+    """Checks every code cell right after it ran; stops the notebook at the first problem."""
+
+    code_number = 0
+    problems = ()
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if cell.cell_type == "code":
+            self.code_number += 1
+            problems = list(problems_of_cell(self.code_number, cell))
+            if problems:
+                self.problems = problems
+                raise StopAtFirstProblem()
+        return result
+
+
 def execute(path, timeout):
+    """Runs the notebook and stops at the first cell with a problem (an error, a panic, a `?`
+    error on stderr): later cells would only run against a broken state. Returns the notebook
+    and that cell's problems (empty if every cell ran clean)."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
+    client = FailFastClient(
         nb,
         timeout=timeout,
         kernel_name="rust",
-        allow_errors=False,
+        allow_errors=True,
         record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    crashed = None
     try:
         client.execute()
-    except CellExecutionError:
-        pass  # the failing cell's outputs are in `nb`; reported below with its real message
+    except StopAtFirstProblem:
+        return nb, client.problems
     except (CellTimeoutError, DeadKernelError) as e:
-        crashed = f"{type(e).__name__}: {e}"
-    problems = list(cell_problems(nb))
-    if crashed:
-        problems.append((0, "", crashed))
-    return nb, problems
+        return nb, [(client.code_number + 1, "", f"{type(e).__name__}: {e}")]
+    return nb, list(cell_problems(nb))
 
 
 def export_html(nb, path, site):
@@ -190,7 +215,7 @@ def main():
             failed.append(path.name)
             print(f"!! {path.name} FAILED after {seconds:.0f}s", flush=True)
             for number, source, message in problems:
-                where = f"code cell {number}" if number else "kernel"
+                where = f"{path.name}, code cell {number} (the run stopped there)" if number else f"{path.name}: kernel"
                 print(f"--- {where}:", file=sys.stderr)
                 if source:
                     print("    " + "\n    ".join(source.splitlines()[:8]), file=sys.stderr)
