@@ -62,5 +62,19 @@ with tempfile.TemporaryDirectory() as tmp:
         print(f"FAIL stops_at_cell_2.ipynb: exit {run.returncode}, third cell ran: {third_ran}, output:\n{output}")
     else:
         print("ok   stops_at_cell_2.ipynb: stopped at cell 2 and named it; cell 3 never ran")
-print("runner self-test:", f"{len(CASES) + 1} passed, 0 failed" if ok else "failed")
+    # Timings: in the HTML export, not in the written notebook (a re-run leaves it unchanged).
+    timed = new_notebook(cells=[new_code_cell('let t = std::time::Duration::from_millis(1234);\nlet marked = if std::env::var("LSTM_CORE_TIMINGS").as_deref() == Ok("marked") { "⟪1.2 s⟫" } else { "1.2 s" };\nprintln!("fit: {marked}");')])
+    timed.metadata["kernelspec"] = {"name": "rust", "display_name": "Rust", "language": "rust"}
+    path = Path(tmp) / "timed.ipynb"
+    nbformat.write(timed, path)
+    site = Path(tmp) / "site"
+    run = subprocess.run([sys.executable, str(runner), "--write", "--site", str(site), str(path)], capture_output=True, text=True)
+    written = path.read_text(encoding="utf-8")
+    page = (site / "timed.html").read_text(encoding="utf-8") if (site / "timed.html").exists() else ""
+    if run.returncode != 0 or "fit: ⏱" not in written or "fit: 1.2 s" in written or "fit: 1.2 s" not in page:
+        ok = False
+        print(f"FAIL timed.ipynb: exit {run.returncode}; written notebook has the placeholder: {'fit: ⏱' in written}; page has the time: {'fit: 1.2 s' in page}\n{run.stdout}{run.stderr}")
+    else:
+        print("ok   timed.ipynb: the time is in the HTML page, the notebook keeps a placeholder")
+print("runner self-test:", f"{len(CASES) + 2} passed, 0 failed" if ok else "failed")
 sys.exit(0 if ok else 1)

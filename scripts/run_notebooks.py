@@ -7,7 +7,9 @@ notebook is executed with nbclient, every output is scanned for errors and panic
 cell's own diagnostic is printed. Exit status 1 if any notebook failed.
 """
 import argparse
+import copy
 import html
+import os
 import re
 import sys
 import time
@@ -23,6 +25,27 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Types with rich display; seen as Debug text, evcxr did not render them (e.g. a cell ending in
 # `expr?`, whose type evcxr cannot always infer: bind it first, `let fig = expr?; fig`).
 RICH_TYPES = ("Figure {", "Summary {", "History {", "Html(")
+
+
+# Timings (lstm_core::display::elapsed) arrive marked when LSTM_CORE_TIMINGS=marked: kept in the
+# HTML export, replaced in the committed notebook so that a re-run leaves it unchanged.
+TIMING = re.compile("⟪([^⟫]*)⟫")
+TIMING_PLACEHOLDER = "⏱"
+
+
+def with_timings(nb, keep):
+    """A copy of `nb` whose marked timings are shown (`keep`) or replaced by a placeholder."""
+    nb = copy.deepcopy(nb)
+    replace = (lambda m: m.group(1)) if keep else (lambda m: TIMING_PLACEHOLDER)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if isinstance(out.get("text"), str):
+                out["text"] = TIMING.sub(replace, out["text"])
+            for key in ("text/plain", "text/html"):
+                value = out.get("data", {}).get(key)
+                if isinstance(value, str):
+                    out["data"][key] = TIMING.sub(replace, value)
+    return nb
 
 
 def strip_ansi(text):
@@ -197,6 +220,7 @@ def main():
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (a cold :dep compiles for minutes)")
     args = parser.parse_args()
 
+    os.environ["LSTM_CORE_TIMINGS"] = "marked"  # the kernels inherit it
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
     if not paths:
         print("no notebooks found", file=sys.stderr)
@@ -223,9 +247,10 @@ def main():
             continue
         print(f"   ok in {seconds:.0f}s", flush=True)
         if args.write:
-            nbformat.write(nb, path)
+            nbformat.write(with_timings(nb, keep=False), path)
         if args.site:
-            entries.append((export_html(nb, path, args.site), title_of(nb, path.stem), summary_of(nb), main_figure(nb)))
+            shown = with_timings(nb, keep=True)
+            entries.append((export_html(shown, path, args.site), title_of(nb, path.stem), summary_of(nb), main_figure(nb)))
 
     if args.site and entries:
         write_index(args.site, entries)

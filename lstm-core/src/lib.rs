@@ -77,6 +77,7 @@ pub use polars;
 /// `use lstm_core::prelude::*;` brings in the model API, the data helpers and ndarray's macros.
 pub mod prelude {
     pub use crate::data::{self, MinMaxScaler, StandardScaler};
+    pub use crate::display::elapsed;
     pub use crate::inspect::{self, GateTrace};
     pub use crate::plot::{self, Figure};
     pub use crate::{

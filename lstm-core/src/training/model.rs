@@ -904,10 +904,10 @@ impl Sequential {
                 && (epoch % log_every == 0 || epoch == 1 || epoch == config.epochs || stop)
             {
                 println!(
-                    "Epoch {epoch}/{} - {} - {}ms",
+                    "Epoch {epoch}/{} - {} - {}",
                     config.epochs,
                     history.last_epoch_line(),
-                    elapsed.as_millis()
+                    crate::display::elapsed(elapsed)
                 );
             }
             if stop {
