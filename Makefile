@@ -8,9 +8,11 @@ CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 SITE := target/site
 
 # The Rust kernel is registered inside the venv, never globally; evcxr keeps its build folder
-# under target/ so a second run reuses compiled dependencies.
+# under target/ so a second run reuses compiled dependencies, and builds them optimised
+# (scripts/kernel_env.py writes both into the kernelspec, for every way of starting the kernel).
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
-export EVCXR_TMPDIR := $(CURDIR)/target/evcxr
+EVCXR_ROOT := $(CURDIR)/target/evcxr
+export EVCXR_TMPDIR := $(EVCXR_ROOT)/build
 export PATH := $(CARGO_BIN):$(PATH)
 
 .PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step
@@ -63,6 +65,6 @@ kernel: $(VENV)/.installed
 		echo "Installing evcxr_jupyter $(EVCXR_VERSION) (about 10 minutes on 2 cores, once)"; \
 		cargo install --locked evcxr_jupyter --version $(EVCXR_VERSION); \
 	fi
-	@mkdir -p $(EVCXR_TMPDIR)
 	@evcxr_jupyter --install >/dev/null
 	@test -f $(VENV)/share/jupyter/kernels/rust/kernel.json || { echo "rust kernelspec missing in $(VENV)"; exit 1; }
+	@$(VENV_PY) scripts/kernel_env.py $(VENV)/share/jupyter/kernels/rust/kernel.json $(EVCXR_ROOT)
