@@ -759,7 +759,7 @@ impl Sequential {
             cause,
             kept: KeptWeights::BeforeThisBatch,
         };
-        let params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
+        let mut params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
         if params.iter().any(|p| p.grad.iter().any(|g| !g.is_finite())) {
             return Err(diverged(Divergence::Gradient));
         }
@@ -768,7 +768,6 @@ impl Sequential {
             self.undo.extend_from_slice(p.value);
         }
         self.undo_valid = true;
-        let mut params = params;
         let compiled = self.compiled.as_mut().expect("checked");
         compiled.optimizer.step(&mut params);
         let overflowed = params

@@ -380,7 +380,8 @@ fn read_text_columns(path: &Path, options: &CsvOptions) -> Result<TextColumns> {
             message: "the file is empty; expected a header line and rows of data".into(),
         });
     }
-    let hint = separator_hint(path, options.delimiter);
+    // Read only when something failed: the header line, for a separator hint.
+    let hint = || separator_hint(path, options.delimiter);
     let raw = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
@@ -390,9 +391,9 @@ fn read_text_columns(path: &Path, options: &CsvOptions) -> Result<TextColumns> {
         .map_err(|e| LstmError::Parse {
             context: context.clone(),
             // With a separator hint, polars' own advice (about ragged lines) points the wrong way.
-            message: match hint.is_empty() {
-                true => e.to_string(),
-                false => format!("{}.{hint}", e.to_string().lines().next().unwrap_or("")),
+            message: match hint() {
+                hint if hint.is_empty() => e.to_string(),
+                hint => format!("{}.{hint}", e.to_string().lines().next().unwrap_or("")),
             },
         })?;
     let text_column = |name: &str| -> Result<Vec<Option<String>>> {
@@ -405,8 +406,9 @@ fn read_text_columns(path: &Path, options: &CsvOptions) -> Result<TextColumns> {
             LstmError::Parse {
                 context: format!("{context}: column '{name}'"),
                 message: format!(
-                    "not in the file; its columns are {}.{hint}",
-                    names.join(", ")
+                    "not in the file; its columns are {}.{}",
+                    names.join(", "),
+                    hint()
                 ),
             }
         })?;
