@@ -87,7 +87,7 @@ pub enum LstmError {
     #[error("invalid {param}: expected {expected}, got {got}")]
     Config {
         /// The setting, e.g. `learning_rate`.
-        param: &'static str,
+        param: String,
         /// What works.
         expected: String,
         /// What was given.
@@ -219,12 +219,12 @@ impl LstmError {
     }
 
     pub(crate) fn config(
-        param: &'static str,
+        param: impl Into<String>,
         expected: impl Into<String>,
         got: impl std::fmt::Display,
     ) -> Self {
         LstmError::Config {
-            param,
+            param: param.into(),
             expected: expected.into(),
             got: got.to_string(),
         }

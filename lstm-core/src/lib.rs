@@ -11,10 +11,15 @@
 //! ```text
 //! math/        the LSTM's mathematics, no model in sight
 //!   activation   sigmoid, tanh, relu, ... (vectorised) and their derivatives
-//!   cell         the gates written like the equations, and the in-place kernels the layer runs
+//!   cell         the LSTM's gates written like the equations, and the in-place kernels it runs
+//!   gru          the GRU's gates (Keras 3, reset_after)
+//!   simple_rnn   the plain RNN step, and why its gradient vanishes
 //!   init         Keras' initialisers from one seeded RNG
 //!   scaler       min–max and standard scaling
-//! layers/      Keras' layers and weight layout: Lstm, Dense, Dropout, Bidirectional, TimeDistributed
+//! layers/      Keras' layers and weight layout
+//!   recurrent    what LSTM, GRU and SimpleRNN share (buffers, states, BPTT's products)
+//!   lstm gru simple_rnn   each cell's time loop     params   a layer's tensors, listed once
+//!   dense dropout bidirectional time_distributed
 //! training/    a model that learns as Keras' does
 //!   model        Sequential: add, compile, fit, evaluate, predict, gradients
 //!   loss         losses and metrics      optim      Adam, SGD, RMSprop, clipping
@@ -46,7 +51,7 @@ pub mod support;
 pub mod training;
 
 // Every module at the crate's root too, as the notebooks and examples name them.
-pub use math::{activation, cell, init, scaler};
+pub use math::{activation, cell, gru, init, scaler, simple_rnn};
 #[cfg(feature = "polars")]
 pub use support::weather;
 pub use support::{data, inspect, plot, text, tuner};
@@ -57,7 +62,8 @@ pub use callbacks::EarlyStopping;
 pub use error::{Divergence, KeptWeights, LstmError, Result};
 pub use history::{Evaluation, History};
 pub use layers::{
-    Bidirectional, Dense, Dropout, Layer, Lstm, LstmOutput, LstmState, MergeMode, TimeDistributed,
+    Bidirectional, Dense, Dropout, Gru, GruCell, Layer, Lstm, LstmCell, LstmOutput, LstmState,
+    MergeMode, RnnOutput, SimpleRnn, SimpleRnnCell, TimeDistributed,
 };
 pub use loss::{Loss, Metric};
 pub use model::{FitConfig, Gradients, Sequential};
@@ -81,8 +87,9 @@ pub mod prelude {
     pub use crate::inspect::{self, GateTrace};
     pub use crate::plot::{self, Figure};
     pub use crate::{
-        Activation, Adam, Bidirectional, Dense, Dropout, EarlyStopping, FitConfig, History, Layer,
-        Loss, Lstm, LstmError, LstmState, Metric, RmsProp, Sequential, Sgd, TimeDistributed,
+        Activation, Adam, Bidirectional, Dense, Dropout, EarlyStopping, FitConfig, Gru, History,
+        Layer, Loss, Lstm, LstmError, LstmState, Metric, RmsProp, Sequential, Sgd, SimpleRnn,
+        TimeDistributed,
     };
     pub use ndarray::{Array, Array1, Array2, Array3, ArrayD, Axis, array, s};
 }

@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use lstm_core::layers::{Cell, Recurrent};
 use lstm_core::prelude::*;
-use lstm_core::{Gradients, Layer};
+use lstm_core::{Gradients, GruCell, Layer, LstmCell, SimpleRnnCell};
 use ndarray::{ArrayD, Ix3, IxDyn};
 use serde_json::Value;
 
@@ -107,9 +108,11 @@ fn adam(j: &Value) -> Adam {
         .epsilon(num(&h["epsilon"]))
 }
 
+/// `kernel`, `recurrent_kernel` and (unless the layer has none) `bias`.
 fn lstm_weights(w: &Value) -> Vec<ArrayD<f32>> {
     ["kernel", "recurrent_kernel", "bias"]
         .iter()
+        .filter(|k| !w[**k].is_null())
         .map(|k| arr(&w[*k]))
         .collect()
 }
@@ -205,9 +208,143 @@ fn check_flat_gradients_and_adam(
     });
 }
 
-fn single_lstm(j: &Value, c: &mut Checker) {
+/// `call` of each recurrent layer: the output, the final `h` and (LSTM) `c`.
+trait CallStates: Layer + Sized + 'static {
+    fn call_states(
+        &mut self,
+        x: &ndarray::Array3<f32>,
+    ) -> (ArrayD<f32>, ArrayD<f32>, Option<ArrayD<f32>>);
+}
+
+impl CallStates for Lstm {
+    fn call_states(
+        &mut self,
+        x: &ndarray::Array3<f32>,
+    ) -> (ArrayD<f32>, ArrayD<f32>, Option<ArrayD<f32>>) {
+        let out = self.call(x).unwrap();
+        (out.output, out.h.into_dyn(), Some(out.c.into_dyn()))
+    }
+}
+
+impl CallStates for Gru {
+    fn call_states(
+        &mut self,
+        x: &ndarray::Array3<f32>,
+    ) -> (ArrayD<f32>, ArrayD<f32>, Option<ArrayD<f32>>) {
+        let out = self.call(x).unwrap();
+        (out.output, out.h.into_dyn(), None)
+    }
+}
+
+impl CallStates for SimpleRnn {
+    fn call_states(
+        &mut self,
+        x: &ndarray::Array3<f32>,
+    ) -> (ArrayD<f32>, ArrayD<f32>, Option<ArrayD<f32>>) {
+        let out = self.call(x).unwrap();
+        (out.output, out.h.into_dyn(), None)
+    }
+}
+
+/// The per-step values of `gates_trace`, recomputed with the crate's readable step functions
+/// (GRU, SimpleRNN) or read from the layer (LSTM).
+fn check_gates_trace<C: Cell>(
+    j: &Value,
+    c: &mut Checker,
+    layer: &Recurrent<C>,
+    weights: &[ArrayD<f32>],
+    act: Activation,
+) where
+    Recurrent<C>: Layer,
+{
+    let Some(trace) = j.get("gates_trace").and_then(|t| t.as_array()) else {
+        return;
+    };
+    let x = arr(&j["x"]).into_dimensionality::<Ix3>().unwrap();
+    let as2 = |a: &ArrayD<f32>| a.clone().into_dimensionality::<ndarray::Ix2>().unwrap();
+    let units = weights[1].shape()[0];
+    let mut h = ndarray::Array2::<f32>::zeros((x.shape()[0], units));
+    for entry in trace {
+        let t = usize_of(&entry["t"]);
+        let x_t = x.index_axis(ndarray::Axis(1), t).to_owned();
+        let mut got: Vec<(&str, ArrayD<f32>)> = vec![];
+        match C::CLASS {
+            "LSTM" => {
+                let s = &layer.as_lstm().unwrap().last_steps().unwrap()[t];
+                for (name, v) in [
+                    ("i", &s.i),
+                    ("f", &s.f),
+                    ("g", &s.g),
+                    ("o", &s.o),
+                    ("c", &s.c),
+                    ("h", &s.h),
+                ] {
+                    got.push((name, v.clone().into_dyn()));
+                }
+            }
+            "GRU" => {
+                let s = lstm_core::gru::step(
+                    x_t.view(),
+                    h.view(),
+                    as2(&weights[0]).view(),
+                    as2(&weights[1]).view(),
+                    as2(&weights[2]).view(),
+                    act,
+                )
+                .unwrap();
+                h = s.h.clone();
+                got.extend([
+                    ("z", s.z.into_dyn()),
+                    ("r", s.r.into_dyn()),
+                    ("hh", s.candidate.into_dyn()),
+                    ("h", s.h.into_dyn()),
+                ]);
+            }
+            "SimpleRNN" => {
+                let b = weights[2]
+                    .clone()
+                    .into_dimensionality::<ndarray::Ix1>()
+                    .unwrap();
+                h = lstm_core::simple_rnn::step(
+                    x_t.view(),
+                    h.view(),
+                    as2(&weights[0]).view(),
+                    as2(&weights[1]).view(),
+                    b.view(),
+                    act,
+                )
+                .unwrap();
+                got.push(("h", h.clone().into_dyn()));
+            }
+            other => panic!("no gate trace check for {other}"),
+        }
+        for (name, value) in got {
+            c.array(
+                &format!("gates_trace[{t}].{name}"),
+                &value,
+                &arr(&entry[name]),
+            );
+        }
+    }
+}
+
+/// kinds single_lstm, gru and simple_rnn: one recurrent layer forward, backwards, bidirectional,
+/// under a Dense(1) head with every gradient, and three Adam steps.
+fn single_recurrent<C: Cell>(j: &Value, c: &mut Checker)
+where
+    Recurrent<C>: CallStates,
+{
     let cfg = &j["config"];
     let (units, act) = (usize_of(&cfg["units"]), activation(cfg));
+    if let Some(reset_after) = cfg.get("reset_after") {
+        assert_eq!(reset_after, true, "GRU golden files use reset_after=True");
+    }
+    let use_bias = cfg["use_bias"].as_bool().unwrap_or(true);
+    let layer = || {
+        Recurrent::<C>::new(units)
+            .activation(act)
+            .use_bias(use_bias)
+    };
     let x = arr(&j["x"]);
     let x3 = x.clone().into_dimensionality::<Ix3>().unwrap();
     let input_shape = [x.shape()[1], x.shape()[2]];
@@ -215,69 +352,28 @@ fn single_lstm(j: &Value, c: &mut Checker) {
     let mut rng = lstm_core::init::seeded_rng(0);
 
     // forward (return_sequences + return_state)
-    let mut lstm = Lstm::new(units)
-        .activation(act)
-        .return_sequences(true)
-        .return_state(true);
-    lstm.build(&input_shape, &mut rng).unwrap();
-    lstm.set_weights(&weights).unwrap();
-    let out = lstm.call(&x3).unwrap();
-    c.array("forward.seq", &out.output, &arr(&j["forward"]["seq"]));
-    c.array(
-        "forward.h",
-        &out.h.clone().into_dyn(),
-        &arr(&j["forward"]["h"]),
-    );
-    c.array(
-        "forward.c",
-        &out.c.clone().into_dyn(),
-        &arr(&j["forward"]["c"]),
-    );
-    if let Some(trace) = j.get("gates_trace").and_then(|t| t.as_array()) {
-        let steps = lstm.last_steps().unwrap();
-        for entry in trace {
-            let t = usize_of(&entry["t"]);
-            let s = &steps[t];
-            for (name, got) in [
-                ("i", &s.i),
-                ("f", &s.f),
-                ("g", &s.g),
-                ("o", &s.o),
-                ("c", &s.c),
-                ("h", &s.h),
-            ] {
-                c.array(
-                    &format!("gates_trace[{t}].{name}"),
-                    &got.clone().into_dyn(),
-                    &arr(&entry[name]),
-                );
-            }
-        }
+    let mut forward = layer().return_sequences(true).return_state(true);
+    forward.build(&input_shape, &mut rng).unwrap();
+    forward.set_weights(&weights).unwrap();
+    let (seq, h, cell) = forward.call_states(&x3);
+    c.array("forward.seq", &seq, &arr(&j["forward"]["seq"]));
+    c.array("forward.h", &h, &arr(&j["forward"]["h"]));
+    if let Some(cell) = cell {
+        c.array("forward.c", &cell, &arr(&j["forward"]["c"]));
     }
+    check_gates_trace(j, c, &forward, &weights, act);
 
     // go_backwards: the sequence stays in processing order
-    let mut back = Lstm::new(units)
-        .activation(act)
-        .return_sequences(true)
-        .go_backwards(true);
+    let mut back = layer().return_sequences(true).go_backwards(true);
     back.build(&input_shape, &mut rng).unwrap();
     back.set_weights(&weights).unwrap();
-    let out = back.call(&x3).unwrap();
-    c.array(
-        "go_backwards.seq",
-        &out.output,
-        &arr(&j["go_backwards"]["seq"]),
-    );
-    c.array(
-        "go_backwards.h",
-        &out.h.into_dyn(),
-        &arr(&j["go_backwards"]["h"]),
-    );
-    c.array(
-        "go_backwards.c",
-        &out.c.into_dyn(),
-        &arr(&j["go_backwards"]["c"]),
-    );
+    let (seq, h, cell) = back.call_states(&x3);
+    let want = &j["go_backwards"];
+    c.array("go_backwards.seq", &seq, &arr(&want["seq"]));
+    c.array("go_backwards.h", &h, &arr(&want["h"]));
+    if let Some(cell) = cell {
+        c.array("go_backwards.c", &cell, &arr(&want["c"]));
+    }
 
     // bidirectional, last output and full sequence
     let bi = &j["bidirectional"];
@@ -290,9 +386,7 @@ fn single_lstm(j: &Value, c: &mut Checker) {
         let mut model = Sequential::new(&input_shape);
         model
             .add(Bidirectional::new(
-                Lstm::new(units)
-                    .activation(act)
-                    .return_sequences(return_sequences),
+                layer().return_sequences(return_sequences),
             ))
             .unwrap();
         model.set_weights(&both).unwrap();
@@ -306,8 +400,16 @@ fn single_lstm(j: &Value, c: &mut Checker) {
     // regression head: prediction, loss, every gradient, three Adam steps
     let reg = &j["regression"];
     let y = arr(&reg["y"]);
+    let mut body = Sequential::new(&input_shape);
+    body.add(layer()).unwrap();
+    body.set_weights(&weights).unwrap();
+    c.array(
+        "regression.h_last",
+        &body.predict(&x).unwrap(),
+        &arr(&reg["h_last"]),
+    );
     let mut model = Sequential::new(&input_shape);
-    model.add(Lstm::new(units).activation(act)).unwrap();
+    model.add(layer()).unwrap();
     model.add(Dense::new(1)).unwrap();
     let mut all = weights.clone();
     all.extend([arr(&reg["dense_kernel"]), arr(&reg["dense_bias"])]);
@@ -317,11 +419,6 @@ fn single_lstm(j: &Value, c: &mut Checker) {
         "regression.pred",
         &model.predict(&x).unwrap(),
         &arr(&reg["pred"]),
-    );
-    c.array(
-        "regression.h_last",
-        &last_state(&model, 0).0,
-        &arr(&reg["h_last"]),
     );
     c.value(
         "regression.loss (evaluate)",
@@ -337,6 +434,10 @@ fn single_lstm(j: &Value, c: &mut Checker) {
         num(&reg["loss"]),
         &j["adam"]["steps"],
     );
+}
+
+fn single_lstm(j: &Value, c: &mut Checker) {
+    single_recurrent::<LstmCell>(j, c)
 }
 
 fn stacked(j: &Value, c: &mut Checker) {
@@ -564,7 +665,7 @@ fn fit_trace(j: &Value, c: &mut Checker) {
 fn every_golden_file_matches_keras() {
     let files = golden_files();
     assert!(
-        files.len() >= 12,
+        files.len() >= 22,
         "expected the golden files in tests/golden, found {}",
         files.len()
     );
@@ -575,6 +676,8 @@ fn every_golden_file_matches_keras() {
         let mut c = Checker::new(&name);
         match j["kind"].as_str() {
             Some("single_lstm") => single_lstm(&j, &mut c),
+            Some("gru") => single_recurrent::<GruCell>(&j, &mut c),
+            Some("simple_rnn") => single_recurrent::<SimpleRnnCell>(&j, &mut c),
             Some("stacked") => stacked(&j, &mut c),
             Some("charhead") => charhead(&j, &mut c),
             Some("fit_trace") => fit_trace(&j, &mut c),

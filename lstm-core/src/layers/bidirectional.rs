@@ -1,10 +1,10 @@
-//! `Bidirectional(LSTM)`: one LSTM reads the sequence forwards, a copy with its own weights reads
-//! it backwards, and their outputs are merged. With `return_sequences` the backward outputs are
+//! `Bidirectional(LSTM)` (or GRU, SimpleRNN): one layer reads the sequence forwards, a copy with
+//! its own weights reads it backwards, and their outputs are merged. With `return_sequences` the backward outputs are
 //! flipped back so that index t of both halves belongs to input step t, as Keras does.
 
 use ndarray::{ArrayD, Axis, Slice};
 
-use super::{Layer, Lstm, Param, Weight, check_weight_shapes};
+use super::{Cell, Layer, LstmCell, Param, Recurrent, Weight, check_weight_shapes};
 use crate::error::{LstmError, Result};
 use crate::math::init::Rng;
 
@@ -23,19 +23,20 @@ pub enum MergeMode {
     Ave,
 }
 
-/// `Bidirectional(LSTM(...))`: one LSTM reads the sequence forward, a copy reads it backward,
-/// and their outputs are merged. Parameters: twice the LSTM's.
+/// `Bidirectional(LSTM(...))`, or of a [`Gru`](crate::Gru) or [`SimpleRnn`](crate::SimpleRnn):
+/// one layer reads the sequence forward, a copy reads it backward, and their outputs are
+/// merged. Parameters: twice the wrapped layer's.
 #[derive(Debug, Clone)]
-pub struct Bidirectional {
-    forward_layer: Lstm,
-    backward_layer: Lstm,
+pub struct Bidirectional<C: Cell = LstmCell> {
+    forward_layer: Recurrent<C>,
+    backward_layer: Recurrent<C>,
     merge_mode: MergeMode,
     outputs: Option<(ArrayD<f32>, ArrayD<f32>)>,
 }
 
-impl Bidirectional {
+impl<C: Cell> Bidirectional<C> {
     /// Wraps `layer`; the backward copy reads in the opposite direction.
-    pub fn new(layer: Lstm) -> Self {
+    pub fn new(layer: Recurrent<C>) -> Self {
         let backward_layer = layer.clone().go_backwards(!layer.settings().go_backwards);
         Bidirectional {
             forward_layer: layer,
@@ -51,13 +52,13 @@ impl Bidirectional {
         self
     }
 
-    /// The LSTM that reads the sequence left to right.
-    pub fn forward_layer(&self) -> &Lstm {
+    /// The layer that reads the sequence left to right.
+    pub fn forward_layer(&self) -> &Recurrent<C> {
         &self.forward_layer
     }
 
-    /// The LSTM that reads it right to left (`go_backwards`).
-    pub fn backward_layer(&self) -> &Lstm {
+    /// The layer that reads it right to left (`go_backwards`).
+    pub fn backward_layer(&self) -> &Recurrent<C> {
         &self.backward_layer
     }
 
@@ -72,7 +73,7 @@ impl Bidirectional {
     }
 }
 
-impl Layer for Bidirectional {
+impl<C: Cell> Layer for Bidirectional<C> {
     fn class_name(&self) -> &'static str {
         "Bidirectional"
     }
@@ -83,6 +84,7 @@ impl Layer for Bidirectional {
     fn config(&self) -> super::LayerConfig {
         super::LayerConfig::Bidirectional {
             layer: self.forward_layer.settings(),
+            cell: C::KIND,
             merge_mode: self.merge_mode,
         }
     }
@@ -91,14 +93,14 @@ impl Layer for Bidirectional {
         if self.forward_layer.returns_state() {
             return Err(LstmError::config(
                 "Bidirectional layer",
-                "an LSTM without return_state",
+                format!("a {} without return_state", C::CLASS),
                 "return_state = true",
             ));
         }
         let mut shape = self.forward_layer.build(input_shape, rng)?;
         self.backward_layer.build(input_shape, rng)?;
         if self.merge_mode == MergeMode::Concat {
-            *shape.last_mut().expect("LSTM output has units") *= 2;
+            *shape.last_mut().expect("the output has units") *= 2;
         }
         Ok(shape)
     }
@@ -155,14 +157,15 @@ impl Layer for Bidirectional {
     }
 
     fn weights(&self) -> Vec<Weight> {
-        let named = |prefix: &'static str, weights: Vec<Weight>| {
+        // Keras names the halves after the wrapped layer: forward_lstm, backward_gru, ...
+        let named = |direction: &'static str, weights: Vec<Weight>| {
             weights.into_iter().map(move |w| Weight {
-                name: format!("{prefix}/{}", w.name),
+                name: format!("{direction}_{}/{}", C::BASE, w.name),
                 value: w.value,
             })
         };
-        named("forward_lstm", self.forward_layer.weights())
-            .chain(named("backward_lstm", self.backward_layer.weights()))
+        named("forward", self.forward_layer.weights())
+            .chain(named("backward", self.backward_layer.weights()))
             .collect()
     }
 

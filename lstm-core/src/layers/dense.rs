@@ -1,8 +1,9 @@
 //! `Dense`: `y = act(x·W + b)` on the last axis (so it also works per time step on `[B, T, F]`).
 
-use ndarray::{Array1, Array2, ArrayD, Axis, Ix2, IxDyn};
+use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn};
 
-use super::{Layer, Param, Weight, check_weight_shapes, not_built};
+use super::params::{ParamSet, grad_matrix, grad_vector, vector};
+use super::{Layer, Param, Weight, not_built};
 use crate::check::{batch_shape, fmt_shape};
 use crate::error::{LstmError, Result};
 use crate::math::activation::Activation;
@@ -15,10 +16,8 @@ pub struct Dense {
     units: usize,
     activation: Activation,
     use_bias: bool,
-    kernel: Option<Array2<f32>>,
-    bias: Array1<f32>,
-    d_kernel: Array2<f32>,
-    d_bias: Array1<f32>,
+    /// `kernel [in, out]` and `bias [out]`, once built.
+    params: Option<ParamSet>,
     cache: Option<DenseCache>,
 }
 
@@ -40,10 +39,7 @@ impl Dense {
             units,
             activation: Activation::Linear,
             use_bias: true,
-            kernel: None,
-            bias: Array1::zeros(0),
-            d_kernel: Array2::zeros((0, 0)),
-            d_bias: Array1::zeros(0),
+            params: None,
             cache: None,
         }
     }
@@ -97,12 +93,18 @@ impl Dense {
             needed: "preceded by a forward pass",
             call: "forward(x, true, rng)",
         })?;
-        let kernel = self.kernel.as_ref().ok_or_else(|| not_built("Dense"))?;
+        let params = self.params.as_mut().ok_or_else(|| not_built("Dense"))?;
         let dz = Self::flatten(grad_logits);
-        self.d_kernel = cache.x.t().dot(&dz);
-        if self.use_bias {
-            self.d_bias = dz.sum_axis(Axis(0));
+        let (values, mut grads) = params.split();
+        grad_matrix(grads[0]).assign(&cache.x.t().dot(&dz));
+        if let Some(d_bias) = grads.get_mut(1) {
+            grad_vector(d_bias).assign(&dz.sum_axis(Axis(0)));
         }
+        let kernel = values[0]
+            .1
+            .view()
+            .into_dimensionality::<ndarray::Ix2>()
+            .expect("2-D");
         let dx = dz.dot(&kernel.t());
         Ok(dx
             .as_standard_layout()
@@ -135,18 +137,23 @@ impl Layer for Dense {
                 batch_shape(input_shape),
             ));
         };
-        let kernel = init::glorot_uniform(features, self.units, rng);
-        self.d_kernel = Array2::zeros(kernel.dim());
-        self.kernel = Some(kernel);
-        self.bias = Array1::zeros(self.units);
-        self.d_bias = Array1::zeros(self.units);
+        let mut params = ParamSet::default();
+        params.push(
+            "kernel",
+            init::glorot_uniform(features, self.units, rng).into_dyn(),
+        );
+        if self.use_bias {
+            params.push("bias", Array1::<f32>::zeros(self.units).into_dyn());
+        }
+        self.params = Some(params);
         let mut out = input_shape.to_vec();
         *out.last_mut().expect("non-empty") = self.units;
         Ok(out)
     }
 
     fn forward(&mut self, x: &ArrayD<f32>, _training: bool, _rng: &mut Rng) -> Result<ArrayD<f32>> {
-        let kernel = self.kernel.as_ref().ok_or_else(|| not_built("Dense"))?;
+        let params = self.params.as_ref().ok_or_else(|| not_built("Dense"))?;
+        let kernel = params.matrix("kernel");
         if x.ndim() < 2 || x.shape().last() != Some(&kernel.nrows()) {
             return Err(LstmError::shape(
                 "Dense input",
@@ -155,7 +162,10 @@ impl Layer for Dense {
             ));
         }
         let flat = Self::flatten(x);
-        let z = flat.dot(kernel) + &self.bias;
+        let mut z = flat.dot(&kernel);
+        if let Some(bias) = params.get("bias") {
+            z += &vector(bias);
+        }
         let y = match self.activation {
             Activation::Softmax => softmax_rows(&z),
             act => {
@@ -215,54 +225,22 @@ impl Layer for Dense {
     }
 
     fn params(&mut self) -> Vec<Param<'_>> {
-        let Some(kernel) = self.kernel.as_mut() else {
-            return vec![];
-        };
-        let mut params = vec![Param {
-            value: kernel.as_slice_mut().expect("standard layout"),
-            grad: self.d_kernel.as_slice_mut().expect("standard layout"),
-        }];
-        if self.use_bias {
-            params.push(Param {
-                value: self.bias.as_slice_mut().expect("standard layout"),
-                grad: self.d_bias.as_slice_mut().expect("standard layout"),
-            });
-        }
-        params
+        self.params
+            .as_mut()
+            .map(ParamSet::params)
+            .unwrap_or_default()
     }
 
     fn weights(&self) -> Vec<Weight> {
-        let Some(kernel) = self.kernel.as_ref() else {
-            return vec![];
-        };
-        let mut out = vec![Weight {
-            name: "kernel".into(),
-            value: kernel.clone().into_dyn(),
-        }];
-        if self.use_bias {
-            out.push(Weight {
-                name: "bias".into(),
-                value: self.bias.clone().into_dyn(),
-            });
-        }
-        out
+        self.params
+            .as_ref()
+            .map(ParamSet::weights)
+            .unwrap_or_default()
     }
 
     fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()> {
-        check_weight_shapes("Dense", &self.weights(), weights)?;
-        if self.kernel.is_none() {
-            return Err(not_built("Dense"));
-        }
-        self.kernel = Some(
-            weights[0]
-                .clone()
-                .into_dimensionality::<Ix2>()
-                .expect("checked"),
-        );
-        if self.use_bias {
-            self.bias = weights[1].clone().into_dimensionality().expect("checked");
-        }
-        Ok(())
+        let params = self.params.as_mut().ok_or_else(|| not_built("Dense"))?;
+        params.set("Dense", weights)
     }
 
     fn softmax_logits(&self) -> Option<&ArrayD<f32>> {

@@ -4,14 +4,23 @@
 mod bidirectional;
 mod dense;
 mod dropout;
+mod gru;
 mod lstm;
+mod params;
+mod recurrent;
+mod simple_rnn;
 mod time_distributed;
 
 pub use bidirectional::{Bidirectional, MergeMode};
 pub use dense::{Dense, softmax_rows};
 pub use dropout::Dropout;
-pub use lstm::{Lstm, LstmOutput, LstmState};
+pub use gru::{Gru, GruCell};
+pub use lstm::{Lstm, LstmCell, LstmOutput, LstmState};
+pub use recurrent::{Cell, Recurrent, RecurrentKind, RnnOutput};
+pub use simple_rnn::{SimpleRnn, SimpleRnnCell};
 pub use time_distributed::TimeDistributed;
+
+pub(crate) use params::check_weight_shapes;
 
 use ndarray::ArrayD;
 
@@ -41,7 +50,13 @@ pub struct Weight {
 pub enum LayerConfig {
     #[serde(rename = "LSTM")]
     /// An [`Lstm`].
-    Lstm(LstmConfig),
+    Lstm(RecurrentConfig),
+    #[serde(rename = "GRU")]
+    /// A [`Gru`].
+    Gru(RecurrentConfig),
+    #[serde(rename = "SimpleRNN")]
+    /// A [`SimpleRnn`].
+    SimpleRnn(RecurrentConfig),
     /// A [`Dense`] layer.
     Dense(DenseConfig),
     /// A [`Dropout`] layer.
@@ -49,10 +64,13 @@ pub enum LayerConfig {
         /// Fraction dropped in training.
         rate: f32,
     },
-    /// A [`Bidirectional`] LSTM.
+    /// A [`Bidirectional`] recurrent layer.
     Bidirectional {
-        /// The wrapped LSTM (the backward copy mirrors it).
-        layer: LstmConfig,
+        /// The wrapped layer's settings (the backward copy mirrors them).
+        layer: RecurrentConfig,
+        /// Which recurrent layer it wraps (absent in files saved before GRU: LSTM).
+        #[serde(default)]
+        cell: RecurrentKind,
         /// How the directions are combined.
         merge_mode: MergeMode,
     },
@@ -71,12 +89,15 @@ pub struct DenseConfig {
     pub use_bias: bool,
 }
 
-/// The settings of an [`Lstm`].
+/// The settings of an [`Lstm`] (the name the notebooks know [`RecurrentConfig`] by).
+pub type LstmConfig = RecurrentConfig;
+
+/// The settings of a recurrent layer ([`Lstm`], [`Gru`], [`SimpleRnn`]), by their Keras names.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LstmConfig {
-    /// Units (size of `h` and `c`).
+pub struct RecurrentConfig {
+    /// Units (size of `h`, and of an LSTM's `c`).
     pub units: usize,
-    /// Activation of the candidate and of the cell state.
+    /// The cell's nonlinearity (tanh or relu).
     pub activation: crate::Activation,
     /// Whether the gates have a bias.
     pub use_bias: bool,
@@ -95,11 +116,25 @@ impl LayerConfig {
     pub fn to_layer(&self) -> Box<dyn Layer> {
         match self {
             LayerConfig::Lstm(c) => Box::new(Lstm::from_config(c)),
+            LayerConfig::Gru(c) => Box::new(Gru::from_config(c)),
+            LayerConfig::SimpleRnn(c) => Box::new(SimpleRnn::from_config(c)),
             LayerConfig::Dense(c) => Box::new(Dense::from_config(c)),
             LayerConfig::Dropout { rate } => Box::new(Dropout::new(*rate)),
-            LayerConfig::Bidirectional { layer, merge_mode } => {
-                Box::new(Bidirectional::new(Lstm::from_config(layer)).merge_mode(*merge_mode))
-            }
+            LayerConfig::Bidirectional {
+                layer,
+                cell,
+                merge_mode,
+            } => match cell {
+                RecurrentKind::Lstm => {
+                    Box::new(Bidirectional::new(Lstm::from_config(layer)).merge_mode(*merge_mode))
+                }
+                RecurrentKind::Gru => {
+                    Box::new(Bidirectional::new(Gru::from_config(layer)).merge_mode(*merge_mode))
+                }
+                RecurrentKind::SimpleRnn => Box::new(
+                    Bidirectional::new(SimpleRnn::from_config(layer)).merge_mode(*merge_mode),
+                ),
+            },
             LayerConfig::TimeDistributed(c) => {
                 Box::new(TimeDistributed::new(Dense::from_config(c)))
             }
@@ -111,10 +146,10 @@ impl LayerConfig {
 /// model is saved by its layers' [`LayerConfig`], a closed list.
 mod sealed {
     pub trait Sealed {}
-    impl Sealed for super::Lstm {}
+    impl<C: super::Cell> Sealed for super::Recurrent<C> {}
     impl Sealed for super::Dense {}
     impl Sealed for super::Dropout {}
-    impl Sealed for super::Bidirectional {}
+    impl<C: super::Cell> Sealed for super::Bidirectional<C> {}
     impl Sealed for super::TimeDistributed {}
 }
 
@@ -129,7 +164,9 @@ mod sealed {
 ///   (store parameter gradients, return d(loss)/d(input)), and the weight accessors;
 /// * list the same tensors, in the same (Keras) order and sizes, from [`params`](Layer::params)
 ///   and [`weights`](Layer::weights): `Sequential::gradients`, the optimizers and save/load pair
-///   them by position (`tests/layers.rs` checks every layer kind);
+///   them by position. Layers keep their tensors in one `ParamSet` (name, value, gradient,
+///   listed once in `build`) and answer all three methods from it (`tests/layers.rs` checks
+///   every layer kind);
 /// * accept in [`set_weights`](Layer::set_weights) exactly the shapes `weights` returns, and
 ///   change nothing on error;
 /// * override [`softmax_logits`](Layer::softmax_logits) and
@@ -180,7 +217,8 @@ pub trait Layer: sealed::Sealed + std::fmt::Debug + Send {
     /// Clears the carried state of a stateful layer.
     fn reset_states(&mut self) {}
 
-    /// An LSTM built with `return_state`: it returns three tensors, which a `Sequential` model cannot pass on.
+    /// A recurrent layer built with `return_state`: it returns several tensors, which a
+    /// `Sequential` model cannot pass on.
     fn returns_state(&self) -> bool {
         false
     }
@@ -205,43 +243,6 @@ pub trait Layer: sealed::Sealed + std::fmt::Debug + Send {
     fn backward_from_logits(&mut self, grad_logits: &ArrayD<f32>) -> Result<ArrayD<f32>> {
         self.backward(grad_logits)
     }
-}
-
-/// Checks replacement weights against the current ones, by position, name and shape.
-pub(crate) fn check_weight_shapes(
-    layer: &str,
-    current: &[Weight],
-    new: &[ArrayD<f32>],
-) -> Result<()> {
-    use crate::check::fmt_shape;
-    use crate::error::LstmError;
-    if current.len() != new.len() {
-        return Err(LstmError::count(
-            format!("{layer}.set_weights"),
-            "weight arrays",
-            format!(
-                "{} ({})",
-                current.len(),
-                current
-                    .iter()
-                    .map(|w| w.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            new.len().to_string(),
-        ));
-    }
-    for (w, n) in current.iter().zip(new) {
-        if w.value.shape() != n.shape() {
-            return Err(LstmError::shape(
-                format!("{layer}.set_weights: {}", w.name),
-                fmt_shape(w.value.shape()),
-                fmt_shape(n.shape()),
-            ));
-        }
-        crate::check::ensure_finite(&format!("{layer}.set_weights: {}", w.name), n)?;
-    }
-    Ok(())
 }
 
 /// Error for a layer used before `build`.

@@ -1,7 +1,9 @@
-//! The LSTM's mathematics, with no notion of a model: activations, the cell gate by gate,
+//! The recurrent cells' mathematics, with no notion of a model: activations, the cell gate by gate,
 //! Keras' initialisers, and the scalers that bring data into the range the gates work in.
 
 pub mod activation;
 pub mod cell;
+pub mod gru;
 pub mod init;
 pub mod scaler;
+pub mod simple_rnn;

@@ -297,14 +297,18 @@ pub fn keras_weight_names(model: &Sequential) -> Vec<String> {
     let mut names = vec![];
     for (layer, layer_name) in model.layers().iter().zip(model.layer_names()) {
         for w in layer.weights() {
+            // A recurrent layer keeps its weights in its cell: `gru/gru_cell/kernel`.
             let path = match layer.class_name() {
-                "LSTM" => format!("{layer_name}/lstm_cell/{}", w.name),
+                "LSTM" | "GRU" | "SimpleRNN" => {
+                    format!("{layer_name}/{}_cell/{}", layer.base_name(), w.name)
+                }
                 "Bidirectional" => {
                     let (direction, weight) = w
                         .name
                         .split_once('/')
-                        .expect("forward_lstm/… or backward_lstm/…");
-                    format!("{layer_name}/{direction}/lstm_cell/{weight}")
+                        .expect("forward_lstm/… or backward_gru/…");
+                    let (_, base) = direction.split_once('_').expect("forward_<layer>");
+                    format!("{layer_name}/{direction}/{base}_cell/{weight}")
                 }
                 _ => format!("{layer_name}/{}", w.name),
             };

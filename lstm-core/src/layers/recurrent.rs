@@ -1,0 +1,873 @@
+//! What `LSTM`, `GRU` and `SimpleRNN` share, written once: settings and their checks, Keras
+//! weights (`kernel [in, G·u]`, `recurrent_kernel [u, G·u]`, `bias`), time-major buffers reused
+//! from batch to batch, the per-step recurrent product, initial and carried states, input
+//! dropout, the output's shape, and the parameter and input gradients of backpropagation
+//! through time. Each cell (`lstm.rs`, `gru.rs`, `simple_rnn.rs`) supplies only its time loop,
+//! forward and backward, written with the step functions of [`crate::math`].
+
+use std::marker::PhantomData;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{
+    Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2, ArrayViewMut3, Axis,
+    Ix3, s,
+};
+use ndarray_rand::rand::Rng as _;
+
+use super::params::{ParamSet, grad_matrix, grad_vector, vector};
+use super::{Layer, LayerConfig, Param, RecurrentConfig, Weight, not_built};
+use crate::check::{batch_shape, ensure_finite, fmt_shape};
+use crate::error::{LstmError, Result};
+use crate::math::activation::Activation;
+use crate::math::init::{self, Rng};
+
+pub use machinery::Cell;
+
+/// Which recurrent layer a [`Bidirectional`](super::Bidirectional) wraps, in saved configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum RecurrentKind {
+    /// `LSTM` (the default, so files saved before GRU existed still load).
+    #[default]
+    #[serde(rename = "LSTM")]
+    Lstm,
+    /// `GRU`.
+    #[serde(rename = "GRU")]
+    Gru,
+    /// `SimpleRNN`.
+    #[serde(rename = "SimpleRNN")]
+    SimpleRnn,
+}
+
+/// The contract between the shared layer and one cell. Public so the layer types can name it,
+/// in a private module so only this crate implements it.
+pub(crate) mod machinery {
+    use super::*;
+
+    /// A recurrent cell: [`LstmCell`](crate::LstmCell), [`GruCell`](crate::GruCell) or
+    /// [`SimpleRnnCell`](crate::SimpleRnnCell). Sealed.
+    pub trait Cell: Clone + Copy + std::fmt::Debug + Default + Send + Sync + 'static {
+        /// Keras' class name, e.g. `GRU`.
+        const CLASS: &'static str;
+        /// Keras' automatic layer name, e.g. `gru`.
+        const BASE: &'static str;
+        /// Tag in saved configs.
+        const KIND: RecurrentKind;
+        /// Blocks along the packed axis: 4 (i, f, g, o), 3 (z, r, h) or 1.
+        const GATES: usize;
+        /// Whether a cell state `c` travels beside `h` (LSTM).
+        const CELL_STATE: bool;
+        /// Whether the bias has a second, recurrent row and the recurrent product its own
+        /// gradient (GRU with `reset_after`).
+        const RECURRENT_BIAS: bool;
+        /// Per-step `[B, u]` blocks that backward needs besides the gates and states.
+        const AUX_BLOCKS: usize;
+
+        /// Keras' initial bias for `units` (zeros, or the LSTM's unit forget bias).
+        fn initial_bias(units: usize) -> ArrayD<f32>;
+
+        /// The time loop. On entry `steps.gates[t]` holds `x_t·W + b` (input row of the bias)
+        /// and `steps.h[0]` (and `steps.c[0]`) the initial states.
+        fn forward(steps: Steps<'_>, recurrence: &Recurrence<'_>, activation: Activation);
+
+        /// Backpropagation through time: fills `grads.d_in` (and `grads.d_rec`).
+        fn backward(
+            steps: StepsRef<'_>,
+            recurrence: &Recurrence<'_>,
+            grad_output: ArrayViewD<'_, f32>,
+            grads: StepGrads<'_>,
+            activation: Activation,
+        );
+    }
+
+    /// Forward buffers as `[steps, batch, ..]` views.
+    pub struct Steps<'a> {
+        /// `[T, B, G·u]`: the input projection on entry, the cell's gate values on exit.
+        pub gates: ArrayViewMut3<'a, f32>,
+        /// `[T+1, B, u]`: block 0 the initial `h`, block t+1 the `h` after step t.
+        pub h: ArrayViewMut3<'a, f32>,
+        /// The same for `c` (LSTM); `[T+1, B, 0]` otherwise.
+        pub c: ArrayViewMut3<'a, f32>,
+        /// `[T, B, AUX_BLOCKS·u]`: what else backward needs (act(c) for LSTM, hp_h for GRU).
+        pub aux: ArrayViewMut3<'a, f32>,
+        /// `[B, G·u]` work space for one step's recurrent product.
+        pub work: ArrayViewMut2<'a, f32>,
+    }
+
+    /// The forward buffers, read-only, for backward.
+    pub struct StepsRef<'a> {
+        /// Gate values `[T, B, G·u]`.
+        pub gates: ArrayView3<'a, f32>,
+        /// `h` `[T+1, B, u]` (block t is `h_{t-1}` of step t).
+        pub h: ArrayView3<'a, f32>,
+        /// `c` `[T+1, B, u]` (LSTM).
+        pub c: ArrayView3<'a, f32>,
+        /// Auxiliary values `[T, B, AUX_BLOCKS·u]`.
+        pub aux: ArrayView3<'a, f32>,
+    }
+
+    /// The recurrent weights: `U` and, for GRU, the recurrent bias row.
+    pub struct Recurrence<'a> {
+        /// `recurrent_kernel [u, G·u]`.
+        pub kernel: ArrayView2<'a, f32>,
+        /// Row 1 of GRU's bias `[G·u]`; `None` without bias (zeros) and for the other cells.
+        pub bias: Option<ndarray::ArrayView1<'a, f32>>,
+    }
+
+    /// Backward outputs and work buffers.
+    pub struct StepGrads<'a> {
+        /// `[T, B, G·u]`: d(loss)/d(input projection) of every step.
+        pub d_in: ArrayViewMut3<'a, f32>,
+        /// `[T, B, G·u]`: d(loss)/d(recurrent projection), GRU only (`[T, B, 0]` otherwise:
+        /// the two projections are summed before any nonlinearity, so `d_in` serves both).
+        pub d_rec: ArrayViewMut3<'a, f32>,
+        /// `[B, u]`: the gradient reaching `h` of the current step.
+        pub dh: ArrayViewMut2<'a, f32>,
+        /// `[B, u]`: the gradient reaching `c` (LSTM).
+        pub dc: ArrayViewMut2<'a, f32>,
+    }
+}
+
+use machinery::{Recurrence, StepGrads, Steps, StepsRef};
+
+/// Products below this many multiply-adds cost more to pack for the SIMD kernel than to compute.
+pub(crate) const DIRECT_PRODUCT_BELOW: usize = 4096;
+
+/// `z += h·U` (`h: [B, u]`, `U: [u, G·u]`). Large products run as `zᵀ += Uᵀ·hᵀ`: the long side
+/// (G·u) is then the one the matrix kernel splits across threads.
+pub(crate) fn add_product(z: &mut ArrayViewMut2<f32>, h: ArrayView2<f32>, u: ArrayView2<f32>) {
+    let (batch, units) = h.dim();
+    if batch * units * u.ncols() >= DIRECT_PRODUCT_BELOW {
+        general_mat_mul(1.0, &u.t(), &h.t(), 1.0, &mut z.view_mut().reversed_axes());
+        return;
+    }
+    for (mut z_row, h_row) in z.rows_mut().into_iter().zip(h.rows()) {
+        for (&h_p, u_row) in h_row.iter().zip(u.rows()) {
+            z_row.scaled_add(h_p, &u_row);
+        }
+    }
+}
+
+/// `dh = beta·dh + dz·Uᵀ` (`dz: [B, G·u]`, `U: [u, G·u]`), large products as `dhᵀ = U·dzᵀ`.
+pub(crate) fn product_transposed(
+    dh: &mut ArrayViewMut2<f32>,
+    dz: ArrayView2<f32>,
+    u: ArrayView2<f32>,
+    beta: f32,
+) {
+    let (batch, width) = dz.dim();
+    if batch * width * u.nrows() >= DIRECT_PRODUCT_BELOW {
+        general_mat_mul(1.0, &u, &dz.t(), beta, &mut dh.view_mut().reversed_axes());
+        return;
+    }
+    for (mut dh_row, dz_row) in dh.rows_mut().into_iter().zip(dz.rows()) {
+        for (out, u_row) in dh_row.iter_mut().zip(u.rows()) {
+            *out = beta * *out + dz_row.dot(&u_row);
+        }
+    }
+}
+
+/// Adds the gradient of the layer's output at step `t` of `timesteps` to `dh`: every step's with
+/// `return_sequences` (`[B, T, u]`), else the last step's only (`[B, u]`).
+pub(crate) fn add_output_grad(
+    dh: &mut ArrayViewMut2<f32>,
+    grad_output: &ArrayViewD<f32>,
+    t: usize,
+    timesteps: usize,
+) {
+    if grad_output.ndim() == 3 {
+        *dh += &grad_output.slice(s![.., t, ..]);
+    } else if t == timesteps - 1 {
+        *dh += grad_output;
+    }
+}
+
+/// A recurrent layer: [`Lstm`](crate::Lstm), [`Gru`](crate::Gru) or
+/// [`SimpleRnn`](crate::SimpleRnn). Settings, defaults and methods are Keras' and common to the
+/// three; each type's page lists its cell's equations and weight layout.
+#[derive(Debug, Clone)]
+pub struct Recurrent<C: Cell> {
+    units: usize,
+    activation: Activation,
+    use_bias: bool,
+    return_sequences: bool,
+    return_state: bool,
+    go_backwards: bool,
+    stateful: bool,
+    dropout: f32,
+    seed: u64,
+    params: Option<ParamSet>,
+    carried: Option<Vec<Array2<f32>>>,
+    pub(crate) cache: Option<Cache>,
+    scratch: Option<Scratch>,
+    cell: PhantomData<C>,
+}
+
+/// What backpropagation needs from the forward pass. Every step's values sit in one array, in
+/// blocks of `batch` rows (block t is step t), and the buffers are reused from batch to batch.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cache {
+    pub(crate) batch: usize,
+    pub(crate) timesteps: usize,
+    /// Inputs in processing order, time-major: row `t·B + b` is sample b at step t.
+    x: Array2<f32>,
+    dropout_mask: Option<Array2<f32>>,
+    /// Gate values of every step, `[T·B, G·u]`.
+    pub(crate) gates: Array2<f32>,
+    /// `h` (and `c`), `[(T+1)·B, u]`: block 0 the initial state, block t+1 the state after step t.
+    pub(crate) h: Array2<f32>,
+    pub(crate) c: Array2<f32>,
+    aux: Array2<f32>,
+    work: Array2<f32>,
+}
+
+/// Buffers of the backward pass, reused from batch to batch.
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    d_in: Array2<f32>,
+    d_rec: Array2<f32>,
+    dh: Array2<f32>,
+    dc: Array2<f32>,
+}
+
+/// `buffer` if it has `shape`, else a new zeroed array (contents are overwritten by the caller).
+fn reuse(buffer: Array2<f32>, shape: (usize, usize)) -> Array2<f32> {
+    if buffer.dim() == shape {
+        buffer
+    } else {
+        Array2::zeros(shape)
+    }
+}
+
+/// A time-major `[steps·batch, width]` array as `[steps, batch, width]`.
+fn by_step(a: &Array2<f32>, batch: usize) -> ArrayView3<'_, f32> {
+    let (rows, width) = a.dim();
+    a.view()
+        .into_shape_with_order((rows / batch, batch, width))
+        .expect("contiguous")
+}
+
+fn by_step_mut(a: &mut Array2<f32>, batch: usize) -> ArrayViewMut3<'_, f32> {
+    let (rows, width) = a.dim();
+    a.view_mut()
+        .into_shape_with_order((rows / batch, batch, width))
+        .expect("contiguous")
+}
+
+impl Cache {
+    fn new<C: Cell>(
+        old: Option<Cache>,
+        timesteps: usize,
+        batch: usize,
+        features: usize,
+        units: usize,
+    ) -> Cache {
+        let old = old.unwrap_or_default();
+        let rows = timesteps * batch;
+        let c_width = if C::CELL_STATE { units } else { 0 };
+        Cache {
+            batch,
+            timesteps,
+            x: reuse(old.x, (rows, features)),
+            dropout_mask: None,
+            gates: reuse(old.gates, (rows, C::GATES * units)),
+            h: reuse(old.h, (rows + batch, units)),
+            c: reuse(old.c, (rows + batch, c_width)),
+            aux: reuse(old.aux, (rows, C::AUX_BLOCKS * units)),
+            work: reuse(old.work, (batch, C::GATES * units)),
+        }
+    }
+
+    /// Rows of step `t` (block t).
+    pub(crate) fn block(&self, t: usize) -> std::ops::Range<usize> {
+        t * self.batch..(t + 1) * self.batch
+    }
+
+    /// The states after the last step: `[h]`, or `[h, c]` for an LSTM.
+    pub(crate) fn final_states<C: Cell>(&self) -> Vec<Array2<f32>> {
+        let last = s![self.timesteps * self.batch.., ..];
+        let mut states = vec![self.h.slice(last).to_owned()];
+        if C::CELL_STATE {
+            states.push(self.c.slice(last).to_owned());
+        }
+        states
+    }
+}
+
+impl<C: Cell> Recurrent<C> {
+    /// A layer with `units` hidden units and Keras' defaults.
+    pub fn new(units: usize) -> Self {
+        Recurrent {
+            units,
+            activation: Activation::Tanh,
+            use_bias: true,
+            return_sequences: false,
+            return_state: false,
+            go_backwards: false,
+            stateful: false,
+            dropout: 0.0,
+            seed: 0,
+            params: None,
+            carried: None,
+            cache: None,
+            scratch: None,
+            cell: PhantomData,
+        }
+    }
+
+    /// The cell's nonlinearity (tanh by default; relu allowed): the LSTM's candidate and
+    /// `act(c)`, the GRU's candidate, the SimpleRNN's `h = act(a)`.
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+    /// Output every step (`[B, T, u]`) instead of the last (`[B, u]`).
+    pub fn return_sequences(mut self, yes: bool) -> Self {
+        self.return_sequences = yes;
+        self
+    }
+    /// `call` keeps the final states; a `Sequential` model refuses such a layer, as in Keras.
+    pub fn return_state(mut self, yes: bool) -> Self {
+        self.return_state = yes;
+        self
+    }
+    /// Read the sequence from the last step to the first; the output stays in processing order.
+    pub fn go_backwards(mut self, yes: bool) -> Self {
+        self.go_backwards = yes;
+        self
+    }
+    /// Carry the final states of one batch into the next, until [`Layer::reset_states`].
+    pub fn stateful(mut self, yes: bool) -> Self {
+        self.stateful = yes;
+        self
+    }
+    /// Fraction of input units dropped during training, in `[0, 1)`.
+    pub fn dropout(mut self, rate: f32) -> Self {
+        self.dropout = rate;
+        self
+    }
+    /// Without the bias.
+    pub fn use_bias(mut self, yes: bool) -> Self {
+        self.use_bias = yes;
+        self
+    }
+    /// Seed for the weights when the layer builds itself in `call` (a model uses its own RNG).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The number of units (the size of `h`).
+    pub fn units(&self) -> usize {
+        self.units
+    }
+
+    /// An unbuilt layer with these settings.
+    pub fn from_config(c: &RecurrentConfig) -> Self {
+        Self::new(c.units)
+            .activation(c.activation)
+            .use_bias(c.use_bias)
+            .return_sequences(c.return_sequences)
+            .go_backwards(c.go_backwards)
+            .stateful(c.stateful)
+            .dropout(c.dropout)
+    }
+
+    /// The settings, by their Keras names (`layer.settings().go_backwards`); `from_config`
+    /// rebuilds the layer from them.
+    pub fn settings(&self) -> RecurrentConfig {
+        RecurrentConfig {
+            units: self.units,
+            activation: self.activation,
+            use_bias: self.use_bias,
+            return_sequences: self.return_sequences,
+            go_backwards: self.go_backwards,
+            stateful: self.stateful,
+            dropout: self.dropout,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let class = C::CLASS;
+        if self.units == 0 {
+            return Err(LstmError::config(format!("{class} units"), "at least 1", 0));
+        }
+        if !matches!(self.activation, Activation::Tanh | Activation::Relu) {
+            return Err(LstmError::config(
+                format!("{class} activation"),
+                "tanh or relu",
+                self.activation.name(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(LstmError::config(
+                format!("{class} dropout"),
+                "a rate in [0, 1)",
+                self.dropout,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs the layer outside a model, building it on first use (weights from `seed`), from
+    /// the given initial states (`[h]` or `[h, c]`), the carried ones if stateful, or zeros.
+    /// Returns the output and the final states.
+    pub(crate) fn call_states(
+        &mut self,
+        x: &Array3<f32>,
+        initial: Option<&[Array2<f32>]>,
+    ) -> Result<(ArrayD<f32>, Vec<Array2<f32>>)> {
+        let (_, timesteps, features) = x.dim();
+        if self.params.is_none() {
+            self.build(&[timesteps, features], &mut init::seeded_rng(self.seed))?;
+        }
+        let mut rng = init::seeded_rng(self.seed);
+        let output = self.run(x.view().into_dyn(), initial, false, &mut rng)?;
+        let states = self
+            .cache
+            .as_ref()
+            .expect("run fills the cache")
+            .final_states::<C>();
+        Ok((output, states))
+    }
+
+    fn check_input(&self, x: &ArrayViewD<f32>) -> Result<(usize, usize, usize)> {
+        let params = self.params.as_ref().ok_or_else(|| not_built(C::CLASS))?;
+        let features = params.matrix("kernel").nrows();
+        let what = format!("{} input", C::CLASS);
+        if x.ndim() != 3 || x.shape()[2] != features || x.shape()[1] == 0 {
+            return Err(LstmError::shape(
+                what,
+                format!("(batch, timesteps >= 1, {features})"),
+                fmt_shape(x.shape()),
+            ));
+        }
+        if x.shape()[0] == 0 {
+            return Err(LstmError::Empty {
+                context: format!("{what} of shape {}: the batch", fmt_shape(x.shape())),
+                min: 1,
+            });
+        }
+        ensure_finite(&what, x)?;
+        Ok((x.shape()[0], x.shape()[1], features))
+    }
+
+    /// Names of the states, in order.
+    fn state_names() -> &'static [&'static str] {
+        if C::CELL_STATE {
+            &["h0", "c0"]
+        } else {
+            &["h0"]
+        }
+    }
+
+    fn initial_states(
+        &self,
+        batch: usize,
+        given: Option<&[Array2<f32>]>,
+    ) -> Result<Vec<Array2<f32>>> {
+        let expected = (batch, self.units);
+        let names = Self::state_names();
+        if let Some(states) = given {
+            if states.len() != names.len() {
+                return Err(LstmError::count(
+                    format!("{} initial state", C::CLASS),
+                    "states",
+                    names.join(", "),
+                    states.len().to_string(),
+                ));
+            }
+            for (name, s) in names.iter().zip(states) {
+                let what = format!("{} initial state {name}", C::CLASS);
+                if s.dim() != expected {
+                    return Err(LstmError::shape(
+                        what,
+                        fmt_shape(&[batch, self.units]),
+                        fmt_shape(s.shape()),
+                    ));
+                }
+                ensure_finite(&what, s)?;
+            }
+            return Ok(states.to_vec());
+        }
+        match &self.carried {
+            Some(states) if self.stateful => {
+                if states[0].dim() != expected {
+                    return Err(LstmError::shape(
+                        format!(
+                            "stateful {}: every batch must have the size of the first one (or call reset_states)",
+                            C::CLASS
+                        ),
+                        format!("batch of {}", states[0].nrows()),
+                        format!("batch of {batch}"),
+                    ));
+                }
+                Ok(states.clone())
+            }
+            _ => Ok(vec![Array2::zeros(expected); names.len()]),
+        }
+    }
+
+    fn run(
+        &mut self,
+        x: ArrayViewD<f32>,
+        initial: Option<&[Array2<f32>]>,
+        training: bool,
+        rng: &mut Rng,
+    ) -> Result<ArrayD<f32>> {
+        let (batch, timesteps, features) = self.check_input(&x)?;
+        let states = self.initial_states(batch, initial)?;
+        let x = x.into_dimensionality::<Ix3>().expect("rank checked");
+
+        let dropout_mask = (training && self.dropout > 0.0).then(|| {
+            let keep = 1.0 - self.dropout;
+            Array2::from_shape_fn((batch, features), |_| {
+                if rng.random::<f32>() < keep {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
+            })
+        });
+
+        let units = self.units;
+        let mut cache = Cache::new::<C>(self.cache.take(), timesteps, batch, features, units);
+        // Time-major inputs in processing order, so each step's rows are contiguous.
+        for t in 0..timesteps {
+            let source = if self.go_backwards {
+                timesteps - 1 - t
+            } else {
+                t
+            };
+            let rows = cache.block(t);
+            let mut slot = cache.x.slice_mut(s![rows, ..]);
+            slot.assign(&x.index_axis(Axis(1), source));
+            if let Some(mask) = &dropout_mask {
+                slot *= mask;
+            }
+        }
+        cache.dropout_mask = dropout_mask;
+        cache.h.slice_mut(s![..batch, ..]).assign(&states[0]);
+        if C::CELL_STATE {
+            cache.c.slice_mut(s![..batch, ..]).assign(&states[1]);
+        }
+
+        let params = self.params.as_ref().expect("checked in check_input");
+        // The input projection of every step in one product: gates = b + x·W.
+        match params.get("bias") {
+            Some(bias) if C::RECURRENT_BIAS => cache.gates.assign(&bias.index_axis(Axis(0), 0)),
+            Some(bias) => cache.gates.assign(&vector(bias)),
+            None => cache.gates.fill(0.0),
+        }
+        let kernel = params.matrix("kernel");
+        general_mat_mul(1.0, &cache.x, &kernel, 1.0, &mut cache.gates);
+        let recurrence = self.recurrence();
+        let b = batch;
+        let steps = Steps {
+            gates: by_step_mut(&mut cache.gates, b),
+            h: by_step_mut(&mut cache.h, b),
+            c: by_step_mut(&mut cache.c, b),
+            aux: by_step_mut(&mut cache.aux, b),
+            work: cache.work.view_mut(),
+        };
+        C::forward(steps, &recurrence, self.activation);
+
+        let output = if self.return_sequences {
+            let steps = cache.h.slice(s![batch.., ..]);
+            let steps = steps
+                .into_shape_with_order((timesteps, batch, units))
+                .expect("contiguous rows");
+            steps
+                .permuted_axes([1, 0, 2])
+                .as_standard_layout()
+                .into_owned()
+                .into_dyn()
+        } else {
+            cache
+                .h
+                .slice(s![timesteps * batch.., ..])
+                .to_owned()
+                .into_dyn()
+        };
+        if self.stateful {
+            self.carried = Some(cache.final_states::<C>());
+        }
+        self.cache = Some(cache);
+        Ok(output)
+    }
+
+    /// The recurrent kernel and, for GRU, the recurrent bias row (zeros without bias).
+    fn recurrence(&self) -> Recurrence<'_> {
+        let params = self.params.as_ref().expect("built");
+        let kernel = params.matrix("recurrent_kernel");
+        let bias = params
+            .get("bias")
+            .filter(|_| C::RECURRENT_BIAS)
+            .map(|bias| {
+                bias.index_axis(Axis(0), 1)
+                    .into_dimensionality()
+                    .expect("[2, G·u] bias")
+            });
+        Recurrence { kernel, bias }
+    }
+
+    /// Backpropagation through time: parameter gradients, and d(loss)/d(input) if `want_dx`.
+    fn backward_through_time(
+        &mut self,
+        grad_output: &ArrayD<f32>,
+        want_dx: bool,
+    ) -> Result<Option<ArrayD<f32>>> {
+        let class = C::CLASS;
+        let cache = self.cache.as_ref().ok_or(LstmError::NotReady {
+            what: "recurrent layer backward",
+            needed: "preceded by a forward pass",
+            call: "forward(x, true, rng)",
+        })?;
+        if self.params.is_none() {
+            return Err(not_built(class));
+        }
+        let (timesteps, batch, units) = (cache.timesteps, cache.batch, self.units);
+        let expected = if self.return_sequences {
+            vec![batch, timesteps, units]
+        } else {
+            vec![batch, units]
+        };
+        if grad_output.shape() != expected.as_slice() {
+            return Err(LstmError::shape(
+                format!("{class} backward: gradient of the output"),
+                fmt_shape(&expected),
+                fmt_shape(grad_output.shape()),
+            ));
+        }
+
+        let width = C::GATES * units;
+        let rows = timesteps * batch;
+        let Scratch {
+            d_in,
+            d_rec,
+            dh,
+            dc,
+        } = self.scratch.take().unwrap_or_default();
+        let mut d_in = reuse(d_in, (rows, width));
+        let rec_width = if C::RECURRENT_BIAS { width } else { 0 };
+        let mut d_rec = reuse(d_rec, (rows, rec_width));
+        let mut dh = reuse(dh, (batch, units));
+        let mut dc = reuse(dc, (batch, if C::CELL_STATE { units } else { 0 }));
+        {
+            let steps = StepsRef {
+                gates: by_step(&cache.gates, batch),
+                h: by_step(&cache.h, batch),
+                c: by_step(&cache.c, batch),
+                aux: by_step(&cache.aux, batch),
+            };
+            let grads = StepGrads {
+                d_in: by_step_mut(&mut d_in, batch),
+                d_rec: by_step_mut(&mut d_rec, batch),
+                dh: dh.view_mut(),
+                dc: dc.view_mut(),
+            };
+            C::backward(
+                steps,
+                &self.recurrence(),
+                grad_output.view(),
+                grads,
+                self.activation,
+            );
+        }
+
+        // Parameter gradients for all steps at once; blocks 0..T of h are the h_{t-1}.
+        let cache = self.cache.as_ref().expect("checked above");
+        let params = self.params.as_mut().expect("checked above");
+        let (values, mut grads) = params.split();
+        let h_prev_all = cache.h.slice(s![..rows, ..]);
+        let d_rec_all = if C::RECURRENT_BIAS { &d_rec } else { &d_in };
+        general_mat_mul(1.0, &cache.x.t(), &d_in, 0.0, &mut grad_matrix(grads[0]));
+        general_mat_mul(
+            1.0,
+            &h_prev_all.t(),
+            d_rec_all,
+            0.0,
+            &mut grad_matrix(grads[1]),
+        );
+        if let Some(d_bias) = grads.get_mut(2) {
+            if C::RECURRENT_BIAS {
+                let mut d_bias = grad_matrix(d_bias);
+                d_bias.row_mut(0).assign(&d_in.sum_axis(Axis(0)));
+                d_bias.row_mut(1).assign(&d_rec.sum_axis(Axis(0)));
+            } else {
+                grad_vector(d_bias).assign(&d_in.sum_axis(Axis(0)));
+            }
+        }
+
+        // Input gradient, back in (batch, time, feature) order.
+        let dx = want_dx.then(|| {
+            let kernel = values[0]
+                .1
+                .view()
+                .into_dimensionality::<ndarray::Ix2>()
+                .expect("2-D kernel");
+            let features = kernel.nrows();
+            let dx_time_major = d_in.dot(&kernel.t());
+            let dx_time_major = dx_time_major
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order((timesteps, batch, features))
+                .expect("contiguous");
+            let mut dx = Array3::<f32>::zeros((batch, timesteps, features));
+            for t in 0..timesteps {
+                let target = if self.go_backwards {
+                    timesteps - 1 - t
+                } else {
+                    t
+                };
+                let mut slot = dx.index_axis_mut(Axis(1), target);
+                slot.assign(&dx_time_major.index_axis(Axis(0), t));
+                if let Some(mask) = &cache.dropout_mask {
+                    slot *= mask;
+                }
+            }
+            dx.into_dyn()
+        });
+        self.scratch = Some(Scratch {
+            d_in,
+            d_rec,
+            dh,
+            dc,
+        });
+        Ok(dx)
+    }
+}
+
+impl<C: Cell> Layer for Recurrent<C> {
+    fn class_name(&self) -> &'static str {
+        C::CLASS
+    }
+    fn base_name(&self) -> &'static str {
+        C::BASE
+    }
+
+    fn config(&self) -> LayerConfig {
+        match C::KIND {
+            RecurrentKind::Lstm => LayerConfig::Lstm(self.settings()),
+            RecurrentKind::Gru => LayerConfig::Gru(self.settings()),
+            RecurrentKind::SimpleRnn => LayerConfig::SimpleRnn(self.settings()),
+        }
+    }
+
+    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+        self.validate()?;
+        let what = format!("{} input", C::CLASS);
+        let [timesteps, features] = *input_shape else {
+            return Err(LstmError::shape(
+                what,
+                "(batch, timesteps, features): a 3-D input",
+                batch_shape(input_shape),
+            ));
+        };
+        if features == 0 || timesteps == 0 {
+            return Err(LstmError::shape(
+                what,
+                "at least one timestep and one feature",
+                format!("(None, {timesteps}, {features})"),
+            ));
+        }
+        let u = self.units;
+        let mut params = ParamSet::default();
+        params.push(
+            "kernel",
+            init::glorot_uniform(features, C::GATES * u, rng).into_dyn(),
+        );
+        params.push(
+            "recurrent_kernel",
+            init::orthogonal(u, C::GATES * u, rng).into_dyn(),
+        );
+        if self.use_bias {
+            params.push("bias", C::initial_bias(u));
+        }
+        self.params = Some(params);
+        self.carried = None;
+        self.cache = None;
+        Ok(if self.return_sequences {
+            vec![timesteps, u]
+        } else {
+            vec![u]
+        })
+    }
+
+    fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {
+        self.run(x.view(), None, training, rng)
+    }
+
+    fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+        self.backward_through_time(grad_output, true)
+            .map(|dx| dx.expect("asked for the input gradient"))
+    }
+
+    fn backward_params_only(&mut self, grad_output: &ArrayD<f32>) -> Result<()> {
+        self.backward_through_time(grad_output, false).map(|_| ())
+    }
+
+    fn params(&mut self) -> Vec<Param<'_>> {
+        self.params
+            .as_mut()
+            .map(ParamSet::params)
+            .unwrap_or_default()
+    }
+
+    fn weights(&self) -> Vec<Weight> {
+        self.params
+            .as_ref()
+            .map(ParamSet::weights)
+            .unwrap_or_default()
+    }
+
+    fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()> {
+        let params = self.params.as_mut().ok_or_else(|| not_built(C::CLASS))?;
+        params.set(C::CLASS, weights)
+    }
+
+    fn param_count(&self) -> usize {
+        self.params.as_ref().map_or(0, ParamSet::count)
+    }
+
+    fn reset_states(&mut self) {
+        self.carried = None;
+    }
+
+    fn is_stateful(&self) -> bool {
+        self.stateful
+    }
+
+    fn returns_state(&self) -> bool {
+        self.return_state
+    }
+
+    fn as_lstm(&self) -> Option<&super::Lstm> {
+        (self as &dyn std::any::Any).downcast_ref()
+    }
+}
+
+/// What [`Gru::call`](crate::Gru::call) and [`SimpleRnn::call`](crate::SimpleRnn::call) return:
+/// the output (`[B, T, u]` with `return_sequences`, else `[B, u]`) and the final `h` (`[B, u]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RnnOutput {
+    /// The output: `[batch, units]`, or `[batch, timesteps, units]` with `return_sequences`.
+    pub output: ArrayD<f32>,
+    /// The last hidden state `h_T`, `[batch, units]`.
+    pub h: Array2<f32>,
+}
+
+impl<C: Cell> Recurrent<C> {
+    /// `call` of a layer whose only state is `h`.
+    pub(crate) fn call_hidden(
+        &mut self,
+        x: &Array3<f32>,
+        h0: Option<&Array2<f32>>,
+    ) -> Result<RnnOutput> {
+        let initial = h0.map(|h| vec![h.clone()]);
+        let (output, mut states) = self.call_states(x, initial.as_deref())?;
+        Ok(RnnOutput {
+            output,
+            h: states.swap_remove(0),
+        })
+    }
+}

@@ -1,0 +1,90 @@
+//! `SimpleRNN`: the cell of [`crate::math::simple_rnn`] run over time by the shared recurrent layer.
+
+use ndarray::{Array1, Array2, Array3, ArrayD, ArrayViewD, Axis};
+
+use super::recurrent::machinery::{Cell, Recurrence, StepGrads, Steps, StepsRef};
+use super::recurrent::{
+    Recurrent, RecurrentKind, RnnOutput, add_output_grad, add_product, product_transposed,
+};
+use crate::error::Result;
+use crate::math::activation::Activation;
+use crate::math::simple_rnn;
+
+/// `keras.layers.SimpleRNN`: `h_t = act(x_t·W + b + h_{t-1}·U)`. Weights in Keras layout:
+/// `kernel [in, u]`, `recurrent_kernel [u, u]`, `bias [u]`; `u·(in + u + 1)` parameters.
+///
+/// Defaults as in Keras: `activation` tanh (relu allowed), `use_bias` true, glorot-uniform
+/// kernel, orthogonal recurrent kernel, zero bias, and the same `return_sequences`,
+/// `return_state`, `go_backwards`, `stateful`, `dropout` as [`Lstm`](crate::Lstm).
+pub type SimpleRnn = Recurrent<SimpleRnnCell>;
+
+/// The plain RNN's cell for [`Recurrent`]: equations in [`crate::math::simple_rnn`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimpleRnnCell;
+
+impl Cell for SimpleRnnCell {
+    const CLASS: &'static str = "SimpleRNN";
+    const BASE: &'static str = "simple_rnn";
+    const KIND: RecurrentKind = RecurrentKind::SimpleRnn;
+    const GATES: usize = 1;
+    const CELL_STATE: bool = false;
+    const RECURRENT_BIAS: bool = false;
+    const AUX_BLOCKS: usize = 0;
+
+    fn initial_bias(units: usize) -> ArrayD<f32> {
+        Array1::<f32>::zeros(units).into_dyn()
+    }
+
+    fn forward(mut s: Steps<'_>, recurrence: &Recurrence<'_>, activation: Activation) {
+        for t in 0..s.gates.len_of(Axis(0)) {
+            let mut a_t = s.gates.index_axis_mut(Axis(0), t);
+            // a_t += h_{t-1}·U
+            add_product(&mut a_t, s.h.index_axis(Axis(0), t), recurrence.kernel);
+            let (_, mut h_after) = s.h.view_mut().split_at(Axis(0), t + 1);
+            simple_rnn::step_in_place(a_t, h_after.index_axis_mut(Axis(0), 0), activation);
+        }
+    }
+
+    fn backward(
+        s: StepsRef<'_>,
+        recurrence: &Recurrence<'_>,
+        grad_output: ArrayViewD<'_, f32>,
+        mut g: StepGrads<'_>,
+        activation: Activation,
+    ) {
+        let timesteps = s.gates.len_of(Axis(0));
+        g.dh.fill(0.0);
+        for t in (0..timesteps).rev() {
+            add_output_grad(&mut g.dh, &grad_output, t, timesteps);
+            // After forward, gates[t] holds h_t.
+            simple_rnn::step_backward_in_place(
+                s.gates.index_axis(Axis(0), t),
+                g.dh.view(),
+                g.d_in.index_axis_mut(Axis(0), t),
+                activation,
+            );
+            if t > 0 {
+                // dh_{t-1} = da_t·Uᵀ
+                let da = g.d_in.index_axis(Axis(0), t);
+                product_transposed(&mut g.dh, da, recurrence.kernel, 0.0);
+            }
+        }
+    }
+}
+
+impl Recurrent<SimpleRnnCell> {
+    /// Runs the layer on `x: [batch, timesteps, features]` outside a model, building it on first
+    /// use (weights from [`SimpleRnn::seed`]), from zero `h` (or the carried one if stateful).
+    pub fn call(&mut self, x: &Array3<f32>) -> Result<RnnOutput> {
+        self.call_hidden(x, None)
+    }
+
+    /// Like [`SimpleRnn::call`], starting from `h0: [batch, units]`.
+    pub fn call_with_initial_state(
+        &mut self,
+        x: &Array3<f32>,
+        h0: Option<&Array2<f32>>,
+    ) -> Result<RnnOutput> {
+        self.call_hidden(x, h0)
+    }
+}
