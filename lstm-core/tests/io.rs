@@ -131,6 +131,79 @@ fn every_layer_kind_round_trips() {
     assert!(back.layers()[0].is_stateful());
 }
 
+/// GRU and SimpleRNN models save and load like LSTM ones, as `.npz` too, under Keras' names.
+#[test]
+fn gru_and_simple_rnn_models_round_trip_with_keras_names() {
+    let mut model = Sequential::with_seed(&[6, 3], 5);
+    model
+        .add(Bidirectional::new(Gru::new(3).return_sequences(true)))
+        .unwrap();
+    model
+        .add(
+            Gru::new(4)
+                .return_sequences(true)
+                .go_backwards(true)
+                .use_bias(false),
+        )
+        .unwrap();
+    model
+        .add(SimpleRnn::new(2).activation(Activation::Relu))
+        .unwrap();
+    model.add(Dense::new(1)).unwrap();
+    model
+        .compile(Adam::default(), Loss::MeanSquaredError)
+        .unwrap();
+    assert_eq!(
+        io::keras_weight_names(&model),
+        [
+            "bidirectional/forward_gru/gru_cell/kernel",
+            "bidirectional/forward_gru/gru_cell/recurrent_kernel",
+            "bidirectional/forward_gru/gru_cell/bias",
+            "bidirectional/backward_gru/gru_cell/kernel",
+            "bidirectional/backward_gru/gru_cell/recurrent_kernel",
+            "bidirectional/backward_gru/gru_cell/bias",
+            "gru/gru_cell/kernel",
+            "gru/gru_cell/recurrent_kernel",
+            "simple_rnn/simple_rnn_cell/kernel",
+            "simple_rnn/simple_rnn_cell/recurrent_kernel",
+            "simple_rnn/simple_rnn_cell/bias",
+            "dense/kernel",
+            "dense/bias",
+        ]
+    );
+    let x = Array3::from_shape_fn((4, 6, 3), |(a, b, c)| {
+        ((a * 5 + b * 3 + c) % 7) as f32 / 7.0 - 0.4
+    });
+    let bytes = io::to_bytes(&model).unwrap();
+    let mut back = io::from_bytes(&bytes, "memory").unwrap();
+    assert_eq!(back.predict(&x).unwrap(), model.predict(&x).unwrap());
+    assert_eq!(io::to_bytes(&back).unwrap(), bytes);
+    assert_eq!(back.layers()[0].weights()[2].value.shape(), [2, 9]);
+
+    let dir = temp_dir("gru_npz");
+    let path = dir.join("weights.npz");
+    model.save_npz(&path).unwrap();
+    let mut fresh = Sequential::with_seed(&[6, 3], 99);
+    fresh
+        .add(Bidirectional::new(Gru::new(3).return_sequences(true)))
+        .unwrap();
+    fresh
+        .add(
+            Gru::new(4)
+                .return_sequences(true)
+                .go_backwards(true)
+                .use_bias(false),
+        )
+        .unwrap();
+    fresh
+        .add(SimpleRnn::new(2).activation(Activation::Relu))
+        .unwrap();
+    fresh.add(Dense::new(1)).unwrap();
+    assert_ne!(fresh.predict(&x).unwrap(), model.predict(&x).unwrap());
+    fresh.load_npz(&path).unwrap();
+    assert_eq!(fresh.predict(&x).unwrap(), model.predict(&x).unwrap());
+}
+
 #[test]
 fn damaged_model_files_are_refused_with_a_reason() {
     let (model, ..) = trained_model();

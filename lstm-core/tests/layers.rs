@@ -48,6 +48,28 @@ fn params_and_weights_list_the_same_tensors_in_every_layer_kind() {
         Box::new(Lstm::new(3).use_bias(false)),
         &[4, 2],
     );
+    check("GRU", Box::new(Gru::new(3)), &[4, 2]);
+    check(
+        "GRU without bias",
+        Box::new(Gru::new(3).use_bias(false)),
+        &[4, 2],
+    );
+    check("SimpleRNN", Box::new(SimpleRnn::new(3)), &[4, 2]);
+    check(
+        "SimpleRNN without bias",
+        Box::new(SimpleRnn::new(3).use_bias(false)),
+        &[4, 2],
+    );
+    check(
+        "Bidirectional GRU",
+        Box::new(Bidirectional::new(Gru::new(2))),
+        &[4, 2],
+    );
+    check(
+        "Bidirectional SimpleRNN",
+        Box::new(Bidirectional::new(SimpleRnn::new(2))),
+        &[4, 2],
+    );
     check("Dense", Box::new(Dense::new(2)), &[5]);
     check(
         "Dense without bias",
@@ -90,5 +112,25 @@ fn saved_layer_settings_keep_their_format() {
     );
     let lstm = Lstm::new(3).return_sequences(true).config();
     assert_eq!(serde_json::to_value(&lstm).unwrap()["class"], "LSTM");
+    let gru = serde_json::to_value(Gru::new(3).config()).unwrap();
+    assert_eq!(gru["class"], "GRU");
+    assert_eq!(gru["units"], 3);
+    let rnn = serde_json::to_value(SimpleRnn::new(2).config()).unwrap();
+    assert_eq!(rnn["class"], "SimpleRNN");
+    let bi = serde_json::to_value(Bidirectional::new(Gru::new(2)).config()).unwrap();
+    assert_eq!(bi["cell"], "GRU");
+    // A Bidirectional saved before GRU existed has no "cell": it is an LSTM.
+    let old = serde_json::json!({
+        "class": "Bidirectional",
+        "layer": {"units": 2, "activation": "tanh", "use_bias": true, "return_sequences": false,
+                  "go_backwards": false, "stateful": false, "dropout": 0.0},
+        "merge_mode": "concat"
+    });
+    let config: lstm_core::layers::LayerConfig = serde_json::from_value(old).unwrap();
+    let mut layer = config.to_layer();
+    layer
+        .build(&[3, 1], &mut lstm_core::init::seeded_rng(1))
+        .unwrap();
+    assert_eq!(layer.weights()[0].name, "forward_lstm/kernel");
     assert!(Lstm::new(3).settings().units == 3 && !Lstm::new(3).settings().go_backwards);
 }

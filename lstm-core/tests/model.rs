@@ -450,3 +450,59 @@ fn shuffling_once_keeps_one_order_for_every_epoch_as_seeded_keras() {
     assert_eq!(every.loss[0], history.loss[0]);
     assert_ne!(every.loss[1..], history.loss[1..]);
 }
+
+/// A stateful layer of each kind carries its states from one call to the next: two halves of a
+/// sequence give the same output as the whole sequence at once.
+#[test]
+fn stateful_recurrent_layers_carry_state_across_batches() {
+    let x = Array3::from_shape_fn((2, 6, 3), |(b, t, f)| {
+        ((b * 5 + t * 3 + f) % 7) as f32 / 7.0 - 0.3
+    });
+    let (first, second) = (
+        x.slice(s![.., ..3, ..]).to_owned(),
+        x.slice(s![.., 3.., ..]).to_owned(),
+    );
+    fn halves(mut whole: Box<dyn Layer>, mut halves: Box<dyn Layer>, x: [&Array3<f32>; 3]) {
+        let mut rng = lstm_core::init::seeded_rng(3);
+        whole.build(&[6, 3], &mut rng).unwrap();
+        halves.build(&[3, 3], &mut rng).unwrap();
+        let weights: Vec<_> = whole.weights().into_iter().map(|w| w.value).collect();
+        halves.set_weights(&weights).unwrap();
+        let all = whole
+            .forward(&x[0].clone().into_dyn(), false, &mut rng)
+            .unwrap();
+        halves
+            .forward(&x[1].clone().into_dyn(), false, &mut rng)
+            .unwrap();
+        let end = halves
+            .forward(&x[2].clone().into_dyn(), false, &mut rng)
+            .unwrap();
+        let diff = (&all - &end).mapv(f32::abs).fold(0.0f32, |m, &v| m.max(v));
+        assert!(diff < 1e-6, "{}: {diff}", whole.class_name());
+        halves.reset_states();
+        let fresh = halves
+            .forward(&x[2].clone().into_dyn(), false, &mut rng)
+            .unwrap();
+        assert_ne!(
+            fresh,
+            end,
+            "{}: reset_states starts from zeros",
+            whole.class_name()
+        );
+    }
+    halves(
+        Box::new(Lstm::new(4)),
+        Box::new(Lstm::new(4).stateful(true)),
+        [&x, &first, &second],
+    );
+    halves(
+        Box::new(Gru::new(4)),
+        Box::new(Gru::new(4).stateful(true)),
+        [&x, &first, &second],
+    );
+    halves(
+        Box::new(SimpleRnn::new(4)),
+        Box::new(SimpleRnn::new(4).stateful(true)),
+        [&x, &first, &second],
+    );
+}

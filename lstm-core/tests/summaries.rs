@@ -93,12 +93,36 @@ fn rebuild(entry: &Entry) -> Sequential {
                     )
                     .unwrap();
             }
-            "Bidirectional" => {
+            "SimpleRNN" => {
                 model
-                    .add(Bidirectional::new(
-                        Lstm::new(last / 2).return_sequences(sequences),
-                    ))
+                    .add(SimpleRnn::new(last).return_sequences(sequences))
                     .unwrap();
+            }
+            "GRU" => {
+                model
+                    .add(Gru::new(last).return_sequences(sequences))
+                    .unwrap();
+            }
+            "Bidirectional" => {
+                // Keras' row does not name the wrapped layer: its parameter count does.
+                let u = last / 2;
+                let per_direction = params / 2;
+                if per_direction == 4 * u * (features + u + 1) {
+                    model
+                        .add(Bidirectional::new(Lstm::new(u).return_sequences(sequences)))
+                        .unwrap();
+                } else if per_direction == 3 * u * (features + u + 2) {
+                    model
+                        .add(Bidirectional::new(Gru::new(u).return_sequences(sequences)))
+                        .unwrap();
+                } else {
+                    assert_eq!(per_direction, u * (features + u + 1), "{}", entry.title);
+                    model
+                        .add(Bidirectional::new(
+                            SimpleRnn::new(u).return_sequences(sequences),
+                        ))
+                        .unwrap();
+                }
             }
             "Dense" => {
                 let with_bias = features * last + last == params;
@@ -116,7 +140,7 @@ fn rebuild(entry: &Entry) -> Sequential {
 #[test]
 fn every_reference_summary_matches_keras_exactly() {
     let entries = entries();
-    assert!(entries.len() >= 13, "found {} summaries", entries.len());
+    assert!(entries.len() >= 17, "found {} summaries", entries.len());
     for entry in &entries {
         let model = rebuild(entry);
         assert_eq!(model.count_params(), entry.count_params, "{}", entry.title);
@@ -158,6 +182,32 @@ fn the_tutorials_parameter_counts() {
         125
     );
     assert_eq!(count(vec![Box::new(Lstm::new(5))], &[3, 4]), 200);
+    // u·(d + u + 1) for SimpleRNN, 3·u·(d + u + 2) for GRU (two bias rows).
+    assert_eq!(
+        count(
+            vec![Box::new(SimpleRnn::new(50)), Box::new(Dense::new(1))],
+            &[10, 1]
+        ),
+        2_651
+    );
+    assert_eq!(
+        count(
+            vec![Box::new(Gru::new(50)), Box::new(Dense::new(1))],
+            &[10, 1]
+        ),
+        8_001
+    );
+    let gru_stack: Vec<Box<dyn Layer>> = vec![
+        Box::new(Gru::new(64).return_sequences(true)),
+        Box::new(Gru::new(32)),
+        Box::new(Dense::new(1)),
+    ];
+    assert_eq!(count(gru_stack, &[30, 1]), 22_305);
+    let bidirectional_gru: Vec<Box<dyn Layer>> = vec![
+        Box::new(Bidirectional::new(Gru::new(32))),
+        Box::new(Dense::new(1)),
+    ];
+    assert_eq!(count(bidirectional_gru, &[20, 4]), 7_361);
     let bidirectional_stack: Vec<Box<dyn Layer>> = vec![
         Box::new(Bidirectional::new(Lstm::new(64).return_sequences(true))),
         Box::new(Bidirectional::new(Lstm::new(32))),

@@ -101,7 +101,6 @@ impl Dense {
             grad_vector(d_bias).assign(&dz.sum_axis(Axis(0)));
         }
         let kernel = values[0]
-            .1
             .view()
             .into_dimensionality::<ndarray::Ix2>()
             .expect("2-D");

@@ -47,10 +47,10 @@ impl ParamSet {
 
     /// Value views and gradient slots of every tensor at once, so a backward pass can read the
     /// values while it writes the gradients.
-    pub(crate) fn split(&mut self) -> (Vec<(&'static str, &ArrayD<f32>)>, Vec<&mut ArrayD<f32>>) {
+    pub(crate) fn split(&mut self) -> (Vec<&ArrayD<f32>>, Vec<&mut ArrayD<f32>>) {
         self.tensors
             .iter_mut()
-            .map(|t| ((t.name, &t.value), &mut t.grad))
+            .map(|t| (&t.value, &mut t.grad))
             .unzip()
     }
 

@@ -701,7 +701,6 @@ impl<C: Cell> Recurrent<C> {
         // Input gradient, back in (batch, time, feature) order.
         let dx = want_dx.then(|| {
             let kernel = values[0]
-                .1
                 .view()
                 .into_dimensionality::<ndarray::Ix2>()
                 .expect("2-D kernel");
