@@ -3,6 +3,7 @@
 
 pub mod data;
 pub mod inspect;
+pub mod memory;
 pub mod plot;
 pub mod text;
 pub mod tuner;

@@ -1,5 +1,5 @@
 //! The tutorial's datasets: next number, sum of two, copy, reverse, look-ahead, alternating bits,
-//! the noisy sine, synthetic temperatures and a bank of long sines.
+//! recall at a distance, the noisy sine, synthetic temperatures and a bank of long sines.
 
 use ndarray::{Array1, Array2, Array3, s};
 use ndarray_rand::rand::Rng;
@@ -62,6 +62,28 @@ pub fn alternating_bits(n: usize, timesteps: usize, seed: u64) -> (Array3<f32>, 
     let starts: Vec<usize> = (0..n).map(|_| rng.random_range(0..2)).collect();
     let x = Array3::from_shape_fn((n, timesteps, 1), |(k, t, _)| ((starts[k] + t) % 2) as f32);
     let y = Array2::from_shape_fn((n, 1), |(k, _)| ((starts[k] + timesteps) % 2) as f32);
+    (x, y)
+}
+
+/// The recall task, for "Why LSTM": each sequence has `distance + 1` steps of two features,
+/// `[value, marker]`. Step 0 carries the marker 1 and a value of ±(0.5..1); every later step
+/// carries marker 0 and a distracting value uniform in `[-1, 1]`. The target is the class of the
+/// marked value (1 if positive, else 0), to be told `distance` steps after it was seen.
+/// Returns `X: (n, distance + 1, 2)` and `y: (n,)`, about half of each class.
+pub fn recall_task(n: usize, distance: usize, seed: u64) -> (Array3<f32>, Array1<f32>) {
+    let mut rng = seeded_rng(seed);
+    let mut x = Array3::zeros((n, distance + 1, 2));
+    let mut y = Array1::zeros(n);
+    for k in 0..n {
+        let positive = rng.random_bool(0.5);
+        let magnitude = rng.random_range(0.5f32..1.0);
+        x[[k, 0, 0]] = if positive { magnitude } else { -magnitude };
+        x[[k, 0, 1]] = 1.0;
+        for t in 1..=distance {
+            x[[k, t, 0]] = rng.random_range(-1.0f32..1.0);
+        }
+        y[k] = positive as u8 as f32;
+    }
     (x, y)
 }
 

@@ -1,0 +1,340 @@
+//! Long-range memory, measured: SimpleRNN, GRU and LSTM of (about) equal parameter budget on the
+//! recall task of [`crate::data::recall_task`], and how much of the loss's gradient reaches each
+//! input step. Notebook "Why LSTM" runs these.
+
+use ndarray::{Array1, Array3, ArrayD, Axis};
+
+use crate::error::{LstmError, Result};
+use crate::layers::{Dense, Gru, Layer, Lstm, SimpleRnn};
+use crate::loss::{Loss, Metric};
+use crate::model::{FitConfig, Sequential};
+use crate::optim::Adam;
+use crate::plot::{self, Figure, Labels, Series};
+
+/// One of the three recurrent layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contender {
+    /// `SimpleRNN`: `h = tanh(x·W + h·U + b)`.
+    SimpleRnn,
+    /// `GRU` (Keras 3, `reset_after`).
+    Gru,
+    /// `LSTM`.
+    Lstm,
+}
+
+impl Contender {
+    /// The three, plain RNN first.
+    pub const ALL: [Contender; 3] = [Contender::SimpleRnn, Contender::Gru, Contender::Lstm];
+
+    /// Keras' class name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Contender::SimpleRnn => "SimpleRNN",
+            Contender::Gru => "GRU",
+            Contender::Lstm => "LSTM",
+        }
+    }
+
+    /// Parameters of the layer with `units` on `features` inputs (Keras' counts).
+    pub fn params(self, units: usize, features: usize) -> usize {
+        match self {
+            Contender::SimpleRnn => units * (features + units + 1),
+            Contender::Gru => 3 * units * (features + units + 2),
+            Contender::Lstm => 4 * units * (features + units + 1),
+        }
+    }
+
+    /// The number of units whose parameter count is closest to `budget`.
+    pub fn units_for_budget(self, budget: usize, features: usize) -> usize {
+        (1..=budget.max(1))
+            .min_by_key(|&u| self.params(u, features).abs_diff(budget))
+            .expect("at least one candidate")
+    }
+
+    /// A fresh layer with `units`.
+    pub fn layer(self, units: usize) -> Box<dyn Layer> {
+        match self {
+            Contender::SimpleRnn => Box::new(SimpleRnn::new(units)),
+            Contender::Gru => Box::new(Gru::new(units)),
+            Contender::Lstm => Box::new(Lstm::new(units)),
+        }
+    }
+}
+
+/// How the recall experiment trains each model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecallConfig {
+    /// Parameters of the recurrent layer (each kind gets the units closest to it). Default 350.
+    pub budget: usize,
+    /// Training sequences per distance. Default 1024.
+    pub train_samples: usize,
+    /// Held-out sequences per distance (another seed). Default 512.
+    pub test_samples: usize,
+    /// Epochs. Default 12.
+    pub epochs: usize,
+    /// Batch size. Default 32.
+    pub batch_size: usize,
+    /// Adam's learning rate. Default 0.01.
+    pub learning_rate: f32,
+    /// Seed of the data and the weights (the experiment runs one per entry of its seed list).
+    /// Default 0.
+    pub seed: u64,
+}
+
+impl Default for RecallConfig {
+    fn default() -> Self {
+        RecallConfig {
+            budget: 350,
+            train_samples: 1024,
+            test_samples: 512,
+            epochs: 12,
+            batch_size: 32,
+            learning_rate: 0.01,
+            seed: 0,
+        }
+    }
+}
+
+/// One trained model of the experiment.
+#[derive(Debug)]
+pub struct RecallResult {
+    /// Which layer.
+    pub kind: Contender,
+    /// The seed of its data and weights.
+    pub seed: u64,
+    /// Steps between the marked value and the answer.
+    pub distance: usize,
+    /// Units of the recurrent layer.
+    pub units: usize,
+    /// Parameters of the recurrent layer.
+    pub params: usize,
+    /// Accuracy on held-out sequences (0.5 is guessing).
+    pub test_accuracy: f32,
+    /// Accuracy on the training sequences after the last epoch.
+    pub train_accuracy: f32,
+    /// Training time.
+    pub seconds: f32,
+    /// The trained model (recurrent layer, then `Dense(2, softmax)`).
+    pub model: Sequential,
+}
+
+/// The recurrent layer of `kind` with about `config.budget` parameters, then `Dense(2, softmax)`,
+/// compiled with Adam and sparse categorical cross-entropy, reporting accuracy.
+pub fn recall_model(kind: Contender, distance: usize, config: &RecallConfig) -> Result<Sequential> {
+    let features = 2;
+    let units = kind.units_for_budget(config.budget, features);
+    let mut model = Sequential::with_seed(&[distance + 1, features], config.seed);
+    model.add_boxed(kind.layer(units))?;
+    model.add(Dense::new(2).activation(crate::Activation::Softmax))?;
+    model.compile_with_metrics(
+        Adam::new(config.learning_rate),
+        Loss::SparseCategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )?;
+    Ok(model)
+}
+
+/// Trains each kind at each distance, once per seed, on [`recall_task`](crate::data::recall_task)
+/// data and scores it on held-out sequences (another seed). Prints one line per model.
+pub fn recall_experiment(
+    distances: &[usize],
+    seeds: &[u64],
+    config: &RecallConfig,
+) -> Result<Vec<RecallResult>> {
+    if distances.is_empty() || seeds.is_empty() {
+        return Err(LstmError::Empty {
+            context: "recall_experiment: the lists of distances and seeds".into(),
+            min: 1,
+        });
+    }
+    let mut results = vec![];
+    for &distance in distances {
+        for &seed in seeds {
+            let config = RecallConfig {
+                seed,
+                ..config.clone()
+            };
+            let (x, y) = crate::data::recall_task(config.train_samples, distance, seed);
+            let (x_test, y_test) =
+                crate::data::recall_task(config.test_samples, distance, seed + 1_000_003);
+            for kind in Contender::ALL {
+                let started = std::time::Instant::now();
+                let mut model = recall_model(kind, distance, &config)?;
+                let fit = FitConfig::new()
+                    .epochs(config.epochs)
+                    .batch_size(config.batch_size)
+                    .verbose(0);
+                let history = model.fit(&x, &y, &fit)?;
+                let seconds = started.elapsed().as_secs_f32();
+                let train_accuracy = history
+                    .series("accuracy")
+                    .and_then(|a| a.last().copied())
+                    .unwrap_or(f32::NAN);
+                let test_accuracy = model
+                    .evaluate(&x_test, &y_test)?
+                    .metric("accuracy")
+                    .expect("compiled with accuracy");
+                let units = kind.units_for_budget(config.budget, 2);
+                println!(
+                    "distance {distance:3}  seed {seed}  {:9} held-out accuracy {:5.1}%  {}",
+                    kind.name(),
+                    100.0 * test_accuracy,
+                    crate::display::elapsed(std::time::Duration::from_secs_f32(seconds)),
+                );
+                results.push(RecallResult {
+                    kind,
+                    seed,
+                    distance,
+                    units,
+                    params: kind.params(units, 2),
+                    test_accuracy,
+                    train_accuracy,
+                    seconds,
+                    model,
+                });
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// The mean held-out accuracy of `kind` at `distance` over the experiment's seeds.
+pub fn mean_accuracy(results: &[RecallResult], kind: Contender, distance: usize) -> Option<f32> {
+    let scores: Vec<f32> = results
+        .iter()
+        .filter(|r| r.kind == kind && r.distance == distance)
+        .map(|r| r.test_accuracy)
+        .collect();
+    (!scores.is_empty()).then(|| scores.iter().sum::<f32>() / scores.len() as f32)
+}
+
+/// The color of each layer in every chart of the experiment.
+pub fn color(kind: Contender) -> plotters::style::RGBColor {
+    match kind {
+        Contender::SimpleRnn => plotters::style::RGBColor(214, 39, 40),
+        Contender::Gru => plotters::style::RGBColor(44, 160, 44),
+        Contender::Lstm => plotters::style::RGBColor(31, 119, 180),
+    }
+}
+
+/// Held-out accuracy against distance, one line per layer (the mean over seeds) and one dot per
+/// trained model.
+pub fn accuracy_chart(results: &[RecallResult]) -> Result<Figure> {
+    let mut distances: Vec<usize> = results.iter().map(|r| r.distance).collect();
+    distances.sort_unstable();
+    distances.dedup();
+    let mut series = vec![];
+    for kind in Contender::ALL {
+        let mean: Vec<(f32, f32)> = distances
+            .iter()
+            .filter_map(|&d| mean_accuracy(results, kind, d).map(|a| (d as f32, 100.0 * a)))
+            .collect();
+        series.push(Series::thick(
+            &format!("{} (mean over seeds)", kind.name()),
+            mean,
+            color(kind),
+        ));
+        let each: Vec<(f32, f32)> = results
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| (r.distance as f32, 100.0 * r.test_accuracy))
+            .collect();
+        series.push(Series::dots(
+            &format!("{}, each seed", kind.name()),
+            each,
+            color(kind),
+        ));
+    }
+    plot::line_chart(
+        &Labels {
+            title: "Recall at a distance: held-out accuracy (50% is guessing)",
+            x: "steps between the marked value and the answer",
+            y: "held-out accuracy (%)",
+        },
+        &series,
+        false,
+    )
+}
+
+/// Mean |d(loss)/d(x_t)| against distance from the output, one line per layer, log scale.
+pub fn gradient_chart(profiles: &[(Contender, Vec<f32>)], title: &str) -> Result<Figure> {
+    let series: Vec<Series> = profiles
+        .iter()
+        .map(|(kind, g)| {
+            let points = g
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v > 0.0)
+                .map(|(k, &v)| (k as f32, v))
+                .collect();
+            Series::line(kind.name(), points, color(*kind))
+        })
+        .collect();
+    plot::line_chart(
+        &Labels {
+            title,
+            x: "steps before the output",
+            y: "mean |d loss / d x_t| (log scale)",
+        },
+        &series,
+        true,
+    )
+}
+
+/// Mean |d(loss)/d(x_t)| over the batch and features, by distance from the output: entry k is
+/// the input step `k` steps before the last. How much of the error signal reaches back that far.
+pub fn input_gradient_by_distance(
+    model: &mut Sequential,
+    x: &Array3<f32>,
+    y: &Array1<f32>,
+) -> Result<Vec<f32>> {
+    let grads = model.gradients(x, y)?;
+    let input: &ArrayD<f32> = &grads.input;
+    let timesteps = input.shape()[1];
+    let per_step = input
+        .mapv(f32::abs)
+        .mean_axis(Axis(2))
+        .expect("features")
+        .mean_axis(Axis(0))
+        .expect("batch");
+    Ok((0..timesteps)
+        .map(|k| per_step[timesteps - 1 - k])
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_give_keras_counts_and_the_models_build() {
+        let config = RecallConfig::default();
+        let units: Vec<usize> = Contender::ALL
+            .iter()
+            .map(|k| k.units_for_budget(350, 2))
+            .collect();
+        assert_eq!(units, [17, 9, 8]);
+        for kind in Contender::ALL {
+            let model = recall_model(kind, 4, &config).unwrap();
+            let u = kind.units_for_budget(350, 2);
+            assert_eq!(model.layers()[0].param_count(), kind.params(u, 2));
+            assert_eq!(model.layers()[0].class_name(), kind.name());
+        }
+    }
+
+    #[test]
+    fn gradient_profile_has_one_entry_per_step_last_step_first() {
+        let (x, y) = crate::data::recall_task(8, 6, 1);
+        let mut model = recall_model(Contender::SimpleRnn, 6, &RecallConfig::default()).unwrap();
+        let profile = input_gradient_by_distance(&mut model, &x, &y).unwrap();
+        assert_eq!(profile.len(), 7);
+        let grads = model.gradients(&x, &y).unwrap().input;
+        let last_step = grads
+            .slice(ndarray::s![.., 6, ..])
+            .mapv(f32::abs)
+            .mean()
+            .unwrap();
+        assert!((profile[0] - last_step).abs() <= 1e-5 * last_step.abs().max(1e-12));
+        assert!(recall_experiment(&[], &[0], &RecallConfig::default()).is_err());
+    }
+}
