@@ -1,12 +1,11 @@
 //! `GRU`: the cell of [`crate::math::gru`] run over time by the shared recurrent layer.
 
-use ndarray::{Array2, Array3, ArrayD, ArrayViewD, Axis};
+use ndarray::{Array2, ArrayD, ArrayViewD, Axis};
 
 use super::recurrent::machinery::{Cell, Recurrence, StepGrads, Steps, StepsRef};
 use super::recurrent::{
-    Recurrent, RecurrentKind, RnnOutput, add_output_grad, add_product, product_transposed,
+    Recurrent, RecurrentKind, add_output_grad, add_product, product_transposed,
 };
-use crate::error::Result;
 use crate::math::activation::Activation;
 use crate::math::gru;
 
@@ -22,6 +21,8 @@ pub type Gru = Recurrent<GruCell>;
 /// The GRU's cell for [`Recurrent`]: equations in [`crate::math::gru`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GruCell;
+
+impl super::recurrent::HiddenStateOnly for GruCell {}
 
 impl Cell for GruCell {
     const CLASS: &'static str = "GRU";
@@ -83,22 +84,5 @@ impl Cell for GruCell {
                 product_transposed(&mut g.dh, d_rec, recurrence.kernel, 1.0);
             }
         }
-    }
-}
-
-impl Recurrent<GruCell> {
-    /// Runs the layer on `x: [batch, timesteps, features]` outside a model, building it on first
-    /// use (weights from [`Gru::seed`]), from zero `h` (or the carried one if stateful).
-    pub fn call(&mut self, x: &Array3<f32>) -> Result<RnnOutput> {
-        self.call_hidden(x, None)
-    }
-
-    /// Like [`Gru::call`], starting from `h0: [batch, units]`.
-    pub fn call_with_initial_state(
-        &mut self,
-        x: &Array3<f32>,
-        h0: Option<&Array2<f32>>,
-    ) -> Result<RnnOutput> {
-        self.call_hidden(x, h0)
     }
 }

@@ -855,9 +855,18 @@ pub struct RnnOutput {
     pub h: Array2<f32>,
 }
 
-impl<C: Cell> Recurrent<C> {
-    /// `call` of a layer whose only state is `h`.
-    pub(crate) fn call_hidden(
+/// Cells whose only state is `h` (GRU, SimpleRNN): their layers' `call` returns [`RnnOutput`].
+pub trait HiddenStateOnly: Cell {}
+
+impl<C: HiddenStateOnly> Recurrent<C> {
+    /// Runs the layer on `x: [batch, timesteps, features]` outside a model, building it on first
+    /// use (weights from `seed`), from zero `h` (or the carried one if stateful).
+    pub fn call(&mut self, x: &Array3<f32>) -> Result<RnnOutput> {
+        self.call_with_initial_state(x, None)
+    }
+
+    /// Like `call`, starting from `h0: [batch, units]`.
+    pub fn call_with_initial_state(
         &mut self,
         x: &Array3<f32>,
         h0: Option<&Array2<f32>>,

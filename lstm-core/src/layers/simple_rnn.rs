@@ -1,12 +1,11 @@
 //! `SimpleRNN`: the cell of [`crate::math::simple_rnn`] run over time by the shared recurrent layer.
 
-use ndarray::{Array1, Array2, Array3, ArrayD, ArrayViewD, Axis};
+use ndarray::{Array1, ArrayD, ArrayViewD, Axis};
 
 use super::recurrent::machinery::{Cell, Recurrence, StepGrads, Steps, StepsRef};
 use super::recurrent::{
-    Recurrent, RecurrentKind, RnnOutput, add_output_grad, add_product, product_transposed,
+    Recurrent, RecurrentKind, add_output_grad, add_product, product_transposed,
 };
-use crate::error::Result;
 use crate::math::activation::Activation;
 use crate::math::simple_rnn;
 
@@ -21,6 +20,8 @@ pub type SimpleRnn = Recurrent<SimpleRnnCell>;
 /// The plain RNN's cell for [`Recurrent`]: equations in [`crate::math::simple_rnn`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SimpleRnnCell;
+
+impl super::recurrent::HiddenStateOnly for SimpleRnnCell {}
 
 impl Cell for SimpleRnnCell {
     const CLASS: &'static str = "SimpleRNN";
@@ -69,22 +70,5 @@ impl Cell for SimpleRnnCell {
                 product_transposed(&mut g.dh, da, recurrence.kernel, 0.0);
             }
         }
-    }
-}
-
-impl Recurrent<SimpleRnnCell> {
-    /// Runs the layer on `x: [batch, timesteps, features]` outside a model, building it on first
-    /// use (weights from [`SimpleRnn::seed`]), from zero `h` (or the carried one if stateful).
-    pub fn call(&mut self, x: &Array3<f32>) -> Result<RnnOutput> {
-        self.call_hidden(x, None)
-    }
-
-    /// Like [`SimpleRnn::call`], starting from `h0: [batch, units]`.
-    pub fn call_with_initial_state(
-        &mut self,
-        x: &Array3<f32>,
-        h0: Option<&Array2<f32>>,
-    ) -> Result<RnnOutput> {
-        self.call_hidden(x, h0)
     }
 }
