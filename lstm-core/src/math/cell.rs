@@ -76,8 +76,13 @@ fn packed_units(context: &str, len: usize, shape: &[usize]) -> Result<usize> {
     Ok(len / 4)
 }
 
-/// Refuses a shape other than `expected`, naming the argument.
-fn same_shape(context: &str, name: &str, expected: &[usize], got: &[usize]) -> Result<()> {
+/// Refuses a shape other than `expected`, naming the argument (the GRU and RNN steps use it too).
+pub(crate) fn same_shape(
+    context: &str,
+    name: &str,
+    expected: &[usize],
+    got: &[usize],
+) -> Result<()> {
     if expected != got {
         return Err(LstmError::shape(
             format!("{context}: {name}"),
@@ -89,7 +94,7 @@ fn same_shape(context: &str, name: &str, expected: &[usize], got: &[usize]) -> R
 }
 
 /// The cell's activations are element-wise; softmax (over a row) is for `Dense` only.
-fn elementwise(context: &str, activation: Activation) -> Result<()> {
+pub(crate) fn elementwise(context: &str, activation: Activation) -> Result<()> {
     if activation == Activation::Softmax {
         return Err(LstmError::config(
             "cell activation",

@@ -15,9 +15,9 @@
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use crate::check::fmt_shape;
-use crate::error::{LstmError, Result};
+use crate::error::Result;
 use crate::math::activation::{self, Activation};
+use crate::math::cell::{elementwise, same_shape};
 
 /// Everything one GRU step computes, each `[batch, units]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,21 +54,9 @@ pub fn step(
         ("bias", [2, 3 * units], bias.shape()),
         ("x", [batch, x.ncols()], x.shape()),
     ] {
-        if expected != got {
-            return Err(LstmError::shape(
-                format!("{context}: {name}"),
-                fmt_shape(&expected),
-                fmt_shape(got),
-            ));
-        }
+        same_shape(context, name, &expected, got)?;
     }
-    if activation == Activation::Softmax {
-        return Err(LstmError::config(
-            "GRU activation",
-            "an element-wise activation",
-            "softmax",
-        ));
-    }
+    elementwise(context, activation)?;
     let mut gates = x.dot(&kernel) + bias.row(0);
     let hp = h_prev.dot(&recurrent_kernel) + bias.row(1);
     let mut hp_h = Array2::zeros((batch, units));
@@ -249,5 +237,16 @@ mod tests {
                 .contains("gru::step: bias: expected shape (2, 6), got (1, 6)"),
             "{err}"
         );
+        let b = Array2::<f32>::zeros((2, 6));
+        let err = step(
+            x.view(),
+            h.view(),
+            w.view(),
+            u.view(),
+            b.view(),
+            Activation::Softmax,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("got softmax"), "{err}");
     }
 }

@@ -13,9 +13,9 @@
 
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 
-use crate::check::fmt_shape;
-use crate::error::{LstmError, Result};
+use crate::error::Result;
 use crate::math::activation::Activation;
+use crate::math::cell::{elementwise, same_shape};
 
 /// One step with Keras weights (`kernel: [in, u]`, `recurrent_kernel: [u, u]`, `bias: [u]`):
 /// returns `h_t`, `[batch, u]`.
@@ -38,21 +38,9 @@ pub fn step(
         ("bias", vec![units], bias.shape()),
         ("x", vec![batch, x.ncols()], x.shape()),
     ] {
-        if expected != got {
-            return Err(LstmError::shape(
-                format!("simple_rnn::step: {name}"),
-                fmt_shape(&expected),
-                fmt_shape(got),
-            ));
-        }
+        same_shape("simple_rnn::step", name, &expected, got)?;
     }
-    if activation == Activation::Softmax {
-        return Err(LstmError::config(
-            "SimpleRNN activation",
-            "an element-wise activation",
-            "softmax",
-        ));
-    }
+    elementwise("simple_rnn::step", activation)?;
     let mut a = x.dot(&kernel) + bias + h_prev.dot(&recurrent_kernel);
     let mut h = Array2::zeros((batch, units));
     step_in_place(a.view_mut(), h.view_mut(), activation);
