@@ -88,8 +88,8 @@ pub mod prelude {
     pub use crate::plot::{self, Figure};
     pub use crate::{
         Activation, Adam, Bidirectional, Dense, Dropout, EarlyStopping, FitConfig, Gru, History,
-        Layer, Loss, Lstm, LstmError, LstmState, Metric, RmsProp, Sequential, Sgd, SimpleRnn,
-        TimeDistributed,
+        Layer, Loss, Lstm, LstmError, LstmState, Metric, Optimizer, RmsProp, Sequential, Sgd,
+        SimpleRnn, TimeDistributed,
     };
     pub use ndarray::{Array, Array1, Array2, Array3, ArrayD, Axis, array, s};
 }

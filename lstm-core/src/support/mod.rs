@@ -3,6 +3,7 @@
 
 pub mod data;
 pub mod inspect;
+pub mod learning;
 pub mod memory;
 pub mod plot;
 pub mod text;
