@@ -54,7 +54,7 @@ pub mod training;
 pub use math::{activation, cell, gru, init, scaler, simple_rnn};
 #[cfg(feature = "polars")]
 pub use support::weather;
-pub use support::{data, inspect, plot, text, tuner};
+pub use support::{baselines, data, inspect, plot, text, tuner};
 pub use training::{callbacks, history, io, loss, model, optim, summary};
 
 pub use activation::Activation;
@@ -82,6 +82,7 @@ pub use polars;
 
 /// `use lstm_core::prelude::*;` brings in the model API, the data helpers and ndarray's macros.
 pub mod prelude {
+    pub use crate::baselines;
     pub use crate::data::{self, MinMaxScaler, StandardScaler};
     pub use crate::display::elapsed;
     pub use crate::inspect::{self, GateTrace};
