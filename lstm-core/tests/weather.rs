@@ -269,3 +269,103 @@ fn forecasts_come_back_with_the_following_dates() {
     let err = weather::windows(&df, weather::TEMPERATURE, 730).unwrap_err();
     assert!(matches!(err, LstmError::WindowTooLong { .. }));
 }
+
+#[test]
+fn a_weekly_series_needs_its_period_and_then_fills_missing_weeks() {
+    // Saturdays, one week absent (2001-01-20) and one empty cell, as the Mauna Loa CO₂ file.
+    let path = csv(
+        "weekly",
+        "date,temp\n20010106,1.0\n20010113,2.0\n20010127,4.0\n20010203,\n20010210,6.0\n",
+    );
+    let err = weather::load_csv(&path, &options().missing(Missing::Interpolate)).unwrap_err();
+    assert!(
+        err.to_string().contains("period_days(7)"),
+        "a weekly file is not read as daily with 6 days missing each week: {err}"
+    );
+    let weekly = options().missing(Missing::Interpolate).period_days(7);
+    let (df, report) = weather::load_csv(&path, &weekly).unwrap();
+    let dates = weather::dates(&df).unwrap();
+    assert_eq!(dates.len(), 6);
+    assert!(dates.windows(2).all(|w| (w[1] - w[0]).num_days() == 7));
+    assert_eq!(weather::values(&df, "temp").unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    assert_eq!(
+        report.gaps,
+        vec![
+            (day(2001, 1, 20), day(2001, 1, 20)),
+            (day(2001, 2, 3), day(2001, 2, 3))
+        ]
+    );
+    assert_eq!(report.interpolated_days, 2);
+    assert_eq!(weather::period_days(&dates), 7);
+    // Windows step in weeks; a forecast continues on Saturdays.
+    let w = weather::windows(&df, "temp", 2).unwrap();
+    assert_eq!((w.y.len(), w.skipped), (4, 0));
+    let mut model = Sequential::with_seed(&[2, 1], 0);
+    model.add(Lstm::new(2)).unwrap();
+    model.add(Dense::new(1)).unwrap();
+    let future = weather::forecast(&mut model, &df, "temp", 2, |v| v, |v| v).unwrap();
+    assert_eq!(
+        weather::dates(&future).unwrap(),
+        vec![day(2001, 2, 17), day(2001, 2, 24)]
+    );
+}
+
+#[test]
+fn a_date_off_the_weekly_grid_is_named() {
+    let path = csv("offgrid", "date,temp\n20010106,1.0\n20010113,2.0\n20010121,3.0\n");
+    let err = weather::load_csv(&path, &options().period_days(7))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2001-01-21") && err.contains("8 days") && err.contains("2001-01-13"),
+        "{err}"
+    );
+    assert!(
+        weather::load_csv(&path, &options().period_days(0))
+            .unwrap_err()
+            .to_string()
+            .contains("at least 1")
+    );
+}
+
+#[test]
+fn the_committed_co2_file_loads_as_a_weekly_series() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/co2_mauna_loa_weekly.csv");
+    let options = CsvOptions::new("date", "co2")
+        .missing(Missing::Interpolate)
+        .period_days(7);
+    let (df, report) = weather::load_csv(&root, &options).unwrap();
+    assert_eq!(report.rows_read, 2284);
+    assert_eq!(report.empty_rows.len(), 59);
+    assert_eq!(df.height(), 2284, "no week is absent, only empty");
+    let dates = weather::dates(&df).unwrap();
+    assert_eq!((dates[0], dates[2283]), (day(1958, 3, 29), day(2001, 12, 29)));
+    let co2 = weather::values(&df, "co2").unwrap();
+    assert_eq!((co2[0], co2[2283]), (316.1, 371.5));
+}
+
+/// The x tick labels of a chart's SVG (the texts under the plotting area).
+fn x_ticks(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .filter(|t| t.contains("text-anchor=\"middle\"") && !t.contains("rotate"))
+        .filter_map(|t| t.split('>').nth(1))
+        .map(|t| t.split('<').next().unwrap_or("").trim().to_string())
+        .filter(|t| t.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .collect()
+}
+
+#[test]
+fn date_axes_have_unique_ticks_at_every_span() {
+    for days in [90usize, 730, 2284 * 7] {
+        let dates: Vec<NaiveDate> = (0..days as i64)
+            .map(|d| day(1990, 1, 1) + weather::chrono::Duration::days(d))
+            .collect();
+        let values: Vec<f32> = (0..days).map(|d| d as f32).collect();
+        let chart = weather::plot_on_dates("t", "v", (&dates, &values), &[]).unwrap();
+        let ticks = x_ticks(chart.svg());
+        assert!(ticks.len() >= 4, "{days} days: {ticks:?}");
+        let mut unique = ticks.clone();
+        unique.dedup();
+        assert_eq!(unique, ticks, "{days} days: repeated tick labels");
+    }
+}

@@ -181,6 +181,30 @@ impl LinearForecast {
     }
 }
 
+impl LinearForecast {
+    /// `steps` values past the end of a one-feature `history`, each fed back as the newest input
+    /// (as [`crate::Sequential::forecast`] does for a model).
+    pub fn forecast(&self, history: &[f32], steps: usize) -> Result<Vec<f32>> {
+        if self.features != 1 || history.len() < self.timesteps {
+            return Err(LstmError::config(
+                "LinearForecast::forecast",
+                format!("a one-feature fit and a history of at least {} values", self.timesteps),
+                format!("{} features, {} values", self.features, history.len()),
+            ));
+        }
+        let mut window: Vec<f32> = history[history.len() - self.timesteps..].to_vec();
+        let mut out = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let x = Array3::from_shape_vec((1, self.timesteps, 1), window.clone()).expect("sizes");
+            let next = self.predict(&x)?[0];
+            out.push(next);
+            window.remove(0);
+            window.push(next);
+        }
+        Ok(out)
+    }
+}
+
 /// Solves `M·w = b` for symmetric positive definite `M` (lower triangle filled, row-major `n×n`)
 /// by Cholesky; `None` if `M` is not positive definite.
 fn cholesky_solve(m: &mut [f64], b: &mut [f64], n: usize) -> Option<Vec<f64>> {
@@ -470,6 +494,69 @@ impl std::fmt::Display for Scoreboard {
     }
 }
 
+/// Seasonal naive with drift, `horizon` steps past the end of `history`: each step repeats the
+/// value one season earlier and adds the growth of the last season,
+/// `ŷ(T+h) = y(T+h−k·s) + k·(y(T) − y(T−s))` with `k = ⌈h/s⌉` (for a trend plus a yearly cycle).
+pub fn seasonal_naive(history: &[f32], season: usize, horizon: usize) -> Result<Vec<f32>> {
+    if season == 0 || history.len() <= season {
+        return Err(LstmError::config(
+            "seasonal_naive",
+            format!("a season of at least 1 step and a history longer than it (season {season})"),
+            format!("a history of {} values", history.len()),
+        ));
+    }
+    crate::check::ensure_finite("seasonal_naive", &ArrayView1::from(history))?;
+    let last = history.len() - 1;
+    let drift = history[last] - history[last - season];
+    Ok((1..=horizon)
+        .map(|h| {
+            let k = h.div_ceil(season);
+            history[last + h - k * season] + k as f32 * drift
+        })
+        .collect())
+}
+
+/// A rolling-origin backtest: from each origin (the number of values known), `forecaster`
+/// receives `series[..origin]` and returns `horizon` values, compared with what followed.
+/// Returns the mean squared error over every origin and step.
+pub fn backtest(
+    series: &[f32],
+    origins: &[usize],
+    horizon: usize,
+    mut forecaster: impl FnMut(&[f32], usize) -> Result<Vec<f32>>,
+) -> Result<f32> {
+    if origins.is_empty() || horizon == 0 {
+        return Err(LstmError::config(
+            "backtest",
+            "at least one origin and a horizon of at least 1",
+            format!("{} origins, horizon {horizon}", origins.len()),
+        ));
+    }
+    let (mut total, mut count) = (0.0f64, 0usize);
+    for &origin in origins {
+        if origin == 0 || origin + horizon > series.len() {
+            return Err(LstmError::config(
+                "backtest origin",
+                format!("1 to {} (the series has {} values, the horizon is {horizon})", series.len().saturating_sub(horizon), series.len()),
+                origin,
+            ));
+        }
+        let forecast = forecaster(&series[..origin], horizon)?;
+        if forecast.len() != horizon {
+            return Err(LstmError::shape(
+                "backtest: the forecaster's output",
+                fmt_shape(&[horizon]),
+                fmt_shape(&[forecast.len()]),
+            ));
+        }
+        for (f, actual) in forecast.iter().zip(&series[origin..origin + horizon]) {
+            total += (*f as f64 - *actual as f64).powi(2);
+            count += 1;
+        }
+    }
+    Ok((total / count as f64) as f32)
+}
+
 /// Mean, median, min and max of one quantity over several seeds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spread {
@@ -618,6 +705,10 @@ mod tests {
         assert!((fit.bias - 0.5).abs() < 1e-4);
         let pred = fit.predict(&x).unwrap();
         assert!(pred.iter().zip(&y).all(|(p, t)| (p - t).abs() < 1e-4));
+        // Recursive: y = 0.5 + 2·x0 − x2 on [a, b, c] → next window [b, c, ŷ].
+        let f = fit.forecast(&[1.0, 0.0, 2.0], 2).unwrap();
+        assert!((f[0] - 0.5).abs() < 1e-3 && (f[1] - (0.5 + 0.0 - 0.5)).abs() < 1e-3, "{f:?}");
+        assert!(fit.forecast(&[1.0], 1).is_err());
         let wrong = Array3::<f32>::zeros((2, 4, 1));
         assert!(
             fit.predict(&wrong)
@@ -692,6 +783,27 @@ mod tests {
             text.contains("off by two") && text.contains("4.0000"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn seasonal_naive_repeats_the_season_with_its_growth() {
+        // Season 2: values 0, 10, 1, 11, 2, 12 → growth per season 1.
+        let history = [0.0f32, 10.0, 1.0, 11.0, 2.0, 12.0];
+        let f = seasonal_naive(&history, 2, 4).unwrap();
+        assert_eq!(f, vec![3.0, 13.0, 4.0, 14.0]);
+        assert!(seasonal_naive(&history, 6, 1).is_err());
+        assert!(seasonal_naive(&history, 0, 1).is_err());
+    }
+
+    #[test]
+    fn backtests_score_every_origin_and_step() {
+        let series = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        // Persistence from origins 2 and 4, two steps: errors (3−2, 4−2) and (5−4, 6−4).
+        let mse = backtest(&series, &[2, 4], 2, |h, n| Ok(vec![*h.last().unwrap(); n])).unwrap();
+        assert_eq!(mse, (1.0 + 4.0 + 1.0 + 4.0) / 4.0);
+        assert!(backtest(&series, &[5], 2, |_, n| Ok(vec![0.0; n])).is_err());
+        assert!(backtest(&series, &[2], 2, |_, _| Ok(vec![0.0])).is_err());
+        assert!(backtest(&series, &[], 2, |_, n| Ok(vec![0.0; n])).is_err());
     }
 
     #[test]

@@ -172,68 +172,89 @@ pub fn line_chart_with_x_format(
     log_y: bool,
     x_format: &dyn Fn(&f32) -> String,
 ) -> Result<Figure> {
-    let all = || series.iter().flat_map(|s| s.points.iter().copied());
-    let (x0, x1) = padded_range(all().map(|p| p.0));
-    let (y0, y1) = padded_range(all().map(|p| p.1));
     // A log axis needs positive values; without any finite one it falls back to linear.
-    let smallest = all()
-        .map(|p| p.1)
+    let smallest = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
         .filter(|v| v.is_finite())
         .fold(f32::INFINITY, f32::min);
     let log_y = log_y && smallest.is_finite() && smallest > 0.0;
+    // A log axis is drawn as a linear axis of log10(y), labelled with y itself: its ticks then
+    // spread over the data's own range (plotters' log axis labels only whole steps of a decade,
+    // which can leave the lower half of a loss curve without a label).
+    let plotted: Vec<Series> = if log_y {
+        series
+            .iter()
+            .map(|s| Series {
+                points: s
+                    .points
+                    .iter()
+                    .filter(|p| p.1 > 0.0)
+                    .map(|&(x, y)| (x, y.log10()))
+                    .collect(),
+                ..s.clone()
+            })
+            .collect()
+    } else {
+        series.to_vec()
+    };
+    let all = || plotted.iter().flat_map(|s| s.points.iter().copied());
+    let (x0, x1) = padded_range(all().map(|p| p.0));
+    let (y0, y1) = padded_range(all().map(|p| p.1));
+    let y_format = |v: &f32| significant(10f32.powf(*v));
     draw(labels.title, (720, 400), |root| {
-        let mut builder = ChartBuilder::on(root);
-        builder
+        let mut chart = ChartBuilder::on(root)
             .caption(labels.title, ("sans-serif", 20))
             .margin(12)
             .margin_right(30)
             .x_label_area_size(42)
-            .y_label_area_size(70);
-        macro_rules! finish {
-            ($chart:expr) => {{
-                let mut chart = $chart;
-                chart
-                    .configure_mesh()
-                    .x_desc(labels.x)
-                    .y_desc(labels.y)
-                    .x_label_formatter(x_format)
-                    .light_line_style(WHITE.mix(0.0))
-                    .draw()?;
-                for s in series {
-                    let color = s.color;
-                    let anno = match s.style {
-                        Style::Line => chart.draw_series(LineSeries::new(
-                            s.points.iter().copied(),
-                            color.stroke_width(2),
-                        ))?,
-                        Style::ThickLine => chart.draw_series(LineSeries::new(
-                            s.points.iter().copied(),
-                            color.stroke_width(5),
-                        ))?,
-                        Style::Dots => chart.draw_series(
-                            s.points.iter().map(|&p| Circle::new(p, 4, color.filled())),
-                        )?,
-                    };
-                    anno.label(s.label.clone()).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                    });
-                }
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.3))
-                    .draw()?;
-            }};
-        }
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(labels.x)
+            .y_desc(labels.y)
+            .x_label_formatter(x_format)
+            .light_line_style(WHITE.mix(0.0));
         if log_y {
-            let (lo, hi) = (y0.max(smallest * 0.8), y1 * 1.25);
-            finish!(builder.build_cartesian_2d(x0..x1, (lo..hi).log_scale())?);
-        } else {
-            finish!(builder.build_cartesian_2d(x0..x1, y0..y1)?);
+            mesh.y_label_formatter(&y_format);
         }
+        mesh.draw()?;
+        for s in &plotted {
+            let color = s.color;
+            let anno = match s.style {
+                Style::Line => chart.draw_series(LineSeries::new(
+                    s.points.iter().copied(),
+                    color.stroke_width(2),
+                ))?,
+                Style::ThickLine => chart.draw_series(LineSeries::new(
+                    s.points.iter().copied(),
+                    color.stroke_width(5),
+                ))?,
+                Style::Dots => chart.draw_series(
+                    s.points.iter().map(|&p| Circle::new(p, 4, color.filled())),
+                )?,
+            };
+            anno.label(s.label.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .draw()?;
         Ok(())
     })
+}
+
+/// Two significant digits, without trailing noise: 0.013, 0.25, 1.5, 40, 1200.
+fn significant(v: f32) -> String {
+    if v >= 100.0 {
+        return format!("{v:.0}");
+    }
+    let decimals = (1 - v.log10().floor() as i32).max(0) as usize;
+    format!("{v:.decimals$}")
 }
 
 /// Training (and validation) loss per epoch, on a log scale.

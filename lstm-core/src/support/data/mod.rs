@@ -19,6 +19,28 @@ mod tests {
     use ndarray::{Array1, Array2, arr1, arr2, s};
 
     #[test]
+    fn differences_and_forecasts_from_them_add_up() {
+        use crate::prelude::*;
+        assert_eq!(differences(&[1.0, 3.0, 6.0]), vec![2.0, 3.0]);
+        // A model whose output is always 0.5 (zero Dense kernel, bias 0.5) predicts a scaled
+        // change of 0.5, i.e. 0.5·std + mean per step.
+        let mut model = Sequential::with_seed(&[2, 1], 0);
+        model.add(Lstm::new(2)).unwrap();
+        model.add(Dense::new(1)).unwrap();
+        let mut weights = model.get_weights();
+        weights[3].fill(0.0);
+        weights[4].fill(0.5);
+        model.set_weights(&weights).unwrap();
+        let mut scaler = StandardScaler::new();
+        scaler.fit(&Array1::from(vec![1.0f32, 3.0])).unwrap(); // mean 2, std 1
+        let levels = [10.0f32, 11.0, 13.0, 16.0];
+        let f = forecast_from_differences(&mut model, &scaler, &levels, 3).unwrap();
+        assert_eq!(f, vec![18.5, 21.0, 23.5]);
+        assert!(forecast_from_differences(&mut model, &StandardScaler::new(), &levels, 1).is_err());
+        assert!(forecast_from_differences(&mut model, &scaler, &levels[..2], 1).is_err());
+    }
+
+    #[test]
     fn windows_match_hand_computed_values() {
         let (x, y) = prepare_data(&[1.0, 2.0, 3.0, 4.0, 5.0], 3).unwrap();
         assert_eq!(x, arr2(&[[1.0, 2.0, 3.0], [2.0, 3.0, 4.0]]));

@@ -53,3 +53,39 @@ pub fn to_sequences<S: Data<Elem = f32>>(
         .into_shape_with_order((samples, width / features, features))
         .expect("sizes checked above"))
 }
+
+/// Week-to-week (step-to-step) changes: `series[k + 1] − series[k]`. A series with a trend has
+/// differences that stay in the range seen in training, where its levels do not.
+pub fn differences(series: &[f32]) -> Vec<f32> {
+    series.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// Forecasts `steps` levels of a series with a model trained on its standardised
+/// [`differences`]: the last `timesteps` differences of `levels` go in, each predicted change is
+/// fed back, and the changes are added up from the last level.
+pub fn forecast_from_differences(
+    model: &mut crate::model::Sequential,
+    scaler: &crate::math::scaler::StandardScaler,
+    levels: &[f32],
+    steps: usize,
+) -> Result<Vec<f32>> {
+    let (mean, std) = scaler.mean_std().ok_or_else(|| {
+        LstmError::config("forecast_from_differences scaler", "a fitted StandardScaler", "an unfitted one")
+    })?;
+    let Some(&last) = levels.last() else {
+        return Err(LstmError::Empty {
+            context: "forecast_from_differences: levels".into(),
+            min: 2,
+        });
+    };
+    let scaled: Vec<f32> = differences(levels).iter().map(|d| (d - mean) / std).collect();
+    let changes = model.forecast(&scaled, steps)?;
+    let mut level = last;
+    Ok(changes
+        .iter()
+        .map(|c| {
+            level += c * std + mean;
+            level
+        })
+        .collect())
+}

@@ -93,6 +93,9 @@ pub struct CsvOptions {
     pub missing: Missing,
     /// What to do with a value far outside the column's range.
     pub outliers: Outliers,
+    /// Days from one row to the next: 1 for a daily series (the default), 7 for a weekly one.
+    /// Gaps are counted and filled in these steps.
+    pub period_days: u32,
 }
 
 impl CsvOptions {
@@ -109,7 +112,14 @@ impl CsvOptions {
             duplicates: Duplicates::default(),
             missing: Missing::default(),
             outliers: Outliers::default(),
+            period_days: 1,
         }
+    }
+    /// One row every `days` days (default 1): 7 reads a weekly series, whose missing weeks are
+    /// then the gaps.
+    pub fn period_days(mut self, days: u32) -> Self {
+        self.period_days = days;
+        self
     }
     /// Names the date format (chrono's `strftime` codes), e.g. `"%d/%m/%y"`.
     pub fn date_format(mut self, format: &str) -> Self {
@@ -164,9 +174,9 @@ pub struct CsvReport {
     pub plausible_range: Option<(f32, f32)>,
     /// Values outside that range (dropped or kept by the outliers policy).
     pub outliers: Vec<Outlier>,
-    /// Missing days, as inclusive ranges.
+    /// Missing dates (days, or periods of [`CsvOptions::period_days`]), as inclusive ranges.
     pub gaps: Vec<(NaiveDate, NaiveDate)>,
-    /// Days added by interpolation.
+    /// Rows (days or periods) added by interpolation.
     pub interpolated_days: usize,
     /// Rows of the frame returned (one per day).
     pub rows_out: usize,
@@ -214,7 +224,7 @@ impl std::fmt::Display for CsvReport {
             .collect();
         write!(
             f,
-            "missing days: {} ({} filled by interpolation)",
+            "missing dates: {} ({} filled by interpolation)",
             if gaps.is_empty() {
                 "none".into()
             } else {
@@ -627,19 +637,44 @@ fn fill_gaps(
     options: &CsvOptions,
     report: &mut CsvReport,
 ) -> Result<(Vec<NaiveDate>, Vec<f32>)> {
+    let period = options.period_days as i64;
+    if period == 0 {
+        return Err(LstmError::config("CsvOptions::period_days", "at least 1", 0));
+    }
+    let closest = days
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0).num_days())
+        .min();
+    if let Some(closest) = closest.filter(|&c| period == 1 && c > 1) {
+        return Err(LstmError::Parse {
+            context: format!("{context}: column '{}'", options.date_column),
+            message: format!(
+                "consecutive rows are at least {closest} days apart, so this is not a daily series; \
+                 for one row every {closest} days use CsvOptions::period_days({closest})"
+            ),
+        });
+    }
+    let step = chrono::Duration::days(period);
     let mut out_dates = Vec::new();
     let mut out_values: Vec<Option<f32>> = Vec::new();
     for (k, &(date, value)) in days.iter().enumerate() {
         if let Some(&(prev, _)) = k.checked_sub(1).map(|j| &days[j]) {
-            let missing = (date - prev).num_days() - 1;
+            let apart = (date - prev).num_days();
+            if apart % period != 0 {
+                return Err(LstmError::Parse {
+                    context: format!("{context}: column '{}'", options.date_column),
+                    message: format!(
+                        "{date} is {apart} days after the previous row ({prev}), not a whole number \
+                         of periods of {period} days (CsvOptions::period_days)"
+                    ),
+                });
+            }
+            let missing = apart / period - 1;
             if missing > 0 {
-                report.gaps.push((
-                    prev + chrono::Duration::days(1),
-                    date - chrono::Duration::days(1),
-                ));
+                report.gaps.push((prev + step, date - step));
                 if options.gaps == Gaps::Interpolate {
                     for m in 1..=missing {
-                        out_dates.push(prev + chrono::Duration::days(m));
+                        out_dates.push(prev + step * m as i32);
                         out_values.push(None);
                     }
                 }

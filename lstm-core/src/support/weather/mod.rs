@@ -15,6 +15,8 @@
 //! | the same date twice | [`Duplicates::Error`] (default): error naming both rows; or keep the first; or average them |
 //! | a value far outside the column's range (`1e30`, `-999`, `250` for `25.0`) | [`Outliers::Error`] (default): error listing rows and values; [`Outliers::Drop`]: treated as a missing day; [`Outliers::Keep`]; always in the report |
 //! | a missing day | [`Gaps::Interpolate`] (default): filled linearly between its neighbours (reported); [`Gaps::Skip`]: left out, and windows that would span it are skipped |
+//! | rows further apart than a day (a weekly series) | error, unless [`CsvOptions::period_days`] names the period (7 for weekly); then a missing *week* is the gap, and windows and forecasts step in weeks |
+//! | a date off the period's grid (8 days after the previous row of a weekly series) | error naming both dates |
 
 use std::path::Path;
 
@@ -23,13 +25,13 @@ pub use chrono;
 mod csv;
 mod windows;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 pub use csv::{
     CsvOptions, CsvReport, Duplicates, Gaps, Missing, OUTLIER_IQR_MULTIPLE, Outlier, Outliers,
     load_csv, parse_date, plausible_range,
 };
 use polars::prelude::*;
-pub use windows::{Windows, forecast, windows};
+pub use windows::{Windows, forecast, period_days, windows};
 
 use crate::display::{Html, html_escape};
 use crate::error::{LstmError, Result};
@@ -222,6 +224,14 @@ pub fn plot_on_dates(
             .collect()
     };
     let colors = [plot::TEST, plot::HIGHLIGHT, plot::VALIDATION];
+    let all_dates = actual.0.iter().chain(forecasts.iter().flat_map(|f| f.1.iter()));
+    let (first, last) = all_dates.fold((None::<NaiveDate>, None::<NaiveDate>), |(lo, hi), &d| {
+        (Some(lo.map_or(d, |l| l.min(d))), Some(hi.map_or(d, |h| h.max(d))))
+    });
+    let span_days = match (first, last) {
+        (Some(a), Some(b)) => (b - a).num_days(),
+        _ => 0,
+    };
     let mut series = vec![PlotSeries::line(
         "actual",
         points(actual.0, actual.1),
@@ -242,11 +252,26 @@ pub fn plot_on_dates(
         },
         &series,
         false,
-        &|v| {
-            let d = date_from_days(*v as i32);
-            format!("{}-{:02}", d.year(), d.month())
-        },
+        &|v| date_tick(date_from_days(*v as i32), span_days),
     )
+}
+
+/// The day of the year (1 to 366) of each date, for [`crate::baselines::Climatology`].
+pub fn days_of_year(dates: &[NaiveDate]) -> Vec<u32> {
+    use chrono::Datelike;
+    dates.iter().map(|d| d.ordinal()).collect()
+}
+
+/// A date tick as precise as the axis needs and no more, so that neighbouring ticks (about ten
+/// per axis) never read the same: days up to two years, months up to ten years, years beyond.
+fn date_tick(d: NaiveDate, span_days: i64) -> String {
+    if span_days <= 730 {
+        d.format("%Y-%m-%d").to_string()
+    } else if span_days <= 3650 {
+        d.format("%Y-%m").to_string()
+    } else {
+        d.format("%Y").to_string()
+    }
 }
 
 /// Writes the example CSV of `data/` (see `data/README.md`): a year of daily temperatures for a

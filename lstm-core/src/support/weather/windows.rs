@@ -22,7 +22,9 @@ pub struct Windows {
     pub skipped: usize,
 }
 
-/// Every window of `n_steps` consecutive days of `column` and the day after it; windows across a missing day are skipped and counted.
+/// Every window of `n_steps` consecutive rows of `column` (days, or weeks for a weekly series: the
+/// period is the closest spacing of the dates) and the row after it; windows across a missing
+/// date are skipped and counted.
 pub fn windows(df: &DataFrame, column: &str, n_steps: usize) -> Result<Windows> {
     let (dates, values) = (dates(df)?, values(df, column)?);
     if n_steps == 0 {
@@ -39,9 +41,10 @@ pub fn windows(df: &DataFrame, column: &str, n_steps: usize) -> Result<Windows> 
     let mut y = Vec::new();
     let mut target_dates = Vec::new();
     let mut skipped = 0;
+    let period = period_days(&dates);
     for k in 0..values.len() - n_steps {
         let span = &dates[k..=k + n_steps];
-        if (span[n_steps] - span[0]).num_days() != n_steps as i64 {
+        if (span[n_steps] - span[0]).num_days() != period * n_steps as i64 {
             skipped += 1;
             continue;
         }
@@ -64,7 +67,8 @@ pub fn windows(df: &DataFrame, column: &str, n_steps: usize) -> Result<Windows> 
     })
 }
 
-/// Forecasts `days` days after the last row, feeding each prediction back as input, and
+/// Forecasts `days` steps after the last row (days, or the series' period: weeks for a weekly
+/// series), feeding each prediction back as input, and
 /// returns them as a frame with dates. `scale` and `unscale` map values to and from the units
 /// the model was trained in (pass `|v| v` for both if it was trained on raw values).
 pub fn forecast(
@@ -93,11 +97,12 @@ pub fn forecast(
             len: values.len(),
         });
     }
-    // The model reads one value per day: a window across a gap would be read as consecutive days.
+    // The model reads one value per period: a window across a gap would be read as consecutive.
+    let period = period_days(&dates);
     let window_dates = &dates[dates.len() - n_steps..];
     if let Some(pair) = window_dates
         .windows(2)
-        .find(|w| (w[1] - w[0]).num_days() != 1)
+        .find(|w| (w[1] - w[0]).num_days() != period)
     {
         return Err(LstmError::config(
             "forecast history",
@@ -117,8 +122,19 @@ pub fn forecast(
     let predicted = model.forecast(&history, days)?;
     let last = *dates.last().expect("non-empty");
     let future: Vec<NaiveDate> = (1..=days as i64)
-        .map(|d| last + chrono::Duration::days(d))
+        .map(|d| last + chrono::Duration::days(d * period))
         .collect();
     let values: Vec<f32> = predicted.into_iter().map(unscale).collect();
     frame(&future, column, &values)
+}
+
+/// The series' period in days: the closest spacing of consecutive dates (1 for a daily series,
+/// 7 for a weekly one; 1 for fewer than two dates).
+pub fn period_days(dates: &[NaiveDate]) -> i64 {
+    dates
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_days())
+        .filter(|&d| d > 0)
+        .min()
+        .unwrap_or(1)
 }
