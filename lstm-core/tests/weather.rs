@@ -287,7 +287,10 @@ fn a_weekly_series_needs_its_period_and_then_fills_missing_weeks() {
     let dates = weather::dates(&df).unwrap();
     assert_eq!(dates.len(), 6);
     assert!(dates.windows(2).all(|w| (w[1] - w[0]).num_days() == 7));
-    assert_eq!(weather::values(&df, "temp").unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    assert_eq!(
+        weather::values(&df, "temp").unwrap(),
+        vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    );
     assert_eq!(
         report.gaps,
         vec![
@@ -312,7 +315,10 @@ fn a_weekly_series_needs_its_period_and_then_fills_missing_weeks() {
 
 #[test]
 fn a_date_off_the_weekly_grid_is_named() {
-    let path = csv("offgrid", "date,temp\n20010106,1.0\n20010113,2.0\n20010121,3.0\n");
+    let path = csv(
+        "offgrid",
+        "date,temp\n20010106,1.0\n20010113,2.0\n20010121,3.0\n",
+    );
     let err = weather::load_csv(&path, &options().period_days(7))
         .unwrap_err()
         .to_string();
@@ -330,7 +336,8 @@ fn a_date_off_the_weekly_grid_is_named() {
 
 #[test]
 fn the_committed_co2_file_loads_as_a_weekly_series() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/co2_mauna_loa_weekly.csv");
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/co2_mauna_loa_weekly.csv");
     let options = CsvOptions::new("date", "co2")
         .missing(Missing::Interpolate)
         .period_days(7);
@@ -339,7 +346,10 @@ fn the_committed_co2_file_loads_as_a_weekly_series() {
     assert_eq!(report.empty_rows.len(), 59);
     assert_eq!(df.height(), 2284, "no week is absent, only empty");
     let dates = weather::dates(&df).unwrap();
-    assert_eq!((dates[0], dates[2283]), (day(1958, 3, 29), day(2001, 12, 29)));
+    assert_eq!(
+        (dates[0], dates[2283]),
+        (day(1958, 3, 29), day(2001, 12, 29))
+    );
     let co2 = weather::values(&df, "co2").unwrap();
     assert_eq!((co2[0], co2[2283]), (316.1, 371.5));
 }

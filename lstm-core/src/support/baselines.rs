@@ -188,7 +188,10 @@ impl LinearForecast {
         if self.features != 1 || history.len() < self.timesteps {
             return Err(LstmError::config(
                 "LinearForecast::forecast",
-                format!("a one-feature fit and a history of at least {} values", self.timesteps),
+                format!(
+                    "a one-feature fit and a history of at least {} values",
+                    self.timesteps
+                ),
                 format!("{} features, {} values", self.features, history.len()),
             ));
         }
@@ -537,7 +540,11 @@ pub fn backtest(
         if origin == 0 || origin + horizon > series.len() {
             return Err(LstmError::config(
                 "backtest origin",
-                format!("1 to {} (the series has {} values, the horizon is {horizon})", series.len().saturating_sub(horizon), series.len()),
+                format!(
+                    "1 to {} (the series has {} values, the horizon is {horizon})",
+                    series.len().saturating_sub(horizon),
+                    series.len()
+                ),
                 origin,
             ));
         }
@@ -707,7 +714,10 @@ mod tests {
         assert!(pred.iter().zip(&y).all(|(p, t)| (p - t).abs() < 1e-4));
         // Recursive: y = 0.5 + 2·x0 − x2 on [a, b, c] → next window [b, c, ŷ].
         let f = fit.forecast(&[1.0, 0.0, 2.0], 2).unwrap();
-        assert!((f[0] - 0.5).abs() < 1e-3 && (f[1] - (0.5 + 0.0 - 0.5)).abs() < 1e-3, "{f:?}");
+        assert!(
+            (f[0] - 0.5).abs() < 1e-3 && (f[1] - (0.5 + 0.0 - 0.5)).abs() < 1e-3,
+            "{f:?}"
+        );
         assert!(fit.forecast(&[1.0], 1).is_err());
         let wrong = Array3::<f32>::zeros((2, 4, 1));
         assert!(

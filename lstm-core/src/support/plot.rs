@@ -202,8 +202,15 @@ pub fn line_chart_with_x_format(
     let (x0, x1) = padded_range(all().map(|p| p.0));
     let (y0, y1) = padded_range(all().map(|p| p.1));
     let y_format = |v: &f32| significant(10f32.powf(*v));
-    draw(labels.title, (720, 400), |root| {
-        let mut chart = ChartBuilder::on(root)
+    // The legend gets its own column right of the chart, so it never hides a curve.
+    let legend_width = if plotted.len() > 1 || plotted.iter().any(|s| !s.label.is_empty()) {
+        LEGEND_WIDTH
+    } else {
+        0
+    };
+    draw(labels.title, (720 + legend_width, 400), |root| {
+        let (chart_area, legend_area) = root.split_horizontally(720);
+        let mut chart = ChartBuilder::on(&chart_area)
             .caption(labels.title, ("sans-serif", 20))
             .margin(12)
             .margin_right(30)
@@ -221,7 +228,7 @@ pub fn line_chart_with_x_format(
         mesh.draw()?;
         for s in &plotted {
             let color = s.color;
-            let anno = match s.style {
+            match s.style {
                 Style::Line => chart.draw_series(LineSeries::new(
                     s.points.iter().copied(),
                     color.stroke_width(2),
@@ -230,23 +237,33 @@ pub fn line_chart_with_x_format(
                     s.points.iter().copied(),
                     color.stroke_width(5),
                 ))?,
-                Style::Dots => chart.draw_series(
-                    s.points.iter().map(|&p| Circle::new(p, 4, color.filled())),
-                )?,
+                Style::Dots => chart
+                    .draw_series(s.points.iter().map(|&p| Circle::new(p, 4, color.filled())))?,
             };
-            anno.label(s.label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()?;
+        if legend_width > 0 {
+            for (k, s) in plotted.iter().enumerate() {
+                let y = 60 + 24 * k as i32;
+                let mark: DynElement<SVGBackend, (i32, i32)> = match s.style {
+                    Style::Dots => Circle::new((18, y), 4, s.color.filled()).into_dyn(),
+                    _ => {
+                        PathElement::new(vec![(4, y), (32, y)], s.color.stroke_width(3)).into_dyn()
+                    }
+                };
+                legend_area.draw(&mark)?;
+                legend_area.draw(&Text::new(
+                    s.label.clone(),
+                    (40, y - 7),
+                    ("sans-serif", 13).into_font(),
+                ))?;
+            }
+        }
         Ok(())
     })
 }
+
+/// Width of the legend column right of a line chart, in pixels.
+const LEGEND_WIDTH: u32 = 230;
 
 /// Two significant digits, without trailing noise: 0.013, 0.25, 1.5, 40, 1200.
 fn significant(v: f32) -> String {

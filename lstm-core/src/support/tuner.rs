@@ -13,12 +13,16 @@ use crate::math::init::seeded_rng;
 use crate::support::plot::{self, Figure, Labels, Series};
 use crate::training::model::Sequential;
 
-/// Where to search: units from a list, dropout uniformly in a range, learning rate on a log scale.
+/// Where to search: units and the number of stacked LSTM layers from lists, dropout uniformly in
+/// a range, learning rate on a log scale.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchSpace {
     /// LSTM sizes to choose from.
     pub units: Vec<usize>,
-    /// Range of the LSTM's input dropout, drawn uniformly.
+    /// Numbers of stacked LSTM layers to choose from (e.g. `vec![1, 2, 3]`).
+    pub layers: Vec<usize>,
+    /// Range of the dropout rate, drawn uniformly (the build function decides where it applies:
+    /// a `Dropout` layer, or the LSTM's own input dropout).
     pub dropout: (f32, f32),
     /// Range of Adam's learning rate, drawn on a log scale.
     pub learning_rate: (f32, f32),
@@ -31,6 +35,13 @@ impl SearchSpace {
                 "units choices",
                 "a non-empty list of sizes >= 1",
                 format!("{:?}", self.units),
+            ));
+        }
+        if self.layers.is_empty() || self.layers.contains(&0) {
+            return Err(LstmError::config(
+                "layers choices",
+                "a non-empty list of layer counts >= 1",
+                format!("{:?}", self.layers),
             ));
         }
         let (d0, d1) = self.dropout;
@@ -55,11 +66,13 @@ impl SearchSpace {
     /// One random point of the space.
     pub fn sample(&self, rng: &mut crate::math::init::Rng) -> HyperParameters {
         let units = self.units[rng.random_range(0..self.units.len())];
+        let layers = self.layers[rng.random_range(0..self.layers.len())];
         let dropout = self.dropout.0 + (self.dropout.1 - self.dropout.0) * rng.random::<f32>();
         let (log_low, log_high) = (self.learning_rate.0.ln(), self.learning_rate.1.ln());
         let learning_rate = (log_low + (log_high - log_low) * rng.random::<f32>()).exp();
         HyperParameters {
             units,
+            layers,
             dropout,
             learning_rate,
         }
@@ -69,12 +82,24 @@ impl SearchSpace {
 #[derive(Debug, Clone, Copy, PartialEq)]
 /// One configuration drawn from a [`SearchSpace`].
 pub struct HyperParameters {
-    /// LSTM units.
+    /// LSTM units (per layer).
     pub units: usize,
-    /// The LSTM's input dropout.
+    /// Stacked LSTM layers.
+    pub layers: usize,
+    /// The dropout rate.
     pub dropout: f32,
     /// Adam's learning rate.
     pub learning_rate: f32,
+}
+
+impl std::fmt::Display for HyperParameters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} × LSTM({}), dropout {:.2}, learning rate {:.1e}",
+            self.layers, self.units, self.dropout, self.learning_rate
+        )
+    }
 }
 
 /// One trained configuration.
@@ -133,7 +158,7 @@ impl SearchResult {
     pub fn to_html(&self) -> Html {
         let best = self.best().map(|t| t.id).ok();
         let mut html = String::from(
-            "<table class=\"lstm-trials\"><thead><tr><th>trial</th><th>bracket</th><th>round</th><th>continues</th><th>epochs</th><th>units</th><th>dropout</th><th>learning rate</th><th>val_loss</th></tr></thead><tbody>",
+            "<table class=\"lstm-trials\"><thead><tr><th>trial</th><th>bracket</th><th>round</th><th>continues</th><th>epochs</th><th>units</th><th>layers</th><th>dropout</th><th>learning rate</th><th>val_loss</th></tr></thead><tbody>",
         );
         let opt = |v: Option<usize>| v.map_or("–".to_string(), |v| v.to_string());
         for t in &self.trials {
@@ -143,13 +168,14 @@ impl SearchResult {
                 ""
             };
             html += &format!(
-                "<tr{style}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.2e}</td><td>{:.5}</td></tr>",
+                "<tr{style}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.2e}</td><td>{:.5}</td></tr>",
                 t.id,
                 opt(t.bracket),
                 opt(t.round),
                 opt(t.continues),
                 t.epochs,
                 t.hyperparameters.units,
+                t.hyperparameters.layers,
                 t.hyperparameters.dropout,
                 t.hyperparameters.learning_rate,
                 t.val_loss
@@ -396,6 +422,7 @@ mod tests {
     fn hyperband_promotes_the_best_and_continues_them() {
         let space = SearchSpace {
             units: vec![1, 2, 3, 4, 5, 6, 7, 8],
+            layers: vec![1],
             dropout: (0.0, 0.0),
             learning_rate: (1e-3, 1e-3),
         };
@@ -452,6 +479,7 @@ mod tests {
     fn sampling_stays_in_the_space_and_learning_rate_is_log_uniform() {
         let space = SearchSpace {
             units: vec![8, 16],
+            layers: vec![1, 2, 3],
             dropout: (0.0, 0.5),
             learning_rate: (1e-4, 1e-1),
         };
@@ -461,6 +489,35 @@ mod tests {
             draws
                 .iter()
                 .all(|h| [8, 16].contains(&h.units) && (0.0..=0.5).contains(&h.dropout))
+        );
+        for layers in 1..=3 {
+            let share = draws.iter().filter(|h| h.layers == layers).count() as f32 / 2000.0;
+            assert!((share - 1.0 / 3.0).abs() < 0.04, "{layers} layers: {share}");
+        }
+        let no_layers = SearchSpace {
+            layers: vec![],
+            ..space.clone()
+        };
+        assert!(
+            random_search(
+                &no_layers,
+                1,
+                1,
+                0,
+                |_| unreachable!(),
+                |_, _| unreachable!()
+            )
+            .is_err()
+        );
+        let h = HyperParameters {
+            units: 32,
+            layers: 2,
+            dropout: 0.125,
+            learning_rate: 0.0042,
+        };
+        assert_eq!(
+            h.to_string(),
+            "2 × LSTM(32), dropout 0.12, learning rate 4.2e-3"
         );
         // Log-uniform over 3 decades: about a third below 1e-3.
         let below = draws.iter().filter(|h| h.learning_rate < 1e-3).count() as f32 / 2000.0;

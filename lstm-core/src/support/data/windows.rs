@@ -70,7 +70,11 @@ pub fn forecast_from_differences(
     steps: usize,
 ) -> Result<Vec<f32>> {
     let (mean, std) = scaler.mean_std().ok_or_else(|| {
-        LstmError::config("forecast_from_differences scaler", "a fitted StandardScaler", "an unfitted one")
+        LstmError::config(
+            "forecast_from_differences scaler",
+            "a fitted StandardScaler",
+            "an unfitted one",
+        )
     })?;
     let Some(&last) = levels.last() else {
         return Err(LstmError::Empty {
@@ -78,7 +82,10 @@ pub fn forecast_from_differences(
             min: 2,
         });
     };
-    let scaled: Vec<f32> = differences(levels).iter().map(|d| (d - mean) / std).collect();
+    let scaled: Vec<f32> = differences(levels)
+        .iter()
+        .map(|d| (d - mean) / std)
+        .collect();
     let changes = model.forecast(&scaled, steps)?;
     let mut level = last;
     Ok(changes

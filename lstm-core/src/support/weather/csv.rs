@@ -639,12 +639,13 @@ fn fill_gaps(
 ) -> Result<(Vec<NaiveDate>, Vec<f32>)> {
     let period = options.period_days as i64;
     if period == 0 {
-        return Err(LstmError::config("CsvOptions::period_days", "at least 1", 0));
+        return Err(LstmError::config(
+            "CsvOptions::period_days",
+            "at least 1",
+            0,
+        ));
     }
-    let closest = days
-        .windows(2)
-        .map(|w| (w[1].0 - w[0].0).num_days())
-        .min();
+    let closest = days.windows(2).map(|w| (w[1].0 - w[0].0).num_days()).min();
     if let Some(closest) = closest.filter(|&c| period == 1 && c > 1) {
         return Err(LstmError::Parse {
             context: format!("{context}: column '{}'", options.date_column),

@@ -224,9 +224,15 @@ pub fn plot_on_dates(
             .collect()
     };
     let colors = [plot::TEST, plot::HIGHLIGHT, plot::VALIDATION];
-    let all_dates = actual.0.iter().chain(forecasts.iter().flat_map(|f| f.1.iter()));
+    let all_dates = actual
+        .0
+        .iter()
+        .chain(forecasts.iter().flat_map(|f| f.1.iter()));
     let (first, last) = all_dates.fold((None::<NaiveDate>, None::<NaiveDate>), |(lo, hi), &d| {
-        (Some(lo.map_or(d, |l| l.min(d))), Some(hi.map_or(d, |h| h.max(d))))
+        (
+            Some(lo.map_or(d, |l| l.min(d))),
+            Some(hi.map_or(d, |h| h.max(d))),
+        )
     });
     let span_days = match (first, last) {
         (Some(a), Some(b)) => (b - a).num_days(),
