@@ -31,6 +31,24 @@ pub fn copy_task(n: usize, timesteps: usize, seed: u64) -> (Array3<f32>, Array3<
     (x.clone(), x)
 }
 
+/// Delayed recall: random digits `d/10` as `(n, timesteps, 1)`; the target at step `t` is the
+/// input of step `t − delay` (0 for the first `delay` steps). Delay 0 is [`copy_task`]; a delay of
+/// `k` needs a memory of `k` steps.
+pub fn delayed_recall(
+    n: usize,
+    timesteps: usize,
+    delay: usize,
+    seed: u64,
+) -> (Array3<f32>, Array3<f32>) {
+    let x = random_digits(n, timesteps, seed);
+    let mut y = Array3::zeros((n, timesteps, 1));
+    if delay < timesteps {
+        y.slice_mut(s![.., delay.., ..])
+            .assign(&x.slice(s![.., ..timesteps - delay, ..]));
+    }
+    (x, y)
+}
+
 /// Reverse task: like [`copy_task`], but the target is the sequence read backwards.
 pub fn reverse_task(n: usize, timesteps: usize, seed: u64) -> (Array3<f32>, Array3<f32>) {
     let x = random_digits(n, timesteps, seed);

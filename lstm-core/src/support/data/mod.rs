@@ -41,6 +41,23 @@ mod tests {
     }
 
     #[test]
+    fn delayed_recall_shifts_the_sequence_by_the_delay() {
+        let (x, y) = delayed_recall(3, 5, 2, 9);
+        assert_eq!(
+            y.slice(s![.., ..2, ..])
+                .iter()
+                .filter(|&&v| v != 0.0)
+                .count(),
+            0
+        );
+        assert_eq!(y.slice(s![.., 2.., ..]), x.slice(s![.., ..3, ..]));
+        let (x0, y0) = delayed_recall(2, 4, 0, 1);
+        assert_eq!(x0, y0);
+        let (_, y_long) = delayed_recall(2, 4, 9, 1);
+        assert!(y_long.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
     fn windows_match_hand_computed_values() {
         let (x, y) = prepare_data(&[1.0, 2.0, 3.0, 4.0, 5.0], 3).unwrap();
         assert_eq!(x, arr2(&[[1.0, 2.0, 3.0], [2.0, 3.0, 4.0]]));
