@@ -27,10 +27,13 @@
 //!   summary      model.summary()         io         save/load, Keras-layout .npz
 //! support/     what the notebooks use around the LSTM
 //!   data         windows, splits, the tutorial's datasets (scalers re-exported)
+//!   baselines    forecasts without a network: persistence, moving average, linear, climatology
+//!   learning     one step's gradient by finite differences; gradient norms while training
 //!   text         characters in and out, sampling with a temperature
 //!   weather      dates, messy CSVs, forecasts as polars DataFrames (feature `polars`)
 //!   tuner        random search and Hyperband
 //!   plot         charts as inline SVG        inspect    the gates of every step, for heatmaps
+//!   memory       SimpleRNN, GRU and LSTM at one budget on long-range recall
 //! error        LstmError: what was expected, what was given
 //! check        shapes as Keras prints them, finite and non-empty inputs
 //! display      rich HTML output in evcxr

@@ -278,8 +278,64 @@ pub fn generate(
     vocab.decode(&out)
 }
 
+/// Bits per character of a character n-gram model on `held_out`, trained on `train`: the
+/// baseline a character-level network must beat. `context` is the number of preceding
+/// characters the model conditions on (0: character frequencies alone; 2: trigrams). Counts are
+/// add-one smoothed over `vocab`, so unseen combinations keep a small probability.
+pub fn ngram_bits_per_char(
+    vocab: &Vocabulary,
+    train: &str,
+    held_out: &str,
+    context: usize,
+) -> Result<f32> {
+    let train = vocab.encode(train)?;
+    let test = vocab.encode(held_out)?;
+    if test.len() <= context || train.len() <= context {
+        return Err(LstmError::config(
+            "ngram_bits_per_char",
+            format!("texts longer than the context ({context} characters)"),
+            format!(
+                "{} training and {} held-out characters",
+                train.len(),
+                test.len()
+            ),
+        ));
+    }
+    let mut counts: std::collections::HashMap<&[usize], Vec<u32>> =
+        std::collections::HashMap::new();
+    for w in train.windows(context + 1) {
+        counts
+            .entry(&w[..context])
+            .or_insert_with(|| vec![0; vocab.len()])[w[context]] += 1;
+    }
+    let bits: f64 = test
+        .windows(context + 1)
+        .map(|w| {
+            let (seen, total) = counts
+                .get(&w[..context])
+                .map_or((0, 0), |c| (c[w[context]], c.iter().sum::<u32>()));
+            -(((seen + 1) as f64) / ((total as usize + vocab.len()) as f64)).log2()
+        })
+        .sum();
+    Ok((bits / (test.len() - context) as f64) as f32)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ngram_bits_by_hand() {
+        let vocab = super::Vocabulary::from_text("ab").unwrap();
+        // Frequencies: a 3, b 1 in training → p(a) = 4/6, p(b) = 2/6 with add-one smoothing.
+        let bits = super::ngram_bits_per_char(&vocab, "aaab", "ab", 0).unwrap();
+        let want = (-(4.0f64 / 6.0).log2() - (2.0f64 / 6.0).log2()) / 2.0;
+        assert!((bits as f64 - want).abs() < 1e-6, "{bits} vs {want}");
+        // Bigrams: after 'a' training saw a, a, b → p(b | a) = 2/5.
+        let bits = super::ngram_bits_per_char(&vocab, "aaab", "ab", 1).unwrap();
+        assert!((bits as f64 + (2.0f64 / 5.0).log2()).abs() < 1e-6);
+        assert!(super::ngram_bits_per_char(&vocab, "aaab", "a", 1).is_err());
+        assert!(super::ngram_bits_per_char(&vocab, "aaab", "abc", 0).is_err());
+    }
+
     use super::*;
 
     #[test]
