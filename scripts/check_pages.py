@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Open every exported page in headless Chromium and check it as a reader would see it: the page
-loads, every figure is present with a non-zero size, no cell shows an error or a panic, and the
+loads, every figure is present with a non-zero size, no cell shows an error or a panic, no code line
+is cut off at the cell's edge, and the
 index links every notebook with a preview. Saves a screenshot of each page into SITE/screenshots/.
 
 Needs Debian's `chromium` (.ci/run installs it). Without it the check is skipped with a message,
@@ -20,7 +21,9 @@ CHECK = """() => {
   const bad = [...document.querySelectorAll('.jp-OutputArea-output, .output_error, .output_stderr')]
       .map(e => e.innerText).filter(t => /panicked at|error\\[E\\d+\\]|Traceback|\\bError:/.test(t));
   const links = [...document.querySelectorAll('a.card')].map(a => a.getAttribute('href'));
-  return {svgs, bad, links, title: document.title, cells: document.querySelectorAll('.jp-Cell').length};
+  const clipped = [...document.querySelectorAll('.jp-InputArea-editor pre')]
+      .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText.split('\n')[0]);
+  return {svgs, bad, links, clipped, title: document.title, cells: document.querySelectorAll('.jp-Cell').length};
 }"""
 
 
@@ -62,6 +65,8 @@ def main():
                 problems.append(f"figures {empty} have no size")
             if report["bad"]:
                 problems.append("a cell shows an error: " + report["bad"][0][:200])
+            if report["clipped"]:
+                problems.append(f"{len(report['clipped'])} code cells have lines cut off at the edge, first: " + report["clipped"][0][:80])
             if script_errors:
                 problems.append("script error: " + script_errors[0])
             if path.name == "index.html" and sorted(report["links"]) != sorted(p.name for p in pages):

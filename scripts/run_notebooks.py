@@ -164,6 +164,15 @@ def execute(path, timeout):
     return nb, list(cell_problems(nb))
 
 
+PAGE_STYLE = """<style>
+.jp-InputArea-editor pre, .jp-InputArea-editor .highlight pre, .jp-OutputArea-output pre {
+  white-space: pre-wrap; overflow-wrap: anywhere;
+}
+.jp-OutputArea-output svg { max-width: 100%; height: auto; }
+</style>
+"""
+
+
 def export_html(nb, path, site):
     exporter = HTMLExporter(template_name="lab")
     try:
@@ -173,6 +182,8 @@ def export_html(nb, path, site):
     except ImportError:
         pass
     body, _ = exporter.from_notebook_node(nb)
+    # Long code lines wrap instead of being clipped at the cell's edge; wide figures shrink to fit.
+    body = body.replace("</head>", PAGE_STYLE + "</head>", 1)
     target = site / (path.stem + ".html")
     target.write_text(body, encoding="utf-8")
     return target
