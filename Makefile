@@ -15,7 +15,7 @@ EVCXR_ROOT := $(CURDIR)/target/evcxr
 export EVCXR_TMPDIR := $(EVCXR_ROOT)/build
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step
+.PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step readme-tables
 
 ## Execute every notebook, write the outputs back, export HTML into target/site/.
 notebooks: setup
@@ -31,6 +31,11 @@ test: cargo-test setup
 ## The tutorial's workloads and the throughput table (see the README).
 bench:
 	cargo run --release -p lstm-core --example tutorial_benchmarks
+
+## Run the benchmark once and rewrite the README's speed tables from its output.
+readme-tables:
+	cargo run --release -q -p lstm-core --example tutorial_benchmarks -- --json target/bench.json
+	$(PYTHON) scripts/readme_tables.py target/bench.json README.md
 
 ## Criterion benches of the LSTM layer's forward and backward pass and of a training step.
 bench-step:

@@ -22,7 +22,7 @@ CHECK = """() => {
       .map(e => e.innerText).filter(t => /panicked at|error\\[E\\d+\\]|Traceback|\\bError:/.test(t));
   const links = [...document.querySelectorAll('a.card')].map(a => a.getAttribute('href'));
   const clipped = [...document.querySelectorAll('.jp-InputArea-editor pre')]
-      .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText.split('\n')[0]);
+      .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText.split('\\n')[0]);
   return {svgs, bad, links, clipped, title: document.title, cells: document.querySelectorAll('.jp-Cell').length};
 }"""
 
