@@ -79,6 +79,11 @@ pub struct RecallConfig {
     /// Seed of the data and the weights (the experiment runs one per entry of its seed list).
     /// Default 0.
     pub seed: u64,
+    /// Initial bias of the gate that keeps the state: the LSTM's forget gate, the GRU's update
+    /// gate (its input-bias row). `None` (default): Keras' initialisation, 1 for the forget gate
+    /// (`f = σ(1) ≈ 0.73`) and 0 for the update gate (`z = 0.5`). The plain RNN has no such gate
+    /// and is left as it is.
+    pub memory_gate_bias: Option<f32>,
 }
 
 impl Default for RecallConfig {
@@ -91,6 +96,7 @@ impl Default for RecallConfig {
             batch_size: 32,
             learning_rate: 0.01,
             seed: 0,
+            memory_gate_bias: None,
         }
     }
 }
@@ -126,12 +132,57 @@ pub fn recall_model(kind: Contender, distance: usize, config: &RecallConfig) -> 
     let mut model = Sequential::with_seed(&[distance + 1, features], config.seed);
     model.add_boxed(kind.layer(units))?;
     model.add(Dense::new(2).activation(crate::Activation::Softmax))?;
+    // The plain RNN has no gate to open: it stays as Keras builds it.
+    if let Some(bias) = config.memory_gate_bias
+        && kind != Contender::SimpleRnn
+    {
+        open_memory_gate(&mut model, kind, bias)?;
+    }
     model.compile_with_metrics(
         Adam::new(config.learning_rate),
         Loss::SparseCategoricalCrossentropy,
         &[Metric::Accuracy],
     )?;
     Ok(model)
+}
+
+/// Sets the initial bias of the first layer's state-keeping gate to `bias`: the LSTM's forget
+/// gate (bias entries `u..2u`), the GRU's update gate (input-bias row, entries `0..u`). A bias of
+/// 3 keeps about 95% of the state per step at the start (`σ(3) ≈ 0.95`). The plain RNN has no
+/// such gate: an error.
+pub fn open_memory_gate(model: &mut Sequential, kind: Contender, bias: f32) -> Result<()> {
+    if !bias.is_finite() {
+        return Err(LstmError::config(
+            "memory gate bias",
+            "a finite number",
+            bias,
+        ));
+    }
+    let mut weights = model.get_weights();
+    let units = weights
+        .get(1)
+        .map(|recurrent| recurrent.shape()[0])
+        .ok_or_else(|| {
+            LstmError::config(
+                "open_memory_gate",
+                "a model whose first layer is recurrent",
+                "no weights",
+            )
+        })?;
+    match kind {
+        Contender::Lstm => {
+            weights[2].as_slice_mut().expect("contiguous bias")[units..2 * units].fill(bias)
+        }
+        Contender::Gru => weights[2].as_slice_mut().expect("contiguous bias")[..units].fill(bias),
+        Contender::SimpleRnn => {
+            return Err(LstmError::config(
+                "open_memory_gate",
+                "an LSTM or a GRU (a layer with a gate that keeps its state)",
+                "SimpleRNN",
+            ));
+        }
+    }
+    model.set_weights(&weights)
 }
 
 /// Trains each kind at each distance, once per seed, on [`recall_task`](crate::data::recall_task)
@@ -220,6 +271,14 @@ pub fn color(kind: Contender) -> plotters::style::RGBColor {
 /// Held-out accuracy against distance, one line per layer (the mean over seeds) and one dot per
 /// trained model.
 pub fn accuracy_chart(results: &[RecallResult]) -> Result<Figure> {
+    accuracy_chart_titled(
+        results,
+        "Recall at a distance: held-out accuracy (50% is guessing)",
+    )
+}
+
+/// [`accuracy_chart`] with its own title.
+pub fn accuracy_chart_titled(results: &[RecallResult], title: &str) -> Result<Figure> {
     let mut distances: Vec<usize> = results.iter().map(|r| r.distance).collect();
     distances.sort_unstable();
     distances.dedup();
@@ -247,7 +306,7 @@ pub fn accuracy_chart(results: &[RecallResult]) -> Result<Figure> {
     }
     plot::line_chart(
         &Labels {
-            title: "Recall at a distance: held-out accuracy (50% is guessing)",
+            title,
             x: "steps between the marked value and the answer",
             y: "held-out accuracy (%)",
         },
@@ -320,6 +379,33 @@ mod tests {
             assert_eq!(model.layers()[0].param_count(), kind.params(u, 2));
             assert_eq!(model.layers()[0].class_name(), kind.name());
         }
+    }
+
+    #[test]
+    fn opening_the_memory_gate_sets_the_right_biases() {
+        let config = RecallConfig {
+            memory_gate_bias: Some(3.0),
+            ..RecallConfig::default()
+        };
+        let lstm = recall_model(Contender::Lstm, 4, &config).unwrap();
+        let u = Contender::Lstm.units_for_budget(350, 2);
+        let bias = &lstm.get_weights()[2];
+        assert!(bias.iter().skip(u).take(u).all(|&b| b == 3.0));
+        assert!(
+            bias.iter().take(u).all(|&b| b == 0.0),
+            "the input gate keeps Keras' 0"
+        );
+        let gru = recall_model(Contender::Gru, 4, &config).unwrap();
+        let g = Contender::Gru.units_for_budget(350, 2);
+        let bias = gru.get_weights()[2].clone();
+        assert_eq!(bias.shape(), &[2, 3 * g]);
+        assert!(bias.iter().take(g).all(|&b| b == 3.0));
+        assert!(bias.iter().skip(g).all(|&b| b == 0.0));
+        let mut rnn = recall_model(Contender::SimpleRnn, 4, &config).unwrap();
+        let err = open_memory_gate(&mut rnn, Contender::SimpleRnn, 3.0).unwrap_err();
+        assert!(err.to_string().contains("SimpleRNN"), "{err}");
+        let mut plain = recall_model(Contender::Lstm, 4, &RecallConfig::default()).unwrap();
+        assert!(open_memory_gate(&mut plain, Contender::Lstm, f32::NAN).is_err());
     }
 
     #[test]
