@@ -7,6 +7,7 @@ use ndarray::{ArrayD, Dimension, IxDyn};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::Uniform;
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 /// Probe steps: large, so that the f32 rounding of the loss (~1e-7·|L|/h) stays small beside the
 /// difference. Where the loss is smooth, Richardson's error is O(h⁴); where relu or |·| put
@@ -65,7 +66,9 @@ fn noise(loss: f64, h: f32) -> f64 {
 
 /// The rounding error of one evaluation of the loss, measured: the loss moves by rounding alone
 /// when a weight moves by one ulp (its true change is below an ulp of the loss). Four times the
-/// largest such move over a sample of weights, and at least six ulps of the loss (or of 1e-3).
+/// largest such move over a sample of weights, and at least six ulps of the larger of the loss and
+/// the largest prediction (or of 1e-3): a small loss can be the difference of two outputs near
+/// 0.5 (MAE), and then it moves in steps of the outputs' ulp, not its own.
 fn measured_loss_noise(
     model: &mut Sequential,
     x: &ArrayD<f32>,
@@ -85,8 +88,13 @@ fn measured_loss_noise(
         }
     }
     model.set_weights(weights).unwrap();
-    // Never below a fifth of the generous bound that smooth models use.
-    let floor = 6.0 * f32::EPSILON as f64 * (centre as f64).abs().max(1e-3);
+    let largest_prediction = model
+        .predict(x)
+        .unwrap()
+        .iter()
+        .fold(0.0f32, |m, p| m.max(p.abs()));
+    let scale = (centre.abs().max(largest_prediction) as f64).max(1e-3);
+    let floor = 6.0 * f32::EPSILON as f64 * scale;
     (4.0 * largest).max(floor)
 }
 
@@ -419,7 +427,16 @@ fn head() -> impl Strategy<Value = Head> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // A fixed seed: the same 48 configurations on every run and machine (a random seed made CI
+    // fail on a case no earlier run had drawn). GRADCHECK_SEED=<n> explores other ones.
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        rng_seed: RngSeed::Fixed(
+            std::env::var("GRADCHECK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261204),
+        ),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn analytic_gradients_match_finite_differences(
@@ -547,4 +564,25 @@ fn dropout_passes_gradients_only_through_kept_units() {
         x,
         "identity at inference"
     );
+}
+
+/// Found by CI: a loss of 0.0065 made of two sigmoid outputs near their targets moves in steps of
+/// the outputs' ulp (3e-8), so weight steps of 1e-3 left it exactly unchanged. The noise floor
+/// scaled with the loss alone called the (right) gradient wrong; it now scales with the outputs.
+#[test]
+fn a_small_loss_that_moves_in_steps_of_the_outputs_passes() {
+    check(
+        Arch::Bidirectional(MergeMode::Concat),
+        Head::Regression(Loss::MeanAbsoluteError, Activation::Sigmoid),
+        Activation::Relu,
+        Sizes {
+            units: 2,
+            features: 2,
+            timesteps: 3,
+            batch: 1,
+        },
+        355,
+        1.0,
+    )
+    .unwrap();
 }

@@ -9,6 +9,7 @@ use lstm_core::prelude::*;
 use lstm_core::{LstmError, MergeMode};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 mod common;
 use common::json_array;
@@ -419,7 +420,13 @@ fn bad_npz_files_name_the_array_and_change_nothing() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // A fixed seed: the same inputs on every run (a test that can fail at random is a bug).
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        rng_seed: RngSeed::Fixed(20261204),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_bytes_never_panic_the_model_loader(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
