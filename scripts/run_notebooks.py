@@ -1,18 +1,27 @@
 #!/usr/bin/env python3
-"""Execute the notebooks one kernel at a time, fail loudly, export HTML.
+"""Execute the notebooks (two at a time on a machine with two cores), fail loudly, export HTML.
 
 nbconvert alone misses two failures of the evcxr kernel: a panic is reported as a successful
 cell (only stderr shows `panicked at`), and a compile error arrives with a blank message. So each
 notebook is executed with nbclient, every output is scanned for errors and panics, and the
 cell's own diagnostic is printed. Exit status 1 if any notebook failed.
+
+evcxr allows one kernel per build folder (EVCXR_TMPDIR), so with `--jobs 2` the second kernel is a
+copy of the registered `rust` kernelspec with a build folder of its own (`<folder>-2`), written
+under target/evcxr/jupyter/ and visible to this runner only.
 """
 import argparse
 import copy
 import html
+import json
 import os
+import queue
 import re
+import shutil
 import sys
 import time
+import concurrent.futures
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -142,7 +151,55 @@ class FailFastClient(NotebookClient):
         return result
 
 
-def execute(path, timeout):
+def kernel_names(jobs):
+    """One kernel name per parallel job, and the build folders of the kernels after the first.
+    The first is the registered `rust` kernel; each other is a copy of it with its own evcxr
+    build folder (a folder serves one kernel at a time)."""
+    if jobs <= 1:
+        return ["rust"], None, []
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("rust")
+    build = spec.env.get("EVCXR_TMPDIR")
+    if not build:
+        return ["rust"] * jobs, None, []  # every kernel builds in a fresh temporary folder of its own
+    extra = ROOT / "target" / "evcxr" / "jupyter"
+    names = ["rust"]
+    for k in range(2, jobs + 1):
+        name = f"rust-runner-{k}"
+        folder = extra / "kernels" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        copy_spec = {
+            "argv": spec.argv,
+            "display_name": f"Rust (runner {k})",
+            "language": spec.language,
+            "interrupt_mode": spec.interrupt_mode,
+            "env": {**spec.env, "EVCXR_TMPDIR": f"{build}-{k}"},
+        }
+        (folder / "kernel.json").write_text(json.dumps(copy_spec, indent=2) + "\n")
+        Path(f"{build}-{k}").mkdir(parents=True, exist_ok=True)
+        names.append(name)
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(extra), os.environ.get("JUPYTER_PATH", "")) if p)
+    return names, Path(build), [Path(f"{build}-{k}") for k in range(2, jobs + 1)]
+
+
+def is_warm(build):
+    """Whether an evcxr build folder holds compiled dependencies."""
+    return (build / "target").is_dir()
+
+
+def copy_build(source, targets):
+    """Gives each other kernel a copy of the first one's compiled dependencies, so that none of
+    them compiles lstm-core and plotters again (cargo's fingerprints hold no path of the build
+    folder itself, so the copies are fresh)."""
+    for target in targets:
+        if is_warm(source) and not is_warm(target):
+            started = time.monotonic()
+            shutil.copytree(source / "target", target / "target", symlinks=True, dirs_exist_ok=True)
+            print(f"   copied the compiled dependencies to {target.name} in {time.monotonic() - started:.0f}s", flush=True)
+
+
+def execute(path, timeout, kernel_name="rust"):
     """Runs the notebook and stops at the first cell with a problem (an error, a panic, a `?`
     error on stderr): later cells would only run against a broken state. Returns the notebook
     and that cell's problems (empty if every cell ran clean)."""
@@ -150,7 +207,7 @@ def execute(path, timeout):
     client = FailFastClient(
         nb,
         timeout=timeout,
-        kernel_name="rust",
+        kernel_name=kernel_name,
         allow_errors=True,
         record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
@@ -229,6 +286,7 @@ def main():
     parser.add_argument("--write", action="store_true", help="write executed outputs back into the notebooks")
     parser.add_argument("--site", type=Path, help="export HTML and index.html into this folder")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (a cold :dep compiles for minutes)")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="notebooks executed at once (default: 2 on two or more cores)")
     args = parser.parse_args()
 
     os.environ["LSTM_CORE_TIMINGS"] = "marked"  # the kernels inherit it
@@ -239,29 +297,57 @@ def main():
     if args.site:
         args.site.mkdir(parents=True, exist_ok=True)
 
+    started_all = time.monotonic()
+    names, first_build, other_builds = kernel_names(max(1, min(args.jobs, len(paths))))
+    free = queue.Queue()
+    for name in names:
+        free.put(name)
+
+    def run(path):
+        name = free.get()
+        try:
+            started = time.monotonic()
+            nb, problems = execute(path, args.timeout, name)
+            return nb, problems, time.monotonic() - started
+        finally:
+            free.put(name)
+
+    def finished(result):
+        future = concurrent.futures.Future()
+        future.set_result(result)
+        return future
+
+    paths = [path.resolve() for path in paths]
+    runs = []
+    if other_builds and not all(is_warm(b) for b in other_builds):
+        # Cold: the first notebook compiles the dependencies alone, then the others copy them.
+        print(f"executing {paths[0].name} alone: it compiles the dependencies for every kernel", flush=True)
+        runs.append((paths[0], finished(run(paths[0]))))
+        copy_build(first_build, other_builds)
+    if len(names) > 1:
+        print(f"executing {len(paths) - len(runs)} notebooks, {len(names)} at a time", flush=True)
     failed, entries = [], []
-    for path in paths:
-        path = path.resolve()
-        started = time.monotonic()
-        print(f"== {path.name}: executing ...", flush=True)
-        nb, problems = execute(path, args.timeout)
-        seconds = time.monotonic() - started
-        if problems:
-            failed.append(path.name)
-            print(f"!! {path.name} FAILED after {seconds:.0f}s", flush=True)
-            for number, source, message in problems:
-                where = f"{path.name}, code cell {number} (the run stopped there)" if number else f"{path.name}: kernel"
-                print(f"--- {where}:", file=sys.stderr)
-                if source:
-                    print("    " + "\n    ".join(source.splitlines()[:8]), file=sys.stderr)
-                print(message, file=sys.stderr, flush=True)
-            continue
-        print(f"   ok in {seconds:.0f}s", flush=True)
-        if args.write:
-            nbformat.write(with_timings(nb, keep=False), path)
-        if args.site:
-            shown = with_timings(nb, keep=True)
-            entries.append((export_html(shown, path, args.site), title_of(nb, path.stem), summary_of(nb), main_figure(nb)))
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        runs += [(path, pool.submit(run, path)) for path in paths[len(runs):]]
+        for path, future in runs:  # reported in reading order, whatever finishes first
+            nb, problems, seconds = future.result()
+            print(f"== {path.name}", flush=True)
+            if problems:
+                failed.append(path.name)
+                print(f"!! {path.name} FAILED after {seconds:.0f}s", flush=True)
+                for number, source, message in problems:
+                    where = f"{path.name}, code cell {number} (the run stopped there)" if number else f"{path.name}: kernel"
+                    print(f"--- {where}:", file=sys.stderr)
+                    if source:
+                        print("    " + "\n    ".join(source.splitlines()[:8]), file=sys.stderr)
+                    print(message, file=sys.stderr, flush=True)
+                continue
+            print(f"   ok in {seconds:.0f}s", flush=True)
+            if args.write:
+                nbformat.write(with_timings(nb, keep=False), path)
+            if args.site:
+                shown = with_timings(nb, keep=True)
+                entries.append((export_html(shown, path, args.site), title_of(nb, path.stem), summary_of(nb), main_figure(nb)))
 
     if args.site and entries:
         write_index(args.site, entries)
@@ -269,7 +355,7 @@ def main():
     if failed:
         print(f"{len(failed)} of {len(paths)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
-    print(f"all {len(paths)} notebook(s) ran without errors or panics")
+    print(f"all {len(paths)} notebook(s) ran without errors or panics in {time.monotonic() - started_all:.0f}s")
     return 0
 
 
