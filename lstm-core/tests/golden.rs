@@ -332,7 +332,8 @@ fn check_gates_trace<C: Cell>(
 /// under a Dense(1) head with every gradient, and three Adam steps.
 fn single_recurrent<C: Cell>(j: &Value, c: &mut Checker)
 where
-    Recurrent<C>: CallStates,
+    Recurrent<C>: CallStates + Layer,
+    Bidirectional<C>: Layer,
 {
     let cfg = &j["config"];
     let (units, act) = (usize_of(&cfg["units"]), activation(cfg));

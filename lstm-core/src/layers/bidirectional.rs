@@ -73,115 +73,126 @@ impl<C: Cell> Bidirectional<C> {
     }
 }
 
-impl<C: Cell> Layer for Bidirectional<C> {
-    fn class_name(&self) -> &'static str {
-        "Bidirectional"
-    }
-    fn base_name(&self) -> &'static str {
-        "bidirectional"
-    }
-
-    fn config(&self) -> super::LayerConfig {
-        super::LayerConfig::Bidirectional {
-            layer: self.forward_layer.settings(),
-            cell: C::KIND,
-            merge_mode: self.merge_mode,
-        }
-    }
-
-    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
-        if self.forward_layer.returns_state() {
-            return Err(LstmError::config(
-                "Bidirectional layer",
-                format!("a {} without return_state", C::CLASS),
-                "return_state = true",
-            ));
-        }
-        let mut shape = self.forward_layer.build(input_shape, rng)?;
-        self.backward_layer.build(input_shape, rng)?;
-        if self.merge_mode == MergeMode::Concat {
-            *shape.last_mut().expect("the output has units") *= 2;
-        }
-        Ok(shape)
-    }
-
-    fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {
-        let y_forward = self.forward_layer.forward(x, training, rng)?;
-        let y_backward = self.backward_layer.forward(x, training, rng)?;
-        let y_backward = self.flip_time(y_backward);
-        let last = Axis(y_forward.ndim() - 1);
-        let merged = match self.merge_mode {
-            MergeMode::Concat => ndarray::concatenate(last, &[y_forward.view(), y_backward.view()])
-                .expect("same shapes"),
-            MergeMode::Sum => &y_forward + &y_backward,
-            MergeMode::Mul => &y_forward * &y_backward,
-            MergeMode::Ave => (&y_forward + &y_backward) * 0.5,
-        };
-        self.outputs = Some((y_forward, y_backward));
-        Ok(merged)
-    }
-
-    fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>> {
-        let (y_forward, y_backward) = self.outputs.as_ref().ok_or(LstmError::NotReady {
-            what: "Bidirectional backward",
-            needed: "preceded by a forward pass",
-            call: "forward(x, true, rng)",
-        })?;
-        let (g_forward, g_backward) = match self.merge_mode {
-            MergeMode::Concat => {
-                let last = Axis(grad_output.ndim() - 1);
-                let units = y_forward.shape()[last.index()];
-                (
-                    grad_output
-                        .slice_axis(last, Slice::from(..units))
-                        .to_owned(),
-                    grad_output
-                        .slice_axis(last, Slice::from(units..))
-                        .to_owned(),
-                )
+/// `Layer` for each cell kind, concretely, for the reason given at `recurrent_layer!`.
+macro_rules! bidirectional_layer {
+    ($($cell:ty),*) => {$(
+        impl Layer for Bidirectional<$cell> {
+            fn class_name(&self) -> &'static str {
+                "Bidirectional"
             }
-            MergeMode::Sum => (grad_output.clone(), grad_output.clone()),
-            MergeMode::Mul => (grad_output * y_backward, grad_output * y_forward),
-            MergeMode::Ave => (grad_output * 0.5, grad_output * 0.5),
-        };
-        let dx_forward = self.forward_layer.backward(&g_forward)?;
-        let g_backward = self.flip_time(g_backward);
-        let dx_backward = self.backward_layer.backward(&g_backward)?;
-        Ok(dx_forward + dx_backward)
-    }
+            fn base_name(&self) -> &'static str {
+                "bidirectional"
+            }
 
-    fn params(&mut self) -> Vec<Param<'_>> {
-        let mut params = self.forward_layer.params();
-        params.extend(self.backward_layer.params());
-        params
-    }
+            fn config(&self) -> super::LayerConfig {
+                super::LayerConfig::Bidirectional {
+                    layer: self.forward_layer.settings(),
+                    cell: <$cell>::KIND,
+                    merge_mode: self.merge_mode,
+                }
+            }
 
-    fn weights(&self) -> Vec<Weight> {
-        // Keras names the halves after the wrapped layer: forward_lstm, backward_gru, ...
-        let named = |direction: &'static str, weights: Vec<Weight>| {
-            weights.into_iter().map(move |w| Weight {
-                name: format!("{direction}_{}/{}", C::BASE, w.name),
-                value: w.value,
-            })
-        };
-        named("forward", self.forward_layer.weights())
-            .chain(named("backward", self.backward_layer.weights()))
-            .collect()
-    }
+            fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+                if self.forward_layer.returns_state() {
+                    return Err(LstmError::config(
+                        "Bidirectional layer",
+                        format!("a {} without return_state", <$cell>::CLASS),
+                        "return_state = true",
+                    ));
+                }
+                let mut shape = self.forward_layer.build(input_shape, rng)?;
+                self.backward_layer.build(input_shape, rng)?;
+                if self.merge_mode == MergeMode::Concat {
+                    *shape.last_mut().expect("the output has units") *= 2;
+                }
+                Ok(shape)
+            }
 
-    fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()> {
-        check_weight_shapes("Bidirectional", &self.weights(), weights)?;
-        let half = weights.len() / 2;
-        self.forward_layer.set_weights(&weights[..half])?;
-        self.backward_layer.set_weights(&weights[half..])
-    }
+            fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {
+                let y_forward = self.forward_layer.forward(x, training, rng)?;
+                let y_backward = self.backward_layer.forward(x, training, rng)?;
+                let y_backward = self.flip_time(y_backward);
+                let last = Axis(y_forward.ndim() - 1);
+                let merged = match self.merge_mode {
+                    MergeMode::Concat => ndarray::concatenate(last, &[y_forward.view(), y_backward.view()])
+                        .expect("same shapes"),
+                    MergeMode::Sum => &y_forward + &y_backward,
+                    MergeMode::Mul => &y_forward * &y_backward,
+                    MergeMode::Ave => (&y_forward + &y_backward) * 0.5,
+                };
+                self.outputs = Some((y_forward, y_backward));
+                Ok(merged)
+            }
 
-    fn reset_states(&mut self) {
-        self.forward_layer.reset_states();
-        self.backward_layer.reset_states();
-    }
+            fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+                let (y_forward, y_backward) = self.outputs.as_ref().ok_or(LstmError::NotReady {
+                    what: "Bidirectional backward",
+                    needed: "preceded by a forward pass",
+                    call: "forward(x, true, rng)",
+                })?;
+                let (g_forward, g_backward) = match self.merge_mode {
+                    MergeMode::Concat => {
+                        let last = Axis(grad_output.ndim() - 1);
+                        let units = y_forward.shape()[last.index()];
+                        (
+                            grad_output
+                                .slice_axis(last, Slice::from(..units))
+                                .to_owned(),
+                            grad_output
+                                .slice_axis(last, Slice::from(units..))
+                                .to_owned(),
+                        )
+                    }
+                    MergeMode::Sum => (grad_output.clone(), grad_output.clone()),
+                    MergeMode::Mul => (grad_output * y_backward, grad_output * y_forward),
+                    MergeMode::Ave => (grad_output * 0.5, grad_output * 0.5),
+                };
+                let dx_forward = self.forward_layer.backward(&g_forward)?;
+                let g_backward = self.flip_time(g_backward);
+                let dx_backward = self.backward_layer.backward(&g_backward)?;
+                Ok(dx_forward + dx_backward)
+            }
 
-    fn is_stateful(&self) -> bool {
-        self.forward_layer.is_stateful()
-    }
+            fn params(&mut self) -> Vec<Param<'_>> {
+                let mut params = self.forward_layer.params();
+                params.extend(self.backward_layer.params());
+                params
+            }
+
+            fn weights(&self) -> Vec<Weight> {
+                // Keras names the halves after the wrapped layer: forward_lstm, backward_gru, ...
+                let named = |direction: &'static str, weights: Vec<Weight>| {
+                    weights.into_iter().map(move |w| Weight {
+                        name: format!("{direction}_{}/{}", <$cell>::BASE, w.name),
+                        value: w.value,
+                    })
+                };
+                named("forward", self.forward_layer.weights())
+                    .chain(named("backward", self.backward_layer.weights()))
+                    .collect()
+            }
+
+            fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()> {
+                check_weight_shapes("Bidirectional", &self.weights(), weights)?;
+                let half = weights.len() / 2;
+                self.forward_layer.set_weights(&weights[..half])?;
+                self.backward_layer.set_weights(&weights[half..])
+            }
+
+            fn reset_states(&mut self) {
+                self.forward_layer.reset_states();
+                self.backward_layer.reset_states();
+            }
+
+            fn is_stateful(&self) -> bool {
+                self.forward_layer.is_stateful()
+            }
+        }
+    )*};
 }
+
+bidirectional_layer!(
+    super::lstm::LstmCell,
+    super::gru::GruCell,
+    super::simple_rnn::SimpleRnnCell
+);

@@ -408,6 +408,47 @@ impl<C: Cell> Recurrent<C> {
         Ok(())
     }
 
+    /// Checks the input shape and creates the weights: [`Layer::build`].
+    fn build_weights(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+        self.validate()?;
+        let what = format!("{} input", C::CLASS);
+        let [timesteps, features] = *input_shape else {
+            return Err(LstmError::shape(
+                what,
+                "(batch, timesteps, features): a 3-D input",
+                batch_shape(input_shape),
+            ));
+        };
+        if features == 0 || timesteps == 0 {
+            return Err(LstmError::shape(
+                what,
+                "at least one timestep and one feature",
+                format!("(None, {timesteps}, {features})"),
+            ));
+        }
+        let u = self.units;
+        let mut params = ParamSet::default();
+        params.push(
+            "kernel",
+            init::glorot_uniform(features, C::GATES * u, rng).into_dyn(),
+        );
+        params.push(
+            "recurrent_kernel",
+            init::orthogonal(u, C::GATES * u, rng).into_dyn(),
+        );
+        if self.use_bias {
+            params.push("bias", C::initial_bias(u));
+        }
+        self.params = Some(params);
+        self.carried = None;
+        self.cache = None;
+        Ok(if self.return_sequences {
+            vec![timesteps, u]
+        } else {
+            vec![u]
+        })
+    }
+
     /// Runs the layer outside a model, building it on first use (weights from `seed`), from
     /// the given initial states (`[h]` or `[h, c]`), the carried ones if stateful, or zeros.
     /// Returns the output and the final states.
@@ -418,7 +459,7 @@ impl<C: Cell> Recurrent<C> {
     ) -> Result<(ArrayD<f32>, Vec<Array2<f32>>)> {
         let (_, timesteps, features) = x.dim();
         if self.params.is_none() {
-            self.build(&[timesteps, features], &mut init::seeded_rng(self.seed))?;
+            self.build_weights(&[timesteps, features], &mut init::seeded_rng(self.seed))?;
         }
         let mut rng = init::seeded_rng(self.seed);
         let output = self.run(x.view().into_dyn(), initial, false, &mut rng)?;
@@ -736,114 +777,92 @@ impl<C: Cell> Recurrent<C> {
     }
 }
 
-impl<C: Cell> Layer for Recurrent<C> {
-    fn class_name(&self) -> &'static str {
-        C::CLASS
-    }
-    fn base_name(&self) -> &'static str {
-        C::BASE
-    }
+/// `Layer` for each cell kind, written once. Concrete impls, not `impl<C: Cell> Layer for
+/// Recurrent<C>`: a generic impl is compiled in every crate that boxes the layer, with that crate's
+/// build settings (in a notebook: each cell, unoptimised or with debug assertions, which made
+/// fits 4x slower); a concrete one is compiled once, here, optimised.
+macro_rules! recurrent_layer {
+    ($($cell:ty),*) => {$(
+        impl Layer for Recurrent<$cell> {
+            fn class_name(&self) -> &'static str {
+                <$cell>::CLASS
+            }
+            fn base_name(&self) -> &'static str {
+                <$cell>::BASE
+            }
 
-    fn config(&self) -> LayerConfig {
-        match C::KIND {
-            RecurrentKind::Lstm => LayerConfig::Lstm(self.settings()),
-            RecurrentKind::Gru => LayerConfig::Gru(self.settings()),
-            RecurrentKind::SimpleRnn => LayerConfig::SimpleRnn(self.settings()),
+            fn config(&self) -> LayerConfig {
+                match <$cell>::KIND {
+                    RecurrentKind::Lstm => LayerConfig::Lstm(self.settings()),
+                    RecurrentKind::Gru => LayerConfig::Gru(self.settings()),
+                    RecurrentKind::SimpleRnn => LayerConfig::SimpleRnn(self.settings()),
+                }
+            }
+
+            fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+                self.build_weights(input_shape, rng)
+            }
+
+            fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {
+                self.run(x.view(), None, training, rng)
+            }
+
+            fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+                self.backward_through_time(grad_output, true)
+                    .map(|dx| dx.expect("asked for the input gradient"))
+            }
+
+            fn backward_params_only(&mut self, grad_output: &ArrayD<f32>) -> Result<()> {
+                self.backward_through_time(grad_output, false).map(|_| ())
+            }
+
+            fn params(&mut self) -> Vec<Param<'_>> {
+                self.params
+                    .as_mut()
+                    .map(ParamSet::params)
+                    .unwrap_or_default()
+            }
+
+            fn weights(&self) -> Vec<Weight> {
+                self.params
+                    .as_ref()
+                    .map(ParamSet::weights)
+                    .unwrap_or_default()
+            }
+
+            fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()> {
+                let params = self.params.as_mut().ok_or_else(|| not_built(<$cell>::CLASS))?;
+                params.set(<$cell>::CLASS, weights)
+            }
+
+            fn param_count(&self) -> usize {
+                self.params.as_ref().map_or(0, ParamSet::count)
+            }
+
+            fn reset_states(&mut self) {
+                self.carried = None;
+            }
+
+            fn is_stateful(&self) -> bool {
+                self.stateful
+            }
+
+            fn returns_state(&self) -> bool {
+                self.return_state
+            }
+
+            fn as_lstm(&self) -> Option<&super::Lstm> {
+                (self as &dyn std::any::Any).downcast_ref()
+            }
         }
-    }
-
-    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
-        self.validate()?;
-        let what = format!("{} input", C::CLASS);
-        let [timesteps, features] = *input_shape else {
-            return Err(LstmError::shape(
-                what,
-                "(batch, timesteps, features): a 3-D input",
-                batch_shape(input_shape),
-            ));
-        };
-        if features == 0 || timesteps == 0 {
-            return Err(LstmError::shape(
-                what,
-                "at least one timestep and one feature",
-                format!("(None, {timesteps}, {features})"),
-            ));
-        }
-        let u = self.units;
-        let mut params = ParamSet::default();
-        params.push(
-            "kernel",
-            init::glorot_uniform(features, C::GATES * u, rng).into_dyn(),
-        );
-        params.push(
-            "recurrent_kernel",
-            init::orthogonal(u, C::GATES * u, rng).into_dyn(),
-        );
-        if self.use_bias {
-            params.push("bias", C::initial_bias(u));
-        }
-        self.params = Some(params);
-        self.carried = None;
-        self.cache = None;
-        Ok(if self.return_sequences {
-            vec![timesteps, u]
-        } else {
-            vec![u]
-        })
-    }
-
-    fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {
-        self.run(x.view(), None, training, rng)
-    }
-
-    fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>> {
-        self.backward_through_time(grad_output, true)
-            .map(|dx| dx.expect("asked for the input gradient"))
-    }
-
-    fn backward_params_only(&mut self, grad_output: &ArrayD<f32>) -> Result<()> {
-        self.backward_through_time(grad_output, false).map(|_| ())
-    }
-
-    fn params(&mut self) -> Vec<Param<'_>> {
-        self.params
-            .as_mut()
-            .map(ParamSet::params)
-            .unwrap_or_default()
-    }
-
-    fn weights(&self) -> Vec<Weight> {
-        self.params
-            .as_ref()
-            .map(ParamSet::weights)
-            .unwrap_or_default()
-    }
-
-    fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()> {
-        let params = self.params.as_mut().ok_or_else(|| not_built(C::CLASS))?;
-        params.set(C::CLASS, weights)
-    }
-
-    fn param_count(&self) -> usize {
-        self.params.as_ref().map_or(0, ParamSet::count)
-    }
-
-    fn reset_states(&mut self) {
-        self.carried = None;
-    }
-
-    fn is_stateful(&self) -> bool {
-        self.stateful
-    }
-
-    fn returns_state(&self) -> bool {
-        self.return_state
-    }
-
-    fn as_lstm(&self) -> Option<&super::Lstm> {
-        (self as &dyn std::any::Any).downcast_ref()
-    }
+    )*};
 }
+
+recurrent_layer!(
+    super::lstm::LstmCell,
+    super::gru::GruCell,
+    super::simple_rnn::SimpleRnnCell
+);
 
 /// What [`Gru::call`](crate::Gru::call) and [`SimpleRnn::call`](crate::SimpleRnn::call) return:
 /// the output (`[B, T, u]` with `return_sequences`, else `[B, u]`) and the final `h` (`[B, u]`).

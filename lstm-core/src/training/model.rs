@@ -808,9 +808,14 @@ impl Sequential {
         D1: Dimension,
         D2: Dimension,
     {
+        self.fit_dyn(to_dyn(x), to_dyn(y), config)
+    }
+
+    /// `fit` without type parameters: compiled once, in this crate, with its build settings. (A
+    /// generic body is compiled in the caller's crate: in a notebook, every cell that calls it.)
+    fn fit_dyn(&mut self, x: ArrayD<f32>, y: ArrayD<f32>, config: &FitConfig) -> Result<History> {
         config.validate()?;
         let loss_fn = self.compiled()?.loss;
-        let (x, y) = (to_dyn(x), to_dyn(y));
         let y = self.prepare("fit", &x, &y, loss_fn)?;
         let n = x.shape()[0];
 
