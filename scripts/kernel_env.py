@@ -16,8 +16,15 @@ import json
 import sys
 from pathlib import Path
 
-CARGO_CONFIG = """# Written by scripts/kernel_env.py: how evcxr builds the notebooks' dependencies.
+CARGO_CONFIG = """# Written by scripts/kernel_env.py: how evcxr builds the notebooks.
+# A cell's own code unoptimised: it compiles faster, and the work it calls (fit, predict) is
+# compiled in lstm-core, below.
+[profile.dev]
+opt-level = 0
+
+# Dependencies, lstm-core included: optimised, without debug assertions or overflow checks.
 [profile.dev.package."*"]
+opt-level = 2
 debug-assertions = false
 overflow-checks = false
 

@@ -15,13 +15,13 @@ import copy
 import html
 import json
 import os
-import queue
+import threading
 import re
 import shutil
 import sys
 import time
+import collections
 import concurrent.futures
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -183,6 +183,12 @@ def kernel_names(jobs):
     return names, Path(build), [Path(f"{build}-{k}") for k in range(2, jobs + 1)]
 
 
+def uses_polars(path):
+    """Whether a notebook turns on lstm-core's `polars` feature (in its `:dep` line)."""
+    nb = nbformat.read(path, as_version=4)
+    return any(c.cell_type == "code" and ":dep" in c.source and "polars" in c.source for c in nb.cells)
+
+
 def is_warm(build):
     """Whether an evcxr build folder holds compiled dependencies."""
     return (build / "target").is_dir()
@@ -299,55 +305,66 @@ def main():
 
     started_all = time.monotonic()
     names, first_build, other_builds = kernel_names(max(1, min(args.jobs, len(paths))))
-    free = queue.Queue()
-    for name in names:
-        free.put(name)
 
-    def run(path):
-        name = free.get()
-        try:
-            started = time.monotonic()
-            nb, problems = execute(path, args.timeout, name)
-            return nb, problems, time.monotonic() - started
-        finally:
-            free.put(name)
-
-    def finished(result):
-        future = concurrent.futures.Future()
-        future.set_result(result)
-        return future
+    def run(path, name):
+        started = time.monotonic()
+        nb, problems = execute(path, args.timeout, name)
+        return nb, problems, time.monotonic() - started
 
     paths = [path.resolve() for path in paths]
-    runs = []
+    futures = {path: concurrent.futures.Future() for path in paths}
+    queue = collections.deque(paths)
     if other_builds and not all(is_warm(b) for b in other_builds):
         # Cold: the first notebook compiles the dependencies alone, then the others copy them.
         print(f"executing {paths[0].name} alone: it compiles the dependencies for every kernel", flush=True)
-        runs.append((paths[0], finished(run(paths[0]))))
+        futures[paths[0]].set_result(run(queue.popleft(), names[0]))
         copy_build(first_build, other_builds)
+    # A notebook with polars always runs on the first kernel: polars then compiles (for minutes)
+    # in one build folder only.
+    pinned = [path for path in queue if len(names) > 1 and uses_polars(path)]
+    for path in pinned:
+        queue.remove(path)
+    lock = threading.Lock()
+
+    def worker(name, own):
+        while True:
+            if own:
+                path = own.pop(0)
+            else:
+                with lock:
+                    if not queue:
+                        return
+                    path = queue.popleft()
+            try:
+                futures[path].set_result(run(path, name))
+            except BaseException as error:  # reported in the main thread
+                futures[path].set_exception(error)
+
     if len(names) > 1:
-        print(f"executing {len(paths) - len(runs)} notebooks, {len(names)} at a time", flush=True)
+        print(f"executing {len(queue) + len(pinned)} notebooks, {len(names)} at a time", flush=True)
+    workers = [threading.Thread(target=worker, args=(name, pinned if k == 0 else []), daemon=True) for k, name in enumerate(names)]
+    for thread in workers:
+        thread.start()
     failed, entries = [], []
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        runs += [(path, pool.submit(run, path)) for path in paths[len(runs):]]
-        for path, future in runs:  # reported in reading order, whatever finishes first
-            nb, problems, seconds = future.result()
-            print(f"== {path.name}", flush=True)
-            if problems:
-                failed.append(path.name)
-                print(f"!! {path.name} FAILED after {seconds:.0f}s", flush=True)
-                for number, source, message in problems:
-                    where = f"{path.name}, code cell {number} (the run stopped there)" if number else f"{path.name}: kernel"
-                    print(f"--- {where}:", file=sys.stderr)
-                    if source:
-                        print("    " + "\n    ".join(source.splitlines()[:8]), file=sys.stderr)
-                    print(message, file=sys.stderr, flush=True)
-                continue
-            print(f"   ok in {seconds:.0f}s", flush=True)
-            if args.write:
-                nbformat.write(with_timings(nb, keep=False), path)
-            if args.site:
-                shown = with_timings(nb, keep=True)
-                entries.append((export_html(shown, path, args.site), title_of(nb, path.stem), summary_of(nb), main_figure(nb)))
+    for path in paths:  # reported in reading order, whatever finishes first
+        nb, problems, seconds = futures[path].result()
+        print(f"== {path.name}", flush=True)
+        if problems:
+            failed.append(path.name)
+            print(f"!! {path.name} FAILED after {seconds:.0f}s", flush=True)
+            for number, source, message in problems:
+                where = f"{path.name}, code cell {number} (the run stopped there)" if number else f"{path.name}: kernel"
+                print(f"--- {where}:", file=sys.stderr)
+                if source:
+                    print("    " + "\n    ".join(source.splitlines()[:8]), file=sys.stderr)
+                print(message, file=sys.stderr, flush=True)
+            continue
+        print(f"   ok in {seconds:.0f}s", flush=True)
+        if args.write:
+            nbformat.write(with_timings(nb, keep=False), path)
+        if args.site:
+            shown = with_timings(nb, keep=True)
+            entries.append((export_html(shown, path, args.site), title_of(nb, path.stem), summary_of(nb), main_figure(nb)))
 
     if args.site and entries:
         write_index(args.site, entries)
