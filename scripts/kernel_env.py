@@ -5,10 +5,11 @@ lstm-core the same way:
 
 * EVCXR_TMPDIR: evcxr's build folder under target/, so compiled dependencies are reused;
 * the build settings in target/evcxr/.cargo/config.toml (written here) apply to that folder:
-  dependencies (lstm-core included) without debug assertions or overflow checks, and no
+  dependencies (lstm-core included) at opt-level 3 without debug assertions or overflow checks,
+  a cell's own code unoptimised (it compiles faster; fit and predict run in lstm-core), and no
   incremental compilation (which splits lstm-core into hundreds of code units and costs
-  inlining); evcxr's opt-level 2 stays. evcxr's defaults (debug assertions, overflow checks,
-  incremental) made the notebooks' fits 3-5x slower than the same fits in the benchmark.
+  inlining). evcxr's defaults (opt-level 2 with debug assertions, overflow checks and
+  incremental for everything) made the notebooks' fits 3-5x slower than the benchmark's.
 
 Usage: kernel_env.py KERNEL_JSON EVCXR_ROOT
 """
@@ -16,18 +17,29 @@ import json
 import sys
 from pathlib import Path
 
+# polars only reads small CSV files here; its crates build at level 1 (notebook 06 cold took
+# 592 s with them at level 3, 395 s at level 1, on two cores).
+POLARS_CRATES = """
+polars polars-arrow polars-async polars-buffer polars-compute polars-config polars-core
+polars-dtype polars-error polars-io polars-ops polars-row polars-schema polars-time polars-utils
+""".split()
+
 CARGO_CONFIG = """# Written by scripts/kernel_env.py: how evcxr builds the notebooks.
 # A cell's own code unoptimised: it compiles faster, and the work it calls (fit, predict) is
 # compiled in lstm-core, below.
 [profile.dev]
 opt-level = 0
 
-# Dependencies, lstm-core included: optimised, without debug assertions or overflow checks.
+# Dependencies, lstm-core included: optimised as in `cargo build --release` (level 3: at level 2
+# the tiny fits ran 1.45x slower than the benchmark's), without debug assertions or overflow checks.
 [profile.dev.package."*"]
-opt-level = 2
+opt-level = 3
 debug-assertions = false
 overflow-checks = false
 
+""" + "".join(
+    f'\n[profile.dev.package.{name}]\nopt-level = 1\n' for name in POLARS_CRATES
+) + """
 [build]
 incremental = false
 """
