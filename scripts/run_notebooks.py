@@ -300,6 +300,10 @@ def main():
     if not paths:
         print("no notebooks found", file=sys.stderr)
         return 1
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        print(f"no such notebook: {', '.join(missing)}", file=sys.stderr)
+        return 1
     if args.site:
         args.site.mkdir(parents=True, exist_ok=True)
 
@@ -347,7 +351,10 @@ def main():
         thread.start()
     failed, entries = [], []
     for path in paths:  # reported in reading order, whatever finishes first
-        nb, problems, seconds = futures[path].result()
+        try:
+            nb, problems, seconds = futures[path].result()
+        except Exception as error:  # the kernel could not start or died: a failure like any other
+            nb, problems, seconds = None, [(None, "", f"{type(error).__name__}: {error}")], 0.0
         print(f"== {path.name}", flush=True)
         if problems:
             failed.append(path.name)
