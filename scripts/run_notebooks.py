@@ -11,20 +11,22 @@ copy of the registered `rust` kernelspec with a build folder of its own (`<folde
 under target/evcxr/jupyter/ and visible to this runner only.
 """
 import argparse
+import collections
+import concurrent.futures
 import copy
 import html
 import json
 import os
-import threading
+import queue
 import re
 import shutil
 import sys
+import threading
 import time
-import collections
-import concurrent.futures
 from pathlib import Path
 
 import nbformat
+from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
@@ -130,6 +132,10 @@ def main_figure(nb):
     return ""
 
 
+# How long a cell's late output may trail its reply (evcxr passes lines on after 1 ms of quiet).
+LATE_OUTPUT_SECONDS = 0.05
+
+
 class StopAtFirstProblem(Exception):
     """Raised after the first cell with a problem, so that later cells do not run."""
 
@@ -140,9 +146,24 @@ class FailFastClient(NotebookClient):
     code_number = 0
     problems = ()
 
+    async def collect_late_output(self, cell):
+        """evcxr forwards a cell's stdout and stderr from a thread of its own, so a line (the
+        message of an error returned with `?`) can arrive after the cell's reply, when nbclient
+        no longer listens: it was dropped, and the error passed unseen in about one run of four.
+        No other request is in flight, so what arrives now is this cell's."""
+        while True:
+            try:
+                message = await ensure_async(self.kc.iopub_channel.get_msg(timeout=LATE_OUTPUT_SECONDS))
+            except queue.Empty:
+                return
+            if message["msg_type"] == "stream":
+                content = message["content"]
+                cell.outputs.append(nbformat.v4.new_output("stream", name=content["name"], text=content["text"]))
+
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         if cell.cell_type == "code":
+            await self.collect_late_output(cell)
             self.code_number += 1
             problems = list(problems_of_cell(self.code_number, cell))
             if problems:
@@ -164,9 +185,9 @@ def kernel_names(jobs):
     if not build:
         return ["rust"] * jobs, None, []  # every kernel builds in a fresh temporary folder of its own
     extra = ROOT / "target" / "evcxr" / "jupyter"
-    names = ["rust"]
+    names, other_builds = ["rust"], []
     for k in range(2, jobs + 1):
-        name = f"rust-runner-{k}"
+        name, other_build = f"rust-runner-{k}", Path(f"{build}-{k}")
         folder = extra / "kernels" / name
         folder.mkdir(parents=True, exist_ok=True)
         copy_spec = {
@@ -174,13 +195,14 @@ def kernel_names(jobs):
             "display_name": f"Rust (runner {k})",
             "language": spec.language,
             "interrupt_mode": spec.interrupt_mode,
-            "env": {**spec.env, "EVCXR_TMPDIR": f"{build}-{k}"},
+            "env": {**spec.env, "EVCXR_TMPDIR": str(other_build)},
         }
         (folder / "kernel.json").write_text(json.dumps(copy_spec, indent=2) + "\n")
-        Path(f"{build}-{k}").mkdir(parents=True, exist_ok=True)
+        other_build.mkdir(parents=True, exist_ok=True)
         names.append(name)
+        other_builds.append(other_build)
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(extra), os.environ.get("JUPYTER_PATH", "")) if p)
-    return names, Path(build), [Path(f"{build}-{k}") for k in range(2, jobs + 1)]
+    return names, Path(build), other_builds
 
 
 def uses_polars(path):
