@@ -6,7 +6,9 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use lstm_core::init::seeded_rng;
 use lstm_core::layers::Layer;
-use lstm_core::ndarray::{Array1, Array3, ArrayD};
+use lstm_core::math::packed::{PackedMatrix, Simd};
+use lstm_core::ndarray::linalg::general_mat_mul;
+use lstm_core::ndarray::{Array1, Array2, Array3, ArrayD};
 use lstm_core::{Adam, Dense, Loss, Lstm, Sequential};
 
 const TIMESTEPS: usize = 30;
@@ -77,5 +79,42 @@ fn train_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, lstm_step, train_step);
+/// One step's recurrent products at batch 32: `h·U` (`[32, H]·[H, 4H]`) and `dz·Uᵀ`
+/// (`[32, 4H]·[4H, H]`), by `general_mat_mul` (packs U on every call) and by the packed kernels.
+fn step_product(c: &mut Criterion) {
+    let mut group = c.benchmark_group("step_product");
+    for hidden in [50usize, 128, 512] {
+        let u = Array2::from_shape_fn((hidden, 4 * hidden), |(i, j)| {
+            ((i * 7 + j) % 13) as f32 * 0.01
+        });
+        let h = Array2::from_shape_fn((BATCH, hidden), |(i, j)| ((i + j * 3) % 11) as f32 * 0.1);
+        let dz = Array2::from_shape_fn((BATCH, 4 * hidden), |(i, j)| ((i + j) % 5) as f32 * 0.1);
+        let mut z = Array2::<f32>::zeros((BATCH, 4 * hidden));
+        let mut dh = Array2::<f32>::zeros((BATCH, hidden));
+        group.throughput(Throughput::Elements(
+            (2 * BATCH * hidden * 4 * hidden) as u64,
+        ));
+        group.bench_function(BenchmarkId::new("h_U/general_mat_mul", hidden), |b| {
+            b.iter(|| general_mat_mul(1.0, &h, &u, 1.0, &mut z))
+        });
+        group.bench_function(BenchmarkId::new("dz_Ut/general_mat_mul", hidden), |b| {
+            b.iter(|| general_mat_mul(1.0, &dz, &u.t(), 0.0, &mut dh))
+        });
+        let packed = PackedMatrix::new(u.view());
+        let packed_t = PackedMatrix::new(u.t());
+        for simd in Simd::available() {
+            group.bench_function(
+                BenchmarkId::new(format!("h_U/packed_{simd:?}"), hidden),
+                |b| b.iter(|| packed.multiply_with(simd, h.view(), z.view_mut(), true)),
+            );
+            group.bench_function(
+                BenchmarkId::new(format!("dz_Ut/packed_{simd:?}"), hidden),
+                |b| b.iter(|| packed_t.multiply_with(simd, dz.view(), dh.view_mut(), false)),
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, lstm_step, train_step, step_product);
 criterion_main!(benches);

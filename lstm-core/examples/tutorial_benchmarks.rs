@@ -6,13 +6,18 @@
 //! same permutation every epoch. Reshuffling each epoch is a different (noisier) regime, and
 //! raised the one-hot text model's final loss from about 0.07 to about 0.13 over three seeds.
 //!
-//! `cargo run --release -p lstm-core --example tutorial_benchmarks [-- --json FILE] [--only NAME]`
+//! `cargo run --release -p lstm-core --example tutorial_benchmarks [-- --json FILE] [--only NAME]
+//! [--export-data DIR]`
+//!
+//! `--export-data DIR` also writes each workload's inputs and targets (`DIR/<name>_x.npy`,
+//! `DIR/<name>_y.npy`) and settings (`DIR/workloads.json`), so that `scripts/bench_peers.py`
+//! trains PyTorch and Keras on the same data (`make bench-peers`).
 
 use std::time::Instant;
 
+use lstm_core::math::helper::mat_mul;
 use lstm_core::prelude::*;
 use lstm_core::text::{self, Encoding, Vocabulary};
-use ndarray::linalg::general_mat_mul;
 use serde_json::{Value, json};
 
 fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
@@ -97,7 +102,46 @@ fn forecasting_workload(
     )
 }
 
-fn workloads(wanted: impl Fn(&str) -> bool) -> lstm_core::Result<Vec<Value>> {
+/// Where `--export-data` writes the workloads' data, and what it has written so far.
+struct Export {
+    dir: Option<std::path::PathBuf>,
+    specs: Vec<Value>,
+}
+
+impl Export {
+    /// Writes `x` and `y` as `.npy` beside a description of the fit (`spec`).
+    fn add<D1: ndarray::Dimension, D2: ndarray::Dimension>(
+        &mut self,
+        name: &str,
+        x: &ndarray::Array<f32, D1>,
+        y: &ndarray::Array<f32, D2>,
+        spec: Value,
+    ) -> lstm_core::Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let io = |path: &std::path::Path, message: String| LstmError::Io {
+            path: path.display().to_string(),
+            message,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e.to_string()))?;
+        for (suffix, array) in [("x", x.view().into_dyn()), ("y", y.view().into_dyn())] {
+            let path = dir.join(format!("{name}_{suffix}.npy"));
+            ndarray_npy::write_npy(&path, &array).map_err(|e| io(&path, e.to_string()))?;
+        }
+        let mut spec = spec;
+        spec["name"] = json!(name);
+        self.specs.push(spec);
+        let path = dir.join("workloads.json");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&self.specs).expect("json"),
+        )
+        .map_err(|e| io(&path, e.to_string()))
+    }
+}
+
+fn workloads(wanted: impl Fn(&str) -> bool, export: &mut Export) -> lstm_core::Result<Vec<Value>> {
     let mut out = vec![];
     if wanted("sum") {
         // a. sum of the first two: LSTM(5), 1000 samples, 50 epochs, batch 16, validation_split 0.2.
@@ -105,6 +149,7 @@ fn workloads(wanted: impl Fn(&str) -> bool) -> lstm_core::Result<Vec<Value>> {
         let (mut sx, mut sy) = (MinMaxScaler::new(), MinMaxScaler::new());
         let x = data::to_sequences(&sx.fit_transform(&x)?, 1)?;
         let y = sy.fit_transform(&y)?;
+        export.add("sum", &x, &y, json!({"units": 5, "activation": "tanh", "epochs": 50, "batch_size": 16, "validation_split": 0.2, "loss": "mse"}))?;
         out.push(median_of_runs(|| {
         let mut m = regression(3, 5, Activation::Tanh, 42)?;
         let (h, s) = time(|| {
@@ -125,6 +170,7 @@ fn workloads(wanted: impl Fn(&str) -> bool) -> lstm_core::Result<Vec<Value>> {
     if wanted("next") {
         // b. next number: LSTM(30), 4 samples, 500 epochs.
         let (x, y) = data::next_number();
+        export.add("next", &x, &y, json!({"units": 30, "activation": "tanh", "epochs": 500, "batch_size": 32, "validation_split": 0.0, "loss": "mse"}))?;
         out.push(median_of_runs(|| {
         let mut m = regression(3, 30, Activation::Tanh, 42)?;
         let (h, s) = time(|| m.fit(&x, &y, &FitConfig::new().epochs(500).reshuffle_each_epoch(false).verbose(0)));
@@ -138,6 +184,7 @@ fn workloads(wanted: impl Fn(&str) -> bool) -> lstm_core::Result<Vec<Value>> {
         let (_, series) = data::noisy_sine(200, 42);
         let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 10)?;
         let split = data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, 42)?;
+        export.add("sine", &split.x_train, &split.y_train, json!({"units": 50, "activation": "relu", "epochs": 50, "batch_size": 32, "validation_split": 0.1, "loss": "mse"}))?;
         out.push(median_of_runs(|| {
             forecasting_workload("sine", 10, &split, 8.1, 0.0169)
         })?);
@@ -147,6 +194,7 @@ fn workloads(wanted: impl Fn(&str) -> bool) -> lstm_core::Result<Vec<Value>> {
         let temps = data::synthetic_temperature(730, 42);
         let (x, y) = data::prepare_data(temps.as_slice().expect("contiguous"), 30)?;
         let split = data::chronological_split(&data::to_sequences(&x, 1)?, &y, 0.8)?;
+        export.add("weather", &split.x_train, &split.y_train, json!({"units": 50, "activation": "relu", "epochs": 50, "batch_size": 32, "validation_split": 0.1, "loss": "mse"}))?;
         out.push(median_of_runs(|| {
             forecasting_workload("weather", 30, &split, 14.5, 4.268)
         })?);
@@ -156,6 +204,7 @@ fn workloads(wanted: impl Fn(&str) -> bool) -> lstm_core::Result<Vec<Value>> {
         let sentence = "Hello, world! This is a simple example of text generation using LSTM.";
         let vocab = Vocabulary::from_text(sentence)?;
         let d = text::sequences(sentence, &vocab, 10, Encoding::OneHot)?;
+        export.add("textgen", &d.x, &d.y_one_hot, json!({"units": 128, "activation": "tanh", "epochs": 100, "batch_size": 32, "validation_split": 0.0, "loss": "categorical_crossentropy"}))?;
         out.push(median_of_runs(|| {
         let mut m = Sequential::with_seed(&[10, vocab.len()], 42);
         m.add(Lstm::new(128))?;
@@ -203,15 +252,17 @@ fn throughput() -> lstm_core::Result<Vec<Value>> {
     Ok(rows)
 }
 
-/// The f32 matrix-product rate of the kernel the engine uses (ndarray's `general_mat_mul`).
+/// The f32 matrix-product rate of the kernel the engine uses (matrixmultiply through
+/// `math::helper::mat_mul`, both cores).
 fn sgemm_peak_gflops() -> f64 {
     let n = 1024;
     let a = Array2::from_shape_fn((n, n), |(i, j)| ((i * 3 + j) % 7) as f32 * 0.1);
     let b = Array2::from_shape_fn((n, n), |(i, j)| ((i + j * 5) % 11) as f32 * 0.1);
     let mut c = Array2::<f32>::zeros((n, n));
-    general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+    let product = |c: &mut Array2<f32>| mat_mul(&a.view(), &b.view(), 0.0, &mut c.view_mut());
+    product(&mut c);
     let mut times = (0..9)
-        .map(|_| time(|| general_mat_mul(1.0, &a, &b, 0.0, &mut c)).1)
+        .map(|_| time(|| product(&mut c)).1)
         .collect::<Vec<_>>();
     times.sort_by(f64::total_cmp);
     2.0 * (n as f64).powi(3) / times[times.len() / 2] / 1e9
@@ -231,7 +282,15 @@ fn main() -> lstm_core::Result<()> {
         .and_then(|k| args.get(k + 1))
         .cloned();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
-    let workloads = workloads(wanted)?;
+    let mut export = Export {
+        dir: args
+            .iter()
+            .position(|a| a == "--export-data")
+            .and_then(|k| args.get(k + 1))
+            .map(std::path::PathBuf::from),
+        specs: vec![],
+    };
+    let workloads = workloads(wanted, &mut export)?;
     let throughput = if wanted("throughput") {
         throughput()?
     } else {

@@ -45,7 +45,7 @@ impl Cell for GruCell {
                 Some(bias) => s.work.assign(&bias),
                 None => s.work.fill(0.0),
             }
-            add_product(&mut s.work, s.h.index_axis(Axis(0), t), recurrence.kernel);
+            add_product(&mut s.work, s.h.index_axis(Axis(0), t), recurrence);
             let (h_before, mut h_after) = s.h.view_mut().split_at(Axis(0), t + 1);
             gru::step_in_place(
                 s.gates.index_axis_mut(Axis(0), t),
@@ -81,7 +81,7 @@ impl Cell for GruCell {
             if t > 0 {
                 // dh_{t-1} = dh·z (already in dh) + d_rec·Uᵀ
                 let d_rec = g.d_rec.index_axis(Axis(0), t);
-                product_transposed(&mut g.dh, d_rec, recurrence.kernel, 1.0);
+                product_transposed(&mut g.dh, d_rec, recurrence, 1.0);
             }
         }
     }

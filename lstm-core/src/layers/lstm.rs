@@ -43,7 +43,7 @@ impl Cell for LstmCell {
         for t in 0..s.gates.len_of(Axis(0)) {
             let mut z_t = s.gates.index_axis_mut(Axis(0), t);
             // z_t += h_{t-1}·U
-            add_product(&mut z_t, s.h.index_axis(Axis(0), t), recurrence.kernel);
+            add_product(&mut z_t, s.h.index_axis(Axis(0), t), recurrence);
             let (c_before, mut c_after) = s.c.view_mut().split_at(Axis(0), t + 1);
             let (_, mut h_after) = s.h.view_mut().split_at(Axis(0), t + 1);
             cell::step_in_place(
@@ -82,7 +82,7 @@ impl Cell for LstmCell {
             if t > 0 {
                 // dh_{t-1} = dz_t·Uᵀ
                 let dz = g.d_in.index_axis(Axis(0), t);
-                product_transposed(&mut g.dh, dz, recurrence.kernel, 0.0);
+                product_transposed(&mut g.dh, dz, recurrence, 0.0);
             }
         }
     }

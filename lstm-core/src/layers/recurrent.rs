@@ -7,7 +7,6 @@
 
 use std::marker::PhantomData;
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{
     Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2, ArrayViewMut3, Axis,
     Ix3, s,
@@ -19,7 +18,9 @@ use super::{Layer, LayerConfig, Param, RecurrentConfig, Weight, not_built};
 use crate::check::{batch_shape, ensure_finite, fmt_shape};
 use crate::error::{LstmError, Result};
 use crate::math::activation::Activation;
+use crate::math::helper;
 use crate::math::init::{self, Rng};
+use crate::math::packed::PackedMatrix;
 
 pub use machinery::Cell;
 
@@ -111,6 +112,55 @@ pub(crate) mod machinery {
         pub kernel: ArrayView2<'a, f32>,
         /// Row 1 of GRU's bias `[G·u]`; `None` without bias (zeros) and for the other cells.
         pub bias: Option<ndarray::ArrayView1<'a, f32>>,
+        /// `U` packed (forward) or `Uᵀ` packed (backward) when the step products are large
+        /// enough for the SIMD kernel; `None` for the direct loop.
+        pub packed: Option<&'a PackedMatrix>,
+    }
+
+    impl Steps<'_> {
+        /// Rows `..at` and `at..` of the batch: independent through time.
+        pub fn split_batch(self, at: usize) -> (Self, Self) {
+            let (gates, gates_rest) = self.gates.split_at(Axis(1), at);
+            let (h, h_rest) = self.h.split_at(Axis(1), at);
+            let (c, c_rest) = self.c.split_at(Axis(1), at);
+            let (aux, aux_rest) = self.aux.split_at(Axis(1), at);
+            let (work, work_rest) = self.work.split_at(Axis(0), at);
+            (
+                Steps {
+                    gates,
+                    h,
+                    c,
+                    aux,
+                    work,
+                },
+                Steps {
+                    gates: gates_rest,
+                    h: h_rest,
+                    c: c_rest,
+                    aux: aux_rest,
+                    work: work_rest,
+                },
+            )
+        }
+    }
+
+    impl StepsRef<'_> {
+        /// Rows `..at` and `at..` of the batch.
+        pub fn split_batch(self, at: usize) -> (Self, Self) {
+            let (gates, gates_rest) = self.gates.split_at(Axis(1), at);
+            let (h, h_rest) = self.h.split_at(Axis(1), at);
+            let (c, c_rest) = self.c.split_at(Axis(1), at);
+            let (aux, aux_rest) = self.aux.split_at(Axis(1), at);
+            (
+                StepsRef { gates, h, c, aux },
+                StepsRef {
+                    gates: gates_rest,
+                    h: h_rest,
+                    c: c_rest,
+                    aux: aux_rest,
+                },
+            )
+        }
     }
 
     /// Backward outputs and work buffers.
@@ -125,21 +175,74 @@ pub(crate) mod machinery {
         /// `[B, u]`: the gradient reaching `c` (LSTM).
         pub dc: ArrayViewMut2<'a, f32>,
     }
+
+    impl StepGrads<'_> {
+        /// Rows `..at` and `at..` of the batch.
+        pub fn split_batch(self, at: usize) -> (Self, Self) {
+            let (d_in, d_in_rest) = self.d_in.split_at(Axis(1), at);
+            let (d_rec, d_rec_rest) = self.d_rec.split_at(Axis(1), at);
+            let (dh, dh_rest) = self.dh.split_at(Axis(0), at);
+            let (dc, dc_rest) = self.dc.split_at(Axis(0), at);
+            (
+                StepGrads {
+                    d_in,
+                    d_rec,
+                    dh,
+                    dc,
+                },
+                StepGrads {
+                    d_in: d_in_rest,
+                    d_rec: d_rec_rest,
+                    dh: dh_rest,
+                    dc: dc_rest,
+                },
+            )
+        }
+    }
 }
 
 use machinery::{Recurrence, StepGrads, Steps, StepsRef};
 
-/// Products below this many multiply-adds cost more to pack for the SIMD kernel than to compute.
+/// Step products below this many multiply-adds run as a direct loop: packing would cost more.
 pub(crate) const DIRECT_PRODUCT_BELOW: usize = 4096;
 
-/// `z += h·U` (`h: [B, u]`, `U: [u, G·u]`). Large products run as `zᵀ += Uᵀ·hᵀ`: the long side
-/// (G·u) is then the one the matrix kernel splits across threads.
-pub(crate) fn add_product(z: &mut ArrayViewMut2<f32>, h: ArrayView2<f32>, u: ArrayView2<f32>) {
-    let (batch, units) = h.dim();
-    if batch * units * u.ncols() >= DIRECT_PRODUCT_BELOW {
-        general_mat_mul(1.0, &u.t(), &h.t(), 1.0, &mut z.view_mut().reversed_axes());
+/// A pass splits its batch between two cores when it has at least this many recurrent
+/// multiply-adds (batch · steps · u · G·u): below it, the hand-over costs more than it saves.
+const SPLIT_BATCH_FROM: usize = 1 << 20;
+
+/// Rows per half, at least: fewer leave the SIMD kernel's tiles mostly empty.
+const MIN_ROWS_PER_PART: usize = 4;
+
+/// Whether a pass over `batch` rows splits them between two cores.
+fn split_batch(batch: usize, timesteps: usize, units: usize, width: usize) -> bool {
+    batch >= 2 * MIN_ROWS_PER_PART && batch * timesteps * units * width >= SPLIT_BATCH_FROM
+}
+
+/// Runs `work` on the rows, or on two halves at once (see [`helper`]) if `split`. Rows of a
+/// batch are independent through time and each row's arithmetic is the same in any half, so
+/// the result does not depend on the split.
+fn in_halves<T: Send>(
+    rows: T,
+    batch: usize,
+    split: bool,
+    split_at: impl FnOnce(T, usize) -> (T, T),
+    work: &(impl Fn(T) + Sync),
+) {
+    if !split {
+        work(rows);
         return;
     }
+    let (first, second) = split_at(rows, batch / 2);
+    helper::join(|| work(first), || work(second));
+}
+
+/// `z += h·U` (`h: [B, u]`, `U: [u, G·u]`).
+pub(crate) fn add_product(z: &mut ArrayViewMut2<f32>, h: ArrayView2<f32>, rec: &Recurrence) {
+    if let Some(packed) = rec.packed {
+        packed.multiply(h, z.view_mut(), true);
+        return;
+    }
+    let u = rec.kernel;
     for (mut z_row, h_row) in z.rows_mut().into_iter().zip(h.rows()) {
         for (&h_p, u_row) in h_row.iter().zip(u.rows()) {
             z_row.scaled_add(h_p, &u_row);
@@ -147,18 +250,19 @@ pub(crate) fn add_product(z: &mut ArrayViewMut2<f32>, h: ArrayView2<f32>, u: Arr
     }
 }
 
-/// `dh = beta·dh + dz·Uᵀ` (`dz: [B, G·u]`, `U: [u, G·u]`), large products as `dhᵀ = U·dzᵀ`.
+/// `dh = dz·Uᵀ` (`beta` 0) or `dh += dz·Uᵀ` (`beta` 1), with `dz: [B, G·u]`, `U: [u, G·u]`.
 pub(crate) fn product_transposed(
     dh: &mut ArrayViewMut2<f32>,
     dz: ArrayView2<f32>,
-    u: ArrayView2<f32>,
+    rec: &Recurrence,
     beta: f32,
 ) {
-    let (batch, width) = dz.dim();
-    if batch * width * u.nrows() >= DIRECT_PRODUCT_BELOW {
-        general_mat_mul(1.0, &u, &dz.t(), beta, &mut dh.view_mut().reversed_axes());
+    debug_assert!(beta == 0.0 || beta == 1.0);
+    if let Some(packed_t) = rec.packed {
+        packed_t.multiply(dz, dh.view_mut(), beta != 0.0);
         return;
     }
+    let u = rec.kernel;
     for (mut dh_row, dz_row) in dh.rows_mut().into_iter().zip(dz.rows()) {
         for (out, u_row) in dh_row.iter_mut().zip(u.rows()) {
             *out = beta * *out + dz_row.dot(&u_row);
@@ -218,6 +322,8 @@ pub(crate) struct Cache {
     pub(crate) c: Array2<f32>,
     aux: Array2<f32>,
     work: Array2<f32>,
+    /// `U` in the SIMD kernel's panels, packed once per pass.
+    packed: PackedMatrix,
 }
 
 /// Buffers of the backward pass, reused from batch to batch.
@@ -227,6 +333,8 @@ struct Scratch {
     d_rec: Array2<f32>,
     dh: Array2<f32>,
     dc: Array2<f32>,
+    /// `Uᵀ` in the SIMD kernel's panels, packed once per pass.
+    packed_t: PackedMatrix,
 }
 
 /// `buffer` if it has `shape`, else a new zeroed array (contents are overwritten by the caller).
@@ -274,6 +382,7 @@ impl Cache {
             c: reuse(old.c, (rows + batch, c_width)),
             aux: reuse(old.aux, (rows, C::AUX_BLOCKS * units)),
             work: reuse(old.work, (batch, C::GATES * units)),
+            packed: old.packed,
         }
     }
 
@@ -600,8 +709,10 @@ impl<C: Cell> Recurrent<C> {
             None => cache.gates.fill(0.0),
         }
         let kernel = params.matrix("kernel");
-        general_mat_mul(1.0, &cache.x, &kernel, 1.0, &mut cache.gates);
-        let recurrence = self.recurrence();
+        helper::mat_mul(&cache.x.view(), &kernel, 1.0, &mut cache.gates.view_mut());
+        let width = C::GATES * units;
+        let mut packed = std::mem::take(&mut cache.packed);
+        let recurrence = self.recurrence(batch, &mut packed, false);
         let b = batch;
         let steps = Steps {
             gates: by_step_mut(&mut cache.gates, b),
@@ -610,7 +721,15 @@ impl<C: Cell> Recurrent<C> {
             aux: by_step_mut(&mut cache.aux, b),
             work: cache.work.view_mut(),
         };
-        C::forward(steps, &recurrence, self.activation);
+        let activation = self.activation;
+        in_halves(
+            steps,
+            batch,
+            split_batch(batch, timesteps, units, width),
+            |steps: Steps, at| steps.split_batch(at),
+            &|steps| C::forward(steps, &recurrence, activation),
+        );
+        cache.packed = packed;
 
         let output = if self.return_sequences {
             let steps = cache.h.slice(s![batch.., ..]);
@@ -636,10 +755,25 @@ impl<C: Cell> Recurrent<C> {
         Ok(output)
     }
 
-    /// The recurrent kernel and, for GRU, the recurrent bias row (zeros without bias).
-    fn recurrence(&self) -> Recurrence<'_> {
+    /// The recurrent kernel and, for GRU, the recurrent bias row (zeros without bias). For
+    /// batches whose step products are large enough, also `U` (or `Uᵀ` if `transposed`) packed
+    /// into `packed` for the SIMD kernel.
+    fn recurrence<'a>(
+        &'a self,
+        batch: usize,
+        packed: &'a mut PackedMatrix,
+        transposed: bool,
+    ) -> Recurrence<'a> {
         let params = self.params.as_ref().expect("built");
         let kernel = params.matrix("recurrent_kernel");
+        let use_packed = batch * kernel.len() >= DIRECT_PRODUCT_BELOW;
+        if use_packed {
+            packed.pack(if transposed {
+                kernel.t()
+            } else {
+                kernel.view()
+            });
+        }
         let bias = params
             .get("bias")
             .filter(|_| C::RECURRENT_BIAS)
@@ -648,7 +782,11 @@ impl<C: Cell> Recurrent<C> {
                     .into_dimensionality()
                     .expect("[2, G·u] bias")
             });
-        Recurrence { kernel, bias }
+        Recurrence {
+            kernel,
+            bias,
+            packed: use_packed.then_some(&*packed),
+        }
     }
 
     /// Backpropagation through time: parameter gradients, and d(loss)/d(input) if `want_dx`.
@@ -687,6 +825,7 @@ impl<C: Cell> Recurrent<C> {
             d_rec,
             dh,
             dc,
+            mut packed_t,
         } = self.scratch.take().unwrap_or_default();
         let mut d_in = reuse(d_in, (rows, width));
         let rec_width = if C::RECURRENT_BIAS { width } else { 0 };
@@ -706,12 +845,24 @@ impl<C: Cell> Recurrent<C> {
                 dh: dh.view_mut(),
                 dc: dc.view_mut(),
             };
-            C::backward(
-                steps,
-                &self.recurrence(),
-                grad_output.view(),
-                grads,
-                self.activation,
+            let recurrence = self.recurrence(batch, &mut packed_t, true);
+            let activation = self.activation;
+            in_halves(
+                (steps, grads, grad_output.view()),
+                batch,
+                split_batch(batch, timesteps, units, width),
+                |(steps, grads, grad_output): (StepsRef, StepGrads, ArrayViewD<f32>), at| {
+                    let (steps, steps_rest) = steps.split_batch(at);
+                    let (grads, grads_rest) = grads.split_batch(at);
+                    let (grad_output, grad_output_rest) = grad_output.split_at(Axis(0), at);
+                    (
+                        (steps, grads, grad_output),
+                        (steps_rest, grads_rest, grad_output_rest),
+                    )
+                },
+                &|(steps, grads, grad_output)| {
+                    C::backward(steps, &recurrence, grad_output, grads, activation)
+                },
             );
         }
 
@@ -721,11 +872,10 @@ impl<C: Cell> Recurrent<C> {
         let (values, mut grads) = params.split();
         let h_prev_all = cache.h.slice(s![..rows, ..]);
         let d_rec_all = if C::RECURRENT_BIAS { &d_rec } else { &d_in };
-        general_mat_mul(1.0, &cache.x.t(), &d_in, 0.0, &mut grad_matrix(grads[0]));
-        general_mat_mul(
-            1.0,
+        helper::mat_mul(&cache.x.t(), &d_in.view(), 0.0, &mut grad_matrix(grads[0]));
+        helper::mat_mul(
             &h_prev_all.t(),
-            d_rec_all,
+            &d_rec_all.view(),
             0.0,
             &mut grad_matrix(grads[1]),
         );
@@ -746,7 +896,13 @@ impl<C: Cell> Recurrent<C> {
                 .into_dimensionality::<ndarray::Ix2>()
                 .expect("2-D kernel");
             let features = kernel.nrows();
-            let dx_time_major = d_in.dot(&kernel.t());
+            let mut dx_time_major = Array2::zeros((rows, features));
+            helper::mat_mul(
+                &d_in.view(),
+                &kernel.t(),
+                0.0,
+                &mut dx_time_major.view_mut(),
+            );
             let dx_time_major = dx_time_major
                 .as_standard_layout()
                 .into_owned()
@@ -772,6 +928,7 @@ impl<C: Cell> Recurrent<C> {
             d_rec,
             dh,
             dc,
+            packed_t,
         });
         Ok(dx)
     }

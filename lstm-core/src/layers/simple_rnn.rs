@@ -40,7 +40,7 @@ impl Cell for SimpleRnnCell {
         for t in 0..s.gates.len_of(Axis(0)) {
             let mut a_t = s.gates.index_axis_mut(Axis(0), t);
             // a_t += h_{t-1}·U
-            add_product(&mut a_t, s.h.index_axis(Axis(0), t), recurrence.kernel);
+            add_product(&mut a_t, s.h.index_axis(Axis(0), t), recurrence);
             let (_, mut h_after) = s.h.view_mut().split_at(Axis(0), t + 1);
             simple_rnn::step_in_place(a_t, h_after.index_axis_mut(Axis(0), 0), activation);
         }
@@ -67,7 +67,7 @@ impl Cell for SimpleRnnCell {
             if t > 0 {
                 // dh_{t-1} = da_t·Uᵀ
                 let da = g.d_in.index_axis(Axis(0), t);
-                product_transposed(&mut g.dh, da, recurrence.kernel, 0.0);
+                product_transposed(&mut g.dh, da, recurrence, 0.0);
             }
         }
     }

@@ -4,6 +4,8 @@
 pub mod activation;
 pub mod cell;
 pub mod gru;
+pub mod helper;
 pub mod init;
+pub mod packed;
 pub mod scaler;
 pub mod simple_rnn;

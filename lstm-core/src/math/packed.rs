@@ -1,0 +1,484 @@
+//! Products with a weight matrix packed once and used many times: the recurrent kernel `U` in
+//! `h·U` at every forward step, and `Uᵀ` in `dz·Uᵀ` at every backward step.
+//!
+//! A general matrix product (`general_mat_mul`) copies its right operand into cache-friendly
+//! panels on every call: 60 times per training step at T = 30, 4 MB each at 512 units. Here the
+//! panels are made once per pass ([`PackedMatrix::pack`]) and every step only runs the
+//! arithmetic ([`PackedMatrix::multiply`]).
+//!
+//! Rounding is the same as `general_mat_mul`'s (matrixmultiply's f32 kernels): each output sums
+//! blocks of [`KC`] products as one fused multiply-add chain from zero, then adds the block to
+//! the output. So the path a product takes changes no bit of the result, and a batch split
+//! across threads gives the same numbers as one thread.
+//!
+//! Kernels are chosen at run time: AVX-512, AVX2 with FMA, or portable Rust (`f32::mul_add`,
+//! same rounding). `LSTM_CORE_SIMD=avx2` or `=portable` picks a lower one (to test it, or to
+//! compare speeds on one machine).
+
+use std::sync::OnceLock;
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+/// Columns per panel: one AVX-512 register, two AVX2 registers.
+const NR: usize = 16;
+/// Products summed in one fused chain before they are added to the output: matrixmultiply's f32
+/// `kc`, so that both paths round alike.
+pub const KC: usize = 256;
+
+/// The instruction sets a product can run on, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Simd {
+    /// 16 lanes, 12 rows per tile.
+    Avx512,
+    /// 8 lanes (two registers per row of the tile), 6 rows per tile.
+    Avx2Fma,
+    /// Plain Rust: `f32::mul_add`, 4 rows per tile.
+    Portable,
+}
+
+impl Simd {
+    /// The best this machine has, or the one `LSTM_CORE_SIMD` names if the machine has it.
+    pub fn detected() -> Simd {
+        static CHOICE: OnceLock<Simd> = OnceLock::new();
+        *CHOICE.get_or_init(|| {
+            let available = Simd::available();
+            let wanted = std::env::var("LSTM_CORE_SIMD").ok();
+            let named = wanted.as_deref().and_then(|name| match name {
+                "avx512" => Some(Simd::Avx512),
+                "avx2" => Some(Simd::Avx2Fma),
+                "portable" => Some(Simd::Portable),
+                _ => None,
+            });
+            named
+                .filter(|simd| available.contains(simd))
+                .unwrap_or(available[0])
+        })
+    }
+
+    /// Every kind this machine can run, best first (tests run each).
+    pub fn available() -> Vec<Simd> {
+        let mut out = vec![];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                out.push(Simd::Avx512);
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                out.push(Simd::Avx2Fma);
+            }
+        }
+        out.push(Simd::Portable);
+        out
+    }
+
+    /// Rows of the output one tile computes.
+    fn rows_per_tile(self) -> usize {
+        match self {
+            Simd::Avx512 => 12,
+            Simd::Avx2Fma => 6,
+            Simd::Portable => 4,
+        }
+    }
+}
+
+/// Sixteen floats on one 64-byte cache line: one row of a panel.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Lane([f32; NR]);
+
+/// A `[k, n]` matrix as panels of [`NR`] columns: panel `p` holds rows `0..k` of columns
+/// `p·NR..(p+1)·NR`, one [`Lane`] per row, zero past column `n`.
+#[derive(Debug, Clone, Default)]
+pub struct PackedMatrix {
+    depth: usize,
+    cols: usize,
+    lanes: Vec<Lane>,
+}
+
+impl PackedMatrix {
+    /// Packs `b: [k, n]` (any strides: `u.t()` packs a transpose), reusing this buffer.
+    pub fn pack(&mut self, b: ArrayView2<f32>) {
+        let (depth, cols) = b.dim();
+        let panels = cols.div_ceil(NR);
+        self.depth = depth;
+        self.cols = cols;
+        self.lanes.clear();
+        self.lanes.resize(panels * depth, Lane::default());
+        for (p, panel) in self
+            .lanes
+            .chunks_exact_mut(depth.max(1))
+            .enumerate()
+            .take(panels)
+        {
+            let first = p * NR;
+            let width = NR.min(cols - first);
+            for (k, lane) in panel.iter_mut().enumerate() {
+                for j in 0..width {
+                    lane.0[j] = b[[k, first + j]];
+                }
+            }
+        }
+    }
+
+    /// A packed copy of `b`.
+    pub fn new(b: ArrayView2<f32>) -> Self {
+        let mut packed = PackedMatrix::default();
+        packed.pack(b);
+        packed
+    }
+
+    /// `[k, n]` of the packed matrix.
+    pub fn dim(&self) -> (usize, usize) {
+        (self.depth, self.cols)
+    }
+
+    /// `c = c + a·B` if `accumulate`, else `c = a·B` (`a: [m, k]`, `c: [m, n]`), on the
+    /// machine's best kernel, on one thread.
+    ///
+    /// # Panics
+    /// If the shapes disagree or a row of `c` is not contiguous (callers in this crate pass
+    /// blocks of standard-layout buffers).
+    pub fn multiply(&self, a: ArrayView2<f32>, c: ArrayViewMut2<f32>, accumulate: bool) {
+        self.multiply_with(Simd::detected(), a, c, accumulate);
+    }
+
+    /// [`PackedMatrix::multiply`] on the given kernel (which the machine must have).
+    pub fn multiply_with(
+        &self,
+        simd: Simd,
+        a: ArrayView2<f32>,
+        c: ArrayViewMut2<f32>,
+        accumulate: bool,
+    ) {
+        let m = a.nrows();
+        assert_eq!(a.ncols(), self.depth, "inner dimensions of the product");
+        assert_eq!(c.dim(), (m, self.cols), "output of the product");
+        assert!(
+            Simd::available().contains(&simd),
+            "{simd:?} is not available"
+        );
+        self.run(simd, a, c, accumulate);
+    }
+}
+
+impl PackedMatrix {
+    /// The product, shapes checked. The left operand may have any strides.
+    fn run(&self, simd: Simd, a: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, accumulate: bool) {
+        let (m, k) = a.dim();
+        let n = c.ncols();
+        if m == 0 || n == 0 {
+            return;
+        }
+        if k == 0 {
+            if !accumulate {
+                c.fill(0.0);
+            }
+            return;
+        }
+        // A dimension of length 1 is contiguous whatever its stride says.
+        let stride = |len: usize, stride: isize| if len == 1 { 0 } else { stride };
+        let (c_row, c_col) = (stride(m, c.strides()[0]), stride(n, c.strides()[1]));
+        assert!(
+            c_col == 0 || c_col == 1,
+            "rows of the product's output must be contiguous"
+        );
+        let (a_row, a_step) = (stride(m, a.strides()[0]), stride(k, a.strides()[1]));
+        let (b_ptr, b_step): (*const f32, isize) = (self.lanes.as_ptr().cast(), NR as isize);
+        let tile_rows = simd.rows_per_tile();
+        let a_ptr = a.as_ptr();
+        let c_ptr = c.as_mut_ptr();
+        for p in 0..n.div_ceil(NR) {
+            let first_col = p * NR;
+            let cols = NR.min(n - first_col);
+            // Packed panels are padded with zeros: always readable in full.
+            let readable = NR;
+            // SAFETY: panel p of depth k starts at lane p·k, inside the packed buffer.
+            let panel = unsafe { b_ptr.offset((p * k * NR) as isize) };
+            for first_row in (0..m).step_by(tile_rows) {
+                let rows = tile_rows.min(m - first_row);
+                for (block, first_k) in (0..k).step_by(KC).enumerate() {
+                    let tile = Tile {
+                        depth: KC.min(k - first_k),
+                        a: unsafe {
+                            a_ptr.offset(first_row as isize * a_row + first_k as isize * a_step)
+                        },
+                        a_row,
+                        a_step,
+                        b: unsafe { panel.offset(first_k as isize * b_step) },
+                        b_step,
+                        readable,
+                        c: unsafe { c_ptr.offset(first_row as isize * c_row + first_col as isize) },
+                        c_row,
+                        cols,
+                        overwrite: block == 0 && !accumulate,
+                    };
+                    // SAFETY: the kernel is available (asserted) and the tile lies inside a, b, c.
+                    unsafe { tile.run(simd, rows) };
+                }
+            }
+        }
+    }
+}
+
+/// One tile: `rows × cols` outputs (at most `rows_per_tile × NR`) over `depth` products.
+/// `a[r, k]` is at `a + r·a_row + k·a_step`, row k of the panel at `b + k·b_step` (of which
+/// `readable` floats may be read), `c[r, j]` at `c + r·c_row + j`.
+struct Tile {
+    depth: usize,
+    a: *const f32,
+    a_row: isize,
+    a_step: isize,
+    b: *const f32,
+    b_step: isize,
+    readable: usize,
+    c: *mut f32,
+    c_row: isize,
+    cols: usize,
+    overwrite: bool,
+}
+
+/// Calls `$kernel::<rows>` for a run-time `rows` in `1..=$max`.
+macro_rules! by_rows {
+    ($rows:expr, $kernel:ident, $tile:expr, [$($r:literal)*]) => {
+        match $rows {
+            $($r => $kernel::<$r>($tile),)*
+            other => unreachable!("tile of {other} rows"),
+        }
+    };
+}
+
+impl Tile {
+    /// # Safety
+    /// `simd` must be available and the tile's pointers valid for its sizes.
+    unsafe fn run(&self, simd: Simd, rows: usize) {
+        match simd {
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe {
+                by_rows!(rows, tile_avx512, self, [1 2 3 4 5 6 7 8 9 10 11 12])
+            },
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2Fma => unsafe { by_rows!(rows, tile_avx2, self, [1 2 3 4 5 6]) },
+            _ => unsafe { by_rows!(rows, tile_portable, self, [1 2 3 4]) },
+        }
+    }
+
+    /// `a[r, k]`.
+    #[inline(always)]
+    unsafe fn a(&self, r: usize, k: usize) -> f32 {
+        unsafe {
+            *self
+                .a
+                .offset(r as isize * self.a_row + k as isize * self.a_step)
+        }
+    }
+
+    /// Row k of the panel.
+    #[inline(always)]
+    unsafe fn b_row(&self, k: usize) -> *const f32 {
+        unsafe { self.b.offset(k as isize * self.b_step) }
+    }
+
+    /// Output row r.
+    #[inline(always)]
+    unsafe fn c_row(&self, r: usize) -> *mut f32 {
+        unsafe { self.c.offset(r as isize * self.c_row) }
+    }
+}
+
+/// `c (+)= a·b` for one tile in plain Rust: the reference every kernel must equal bit for bit.
+unsafe fn tile_portable<const R: usize>(t: &Tile) {
+    let mut acc = [[0.0f32; NR]; R];
+    for k in 0..t.depth {
+        // SAFETY: inside the tile (the caller's contract).
+        let lane = unsafe { std::slice::from_raw_parts(t.b_row(k), t.readable) };
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let a = unsafe { t.a(r, k) };
+            for (acc, &b) in acc_r.iter_mut().zip(lane) {
+                *acc = a.mul_add(b, *acc);
+            }
+        }
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        for (j, &sum) in acc_r.iter().enumerate().take(t.cols) {
+            let out = unsafe { &mut *t.c_row(r).add(j) };
+            *out = if t.overwrite { sum } else { *out + sum };
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_avx512<const R: usize>(t: &Tile) {
+    use std::arch::x86_64::*;
+    let mask_of = |n: usize| -> __mmask16 { if n >= NR { u16::MAX } else { (1u16 << n) - 1 } };
+    let (load_mask, store_mask) = (mask_of(t.readable), mask_of(t.cols));
+    let mut acc = [_mm512_setzero_ps(); R];
+    for k in 0..t.depth {
+        // SAFETY: reads stay inside the tile (masked past the readable columns).
+        let b = unsafe { _mm512_maskz_loadu_ps(load_mask, t.b_row(k)) };
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let a = _mm512_set1_ps(unsafe { t.a(r, k) });
+            *acc = _mm512_fmadd_ps(a, b, *acc);
+        }
+    }
+    for (r, &sum) in acc.iter().enumerate() {
+        let out = unsafe { t.c_row(r) };
+        let value = if t.overwrite {
+            sum
+        } else {
+            _mm512_add_ps(unsafe { _mm512_maskz_loadu_ps(store_mask, out) }, sum)
+        };
+        unsafe { _mm512_mask_storeu_ps(out, store_mask, value) };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_avx2<const R: usize>(t: &Tile) {
+    use std::arch::x86_64::*;
+    let mut low = [_mm256_setzero_ps(); R];
+    let mut high = [_mm256_setzero_ps(); R];
+    // Lanes j < readable read memory; the others load zeros.
+    let lane_mask = |first: usize| {
+        let on = |j: usize| if first + j < t.readable { -1 } else { 0 };
+        _mm256_setr_epi32(on(0), on(1), on(2), on(3), on(4), on(5), on(6), on(7))
+    };
+    let (mask_low, mask_high) = (lane_mask(0), lane_mask(8));
+    let full = t.readable >= NR;
+    for k in 0..t.depth {
+        // SAFETY: reads stay inside the tile (masked past the readable columns).
+        let row = unsafe { t.b_row(k) };
+        let (b_low, b_high) = unsafe {
+            if full {
+                (_mm256_loadu_ps(row), _mm256_loadu_ps(row.add(8)))
+            } else {
+                (
+                    _mm256_maskload_ps(row, mask_low),
+                    _mm256_maskload_ps(row.add(8), mask_high),
+                )
+            }
+        };
+        for r in 0..R {
+            let a = _mm256_set1_ps(unsafe { t.a(r, k) });
+            low[r] = _mm256_fmadd_ps(a, b_low, low[r]);
+            high[r] = _mm256_fmadd_ps(a, b_high, high[r]);
+        }
+    }
+    for r in 0..R {
+        let out = unsafe { t.c_row(r) };
+        if t.cols == NR {
+            let (mut v_low, mut v_high) = (low[r], high[r]);
+            if !t.overwrite {
+                v_low = _mm256_add_ps(unsafe { _mm256_loadu_ps(out) }, v_low);
+                v_high = _mm256_add_ps(unsafe { _mm256_loadu_ps(out.add(8)) }, v_high);
+            }
+            unsafe {
+                _mm256_storeu_ps(out, v_low);
+                _mm256_storeu_ps(out.add(8), v_high);
+            }
+        } else {
+            let mut sums = [0.0f32; NR];
+            unsafe {
+                _mm256_storeu_ps(sums.as_mut_ptr(), low[r]);
+                _mm256_storeu_ps(sums.as_mut_ptr().add(8), high[r]);
+            }
+            for (j, &sum) in sums.iter().enumerate().take(t.cols) {
+                let out = unsafe { &mut *out.add(j) };
+                *out = if t.overwrite { sum } else { *out + sum };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::linalg::general_mat_mul;
+    use ndarray::{Array2, s};
+
+    fn filled(rows: usize, cols: usize, seed: usize) -> Array2<f32> {
+        Array2::from_shape_fn((rows, cols), |(i, j)| {
+            let v = ((i * 37 + j * 11 + seed * 7) % 101) as f32 / 50.0 - 1.0;
+            v * (1.0 + (j % 3) as f32 * 0.37)
+        })
+    }
+
+    /// Tiny, tall-skinny, wide, square, depth above KC, and every edge of a tile: each kernel
+    /// equals `general_mat_mul` bit for bit, accumulating and overwriting, on strided views.
+    #[test]
+    fn every_kernel_equals_general_mat_mul_bit_for_bit() {
+        let shapes = [
+            (1, 1, 1),
+            (3, 5, 7),
+            (12, 16, 16),
+            (13, 17, 33),
+            (32, 50, 200),
+            (4, 30, 120),
+            (200, 3, 5),
+            (5, 600, 40),
+            (32, 512, 48),
+            (7, 257, 31),
+            (25, 64, 64),
+        ];
+        for simd in Simd::available() {
+            for &(m, k, n) in &shapes {
+                let a_wide = filled(m, k + 3, 1);
+                let a = a_wide.slice(s![.., 1..k + 1]);
+                let b = filled(k, n, 2);
+                let packed = PackedMatrix::new(b.view());
+                assert_eq!(packed.dim(), (k, n));
+                for accumulate in [true, false] {
+                    let start = filled(m, n + 2, 3);
+                    let mut want = start.slice(s![.., ..n]).to_owned();
+                    let beta = if accumulate { 1.0 } else { 0.0 };
+                    general_mat_mul(1.0, &a, &b, beta, &mut want);
+                    let mut got = start.clone();
+                    packed.multiply_with(simd, a, got.slice_mut(s![.., ..n]), accumulate);
+                    for (i, (g, w)) in got.slice(s![.., ..n]).iter().zip(&want).enumerate() {
+                        assert_eq!(
+                            g.to_bits(),
+                            w.to_bits(),
+                            "{simd:?} {m}x{k}x{n} accumulate={accumulate} at {i}: {g} vs {w}"
+                        );
+                    }
+                    // Columns past n are untouched.
+                    assert_eq!(got.slice(s![.., n..]), start.slice(s![.., n..]));
+                }
+            }
+        }
+    }
+
+    /// A transposed operand packs as its transpose; splitting the rows changes no bit.
+    #[test]
+    fn a_transpose_packs_and_row_blocks_are_independent() {
+        let u = filled(40, 160, 4);
+        let dz = filled(32, 160, 5);
+        let packed_t = PackedMatrix::new(u.t());
+        let mut whole = Array2::zeros((32, 40));
+        packed_t.multiply(dz.view(), whole.view_mut(), false);
+        let want = dz.dot(&u.t());
+        for (g, w) in whole.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{g} vs {w}");
+        }
+        let mut halves = Array2::zeros((32, 40));
+        for rows in [0..13, 13..32] {
+            packed_t.multiply(
+                dz.slice(s![rows.clone(), ..]),
+                halves.slice_mut(s![rows, ..]),
+                false,
+            );
+        }
+        assert_eq!(whole, halves);
+    }
+
+    #[test]
+    fn empty_depth_zeroes_or_keeps_the_output() {
+        let packed = PackedMatrix::new(Array2::<f32>::zeros((0, 5)).view());
+        let a = Array2::<f32>::zeros((3, 0));
+        let mut c = Array2::from_elem((3, 5), 2.0);
+        packed.multiply(a.view(), c.view_mut(), true);
+        assert!(c.iter().all(|&v| v == 2.0));
+        packed.multiply(a.view(), c.view_mut(), false);
+        assert!(c.iter().all(|&v| v == 0.0));
+    }
+}
