@@ -15,7 +15,7 @@ EVCXR_ROOT := $(CURDIR)/target/evcxr
 export EVCXR_TMPDIR := $(EVCXR_ROOT)/build
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step readme-tables
+.PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step bench-peers readme-tables
 
 ## Execute every notebook, write the outputs back, export HTML into target/site/.
 notebooks: setup
@@ -32,10 +32,22 @@ test: cargo-test setup
 bench:
 	cargo run --release -p lstm-core --example tutorial_benchmarks
 
-## Run the benchmark once and rewrite the README's speed tables from its output.
-readme-tables:
-	cargo run --release -q -p lstm-core --example tutorial_benchmarks -- --json target/bench.json
-	$(PYTHON) scripts/readme_tables.py target/bench.json README.md
+## Ours, then PyTorch (CPU) and Keras on the same data and sizes, one after another on this
+## machine; prints the side-by-side table and writes target/bench-peers.json. Not in CI: the
+## peers' venv (target/peers) is about 7 GB.
+PEERS := target/peers
+bench-peers: $(PEERS)/.installed
+	cargo run --release -q -p lstm-core --example tutorial_benchmarks -- --json target/bench.json --export-data target/bench-data
+	$(PEERS)/bin/python scripts/bench_peers.py --data target/bench-data --ours target/bench.json --json target/bench-peers.json
+
+$(PEERS)/.installed: scripts/requirements-peers.txt
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/requirements-peers.txt
+	touch $@
+
+## Run `bench-peers` and rewrite the README's speed tables from that one run.
+readme-tables: bench-peers
+	$(PYTHON) scripts/readme_tables.py target/bench-peers.json README.md
 
 ## Criterion benches of the LSTM layer's forward and backward pass and of a training step.
 bench-step:

@@ -1,17 +1,13 @@
 #!/usr/bin/env python3
-"""Rewrite the README's speed tables from one benchmark run, so the README never states a number
-the code did not measure.
+"""Rewrite the README's speed tables from one `make bench-peers` run, so the README never states a
+number the code did not measure, and every ratio compares engines measured in the same run.
 
-    python3 scripts/readme_tables.py target/bench.json [README.md]
+    python3 scripts/readme_tables.py target/bench-peers.json [README.md]
 
-The JSON is what `cargo run --release -p lstm-core --example tutorial_benchmarks -- --json FILE`
-writes (`make readme-tables` runs both). The tables go between the markers
-`<!-- bench:start -->` and `<!-- bench:end -->`. Keras' side comes from the project's Keras
-reference run (`../shared/reference/RESULTS.md`, sections a-e and f), on the same kind of machine:
-those numbers are constants here, with their source, because this repository cannot run Keras in CI.
+The JSON is what `scripts/bench_peers.py` writes (`make readme-tables` runs the benchmarks, then
+this). The tables go between the markers `<!-- bench:start -->` and `<!-- bench:end -->`.
 """
 import json
-import platform
 import sys
 from pathlib import Path
 
@@ -20,8 +16,8 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 WORKLOADS = {
     "next": "next number, LSTM(30), 500 epochs",
     "sum": "sum of first two, LSTM(5), 50 epochs",
-    "sine": "noisy sine, LSTM(50, relu), 50 epochs",
-    "weather": "weather, LSTM(50, relu), 30 steps, 50 epochs",
+    "sine": "noisy sine, LSTM(50, relu*), 50 epochs",
+    "weather": "weather, LSTM(50, relu*), 30 steps, 50 epochs",
     "textgen": "text, one-hot LSTM(128), 100 epochs",
 }
 # The held-out figure each workload's notebook prints for the same seed (05, 06), or what it checks.
@@ -32,68 +28,75 @@ METRICS = {
     "weather": ("test_mse", "test MSE {:.2} °C² (notebook 06, seed 42)"),
     "textgen": ("train_accuracy", "training accuracy {:.3}"),
 }
-# RESULTS.md section f, runs 1 and 2: Keras fit ms/step and one-call forward samples/s.
-KERAS_STEP_MS = {32: (5.35, 6.64), 128: (11.93, 13.39), 512: (172.22, 204.93)}
-KERAS_INFERENCE = {32: (56393, 58088), 128: (13612, 14537), 512: (1268, 1359)}
 
 
-def cpu_description():
-    flags, model = set(), platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    simd = [f for f in ("avx2", "fma", "avx512f") if f in flags]
-    return f"{model}; SIMD: {', '.join(simd) or 'none of avx2/fma/avx512f'}"
+def seconds(value):
+    return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
 
 
-def tables(bench):
-    rows = [
-        "| workload | lstm-core `fit` (median of 3) | Keras `fit` | speed-up | final training loss (ours / Keras) | held-out check | training work |",
-        "|---|---|---|---|---|---|---|",
+def ratio(row, peer):
+    value = row.get(f"vs_{peer}")
+    if value is None:
+        return "–"
+    text = f"{value:,.0f}×" if value >= 100 else f"{value:.1f}×"
+    return f"**{text}**" if value < 1 else text
+
+
+def tables(report):
+    rows_by_name = {row["row"]: row for row in report["rows"]}
+    ours = {w["name"]: w for w in report["ours"]["workloads"]}
+    peak = rows_by_name.get("sgemm", {})
+    out = [
+        "| workload | lstm-core `fit` | PyTorch `fit` (threads) | ours vs PyTorch | Keras `fit` | ours vs Keras | final training loss (ours / PyTorch / Keras) | held-out check | training work |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    by_name = {w["name"]: w for w in bench["workloads"]}
     for name, label in WORKLOADS.items():
-        w = by_name.get(name)
-        if w is None:
+        row, w = rows_by_name.get(name), ours.get(name)
+        if row is None or w is None:
             continue
         key, fmt = METRICS[name]
         metric = w.get("metric", {}).get(key)
-        rows.append(
-            f"| {label} | {w['fit_seconds']:.3f} s | {w['keras_fit_seconds']:.1f} s | "
-            f"{w['keras_fit_seconds'] / w['fit_seconds']:,.0f}× | "
-            f"{w['final_loss']:.3g} / {w['keras_final_loss']:.3g} | "
-            f"{fmt.format(metric) if metric is not None else '–'} | {w['training_gflop']:.2g} GFLOP |"
+        losses = " / ".join(
+            f"{row[k]:.3g}" if k in row else "–" for k in ("ours_loss", "torch_loss", "keras_loss")
         )
-    rows += [
+        torch = f"{seconds(row['torch'])} ({row['torch_threads']})" if "torch" in row else "–"
+        keras = seconds(row["keras"]) if "keras" in row else "–"
+        out.append(
+            f"| {label} | {seconds(row['ours'])} | {torch} | {ratio(row, 'torch')} | {keras} | "
+            f"{ratio(row, 'keras')} | {losses} | {fmt.format(metric) if metric is not None else '–'} | "
+            f"{w['training_gflop']:.2g} GFLOP |"
+        )
+    out += [
         "",
-        "| LSTM training step, T = 30, batch 32 | ms/step | GFLOPS | Keras `fit` ms/step | inference, 10,000 windows (ours / Keras) |",
-        "|---|---|---|---|---|",
+        "| LSTM(H) + Dense(1), T = 30 | training step, batch 32: ours | PyTorch (threads) | ours vs PyTorch | Keras | ours vs Keras | inference, 10,000 windows: ours | PyTorch | ours vs PyTorch | Keras | ours vs Keras |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for t in bench["throughput"]:
+    for t in report["ours"]["throughput"]:
         h = t["hidden"]
-        k_lo, k_hi = KERAS_STEP_MS[h]
-        i_lo, i_hi = KERAS_INFERENCE[h]
-        rows.append(
-            f"| H = {h} | {t['ms_per_step']:.2f} | {t['gflops']:.0f} | {k_lo:.1f}–{k_hi:.1f} | "
-            f"{t['inference_samples_per_s']:,.0f} / {i_lo:,}–{i_hi:,} samples/s |"
+        step, infer = rows_by_name[f"step_{h}"], rows_by_name[f"inference_{h}"]
+        cell = lambda row, key, fmt: fmt.format(row[key]) if key in row else "–"
+        out.append(
+            f"| H = {h} | {step['ours']:.2f} ms ({t['gflops']:.0f} GFLOPS) | "
+            f"{cell(step, 'torch', '{:.2f} ms')} ({step.get('torch_threads', '–')}) | {ratio(step, 'torch')} | "
+            f"{cell(step, 'keras', '{:.2f} ms')} | {ratio(step, 'keras')} | "
+            f"{infer['ours']:,.0f} /s | {cell(infer, 'torch', '{:,.0f} /s')} | {ratio(infer, 'torch')} | "
+            f"{cell(infer, 'keras', '{:,.0f} /s')} | {ratio(infer, 'keras')} |"
         )
-    peak = bench.get("sgemm_peak_gflops")
-    rows += [
+    out += [
         "",
-        f"Generated by `make readme-tables` from one benchmark run on {cpu_description()}"
-        + (f"; f32 matrix-product peak in the same run: {peak:.0f} GFLOPS." if peak else "."),
-        "Keras: the project's reference run (TensorFlow 2.21, Keras 3.15) on the same kind of 2-core machine.",
+        f"Generated by `make readme-tables` from one `make bench-peers` run on {report['cpu']} "
+        f"({report['cores']} cores; SIMD: {', '.join(report['simd'])}); PyTorch {report.get('torch_version') or '–'} "
+        f"(best of 1 and 2 threads), Keras {report.get('keras_version') or '–'} on TensorFlow (CPU). "
+        f"f32 matrix product at 1024² in the same run: ours (matrixmultiply, both cores) {peak.get('ours', float('nan')):.0f} GFLOPS, "
+        f"PyTorch (MKL) {peak.get('torch', float('nan')):.0f} GFLOPS. **Bold**: the peer is faster. "
+        "\\* PyTorch's `nn.LSTM` has no relu activation: its sine and weather fits use tanh.",
     ]
-    return "\n".join(rows)
+    return "\n".join(out)
 
 
 def main():
-    bench = json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "target/bench.json").read_text())
+    source = sys.argv[1] if len(sys.argv) > 1 else "target/bench-peers.json"
+    report = json.loads(Path(source).read_text())
     readme = Path(sys.argv[2] if len(sys.argv) > 2 else "README.md")
     text = readme.read_text()
     if START not in text or END not in text:
@@ -101,8 +104,8 @@ def main():
         return 1
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{tables(bench)}\n{END}{tail}")
-    print(f"{readme}: speed tables rewritten from {sys.argv[1] if len(sys.argv) > 1 else 'target/bench.json'}")
+    readme.write_text(f"{head}{START}\n{tables(report)}\n{END}{tail}")
+    print(f"{readme}: speed tables rewritten from {source}")
     return 0
 
 

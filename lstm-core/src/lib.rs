@@ -15,6 +15,8 @@
 //!   gru          the GRU's gates (Keras 3, reset_after)
 //!   simple_rnn   the plain RNN step, and why its gradient vanishes
 //!   init         Keras' initialisers from one seeded RNG
+//!   packed       h·U with U packed once per pass: AVX-512 / AVX2 / portable kernels
+//!   helper       the second core's thread, awake between passes; large products split on it
 //!   scaler       min–max and standard scaling
 //! layers/      Keras' layers and weight layout
 //!   recurrent    what LSTM, GRU and SimpleRNN share (buffers, states, BPTT's products)

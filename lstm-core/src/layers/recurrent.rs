@@ -1055,3 +1055,73 @@ impl<C: HiddenStateOnly> Recurrent<C> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::{Gru, Lstm, SimpleRnn};
+    use ndarray::Array;
+
+    /// A batch split between the cores gives every row the bits it gets in a batch that is not
+    /// split: outputs and input gradients, forward and backward, for the three cells.
+    #[test]
+    fn splitting_the_batch_changes_no_bit() {
+        let (batch, timesteps, features) = (32, 20, 3);
+        let layers: Vec<(Box<dyn Layer>, usize, usize)> = vec![
+            (Box::new(Lstm::new(40).return_sequences(true)), 40, 4),
+            (Box::new(Gru::new(40).return_sequences(true)), 40, 3),
+            (Box::new(SimpleRnn::new(80).return_sequences(true)), 80, 1),
+        ];
+        for (mut layer, units, gates) in layers {
+            let width = gates * units;
+            let part = 8;
+            assert!(
+                split_batch(batch, timesteps, units, width),
+                "the whole batch splits"
+            );
+            assert!(
+                !split_batch(part, timesteps, units, width),
+                "a part does not"
+            );
+            assert!(
+                part * units * width >= DIRECT_PRODUCT_BELOW,
+                "both use the SIMD kernel"
+            );
+            let mut rng = init::seeded_rng(3);
+            layer.build(&[timesteps, features], &mut rng).unwrap();
+            let x = Array::from_shape_fn((batch, timesteps, features), |(b, t, f)| {
+                ((b * 13 + t * 7 + f * 3) % 17) as f32 / 17.0 - 0.5
+            })
+            .into_dyn();
+            let grad = Array::from_shape_fn((batch, timesteps, units), |(b, t, u)| {
+                ((b * 5 + t + u * 3) % 11) as f32 / 11.0 - 0.5
+            })
+            .into_dyn();
+            let out = layer.forward(&x, true, &mut rng).unwrap();
+            let dx = layer.backward(&grad).unwrap();
+            for first in (0..batch).step_by(part) {
+                let rows = s![first..first + part, .., ..];
+                let x_part = x.slice(rows).to_owned().into_dyn();
+                let out_part = layer.forward(&x_part, true, &mut rng).unwrap();
+                let dx_part = layer
+                    .backward(&grad.slice(rows).to_owned().into_dyn())
+                    .unwrap();
+                let same = |a: ArrayViewD<f32>, b: &ArrayD<f32>| {
+                    a.iter()
+                        .zip(b.iter())
+                        .all(|(p, q)| p.to_bits() == q.to_bits())
+                };
+                assert!(
+                    same(out.slice(rows).into_dyn(), &out_part),
+                    "{} output",
+                    layer.class_name()
+                );
+                assert!(
+                    same(dx.slice(rows).into_dyn(), &dx_part),
+                    "{} dx",
+                    layer.class_name()
+                );
+            }
+        }
+    }
+}
