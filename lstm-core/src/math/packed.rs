@@ -190,8 +190,6 @@ impl PackedMatrix {
         for p in 0..n.div_ceil(NR) {
             let first_col = p * NR;
             let cols = NR.min(n - first_col);
-            // Packed panels are padded with zeros: always readable in full.
-            let readable = NR;
             // SAFETY: panel p of depth k starts at lane p·k, inside the packed buffer.
             let panel = unsafe { b_ptr.offset((p * k * NR) as isize) };
             for first_row in (0..m).step_by(tile_rows) {
@@ -206,7 +204,6 @@ impl PackedMatrix {
                         a_step,
                         b: unsafe { panel.offset(first_k as isize * b_step) },
                         b_step,
-                        readable,
                         c: unsafe { c_ptr.offset(first_row as isize * c_row + first_col as isize) },
                         c_row,
                         cols,
@@ -221,8 +218,8 @@ impl PackedMatrix {
 }
 
 /// One tile: `rows × cols` outputs (at most `rows_per_tile × NR`) over `depth` products.
-/// `a[r, k]` is at `a + r·a_row + k·a_step`, row k of the panel at `b + k·b_step` (of which
-/// `readable` floats may be read), `c[r, j]` at `c + r·c_row + j`.
+/// `a[r, k]` is at `a + r·a_row + k·a_step`, row k of the panel (a 64-byte aligned lane, zero
+/// past column `cols`) at `b + k·b_step`, `c[r, j]` at `c + r·c_row + j`.
 struct Tile {
     depth: usize,
     a: *const f32,
@@ -230,7 +227,6 @@ struct Tile {
     a_step: isize,
     b: *const f32,
     b_step: isize,
-    readable: usize,
     c: *mut f32,
     c_row: isize,
     cols: usize,
@@ -290,7 +286,7 @@ unsafe fn tile_portable<const R: usize>(t: &Tile) {
     let mut acc = [[0.0f32; NR]; R];
     for k in 0..t.depth {
         // SAFETY: inside the tile (the caller's contract).
-        let lane = unsafe { std::slice::from_raw_parts(t.b_row(k), t.readable) };
+        let lane = unsafe { std::slice::from_raw_parts(t.b_row(k), NR) };
         for (r, acc_r) in acc.iter_mut().enumerate() {
             let a = unsafe { t.a(r, k) };
             for (acc, &b) in acc_r.iter_mut().zip(lane) {
@@ -311,11 +307,11 @@ unsafe fn tile_portable<const R: usize>(t: &Tile) {
 unsafe fn tile_avx512<const R: usize>(t: &Tile) {
     use std::arch::x86_64::*;
     let mask_of = |n: usize| -> __mmask16 { if n >= NR { u16::MAX } else { (1u16 << n) - 1 } };
-    let (load_mask, store_mask) = (mask_of(t.readable), mask_of(t.cols));
+    let store_mask = mask_of(t.cols);
     let mut acc = [_mm512_setzero_ps(); R];
     for k in 0..t.depth {
-        // SAFETY: reads stay inside the tile (masked past the readable columns).
-        let b = unsafe { _mm512_maskz_loadu_ps(load_mask, t.b_row(k)) };
+        // SAFETY: a whole aligned lane of the panel.
+        let b = unsafe { _mm512_load_ps(t.b_row(k)) };
         for (r, acc) in acc.iter_mut().enumerate() {
             let a = _mm512_set1_ps(unsafe { t.a(r, k) });
             *acc = _mm512_fmadd_ps(a, b, *acc);
@@ -338,26 +334,10 @@ unsafe fn tile_avx2<const R: usize>(t: &Tile) {
     use std::arch::x86_64::*;
     let mut low = [_mm256_setzero_ps(); R];
     let mut high = [_mm256_setzero_ps(); R];
-    // Lanes j < readable read memory; the others load zeros.
-    let lane_mask = |first: usize| {
-        let on = |j: usize| if first + j < t.readable { -1 } else { 0 };
-        _mm256_setr_epi32(on(0), on(1), on(2), on(3), on(4), on(5), on(6), on(7))
-    };
-    let (mask_low, mask_high) = (lane_mask(0), lane_mask(8));
-    let full = t.readable >= NR;
     for k in 0..t.depth {
-        // SAFETY: reads stay inside the tile (masked past the readable columns).
+        // SAFETY: a whole aligned lane of the panel.
         let row = unsafe { t.b_row(k) };
-        let (b_low, b_high) = unsafe {
-            if full {
-                (_mm256_loadu_ps(row), _mm256_loadu_ps(row.add(8)))
-            } else {
-                (
-                    _mm256_maskload_ps(row, mask_low),
-                    _mm256_maskload_ps(row.add(8), mask_high),
-                )
-            }
-        };
+        let (b_low, b_high) = unsafe { (_mm256_load_ps(row), _mm256_load_ps(row.add(8))) };
         for r in 0..R {
             let a = _mm256_set1_ps(unsafe { t.a(r, k) });
             low[r] = _mm256_fmadd_ps(a, b_low, low[r]);
