@@ -4,8 +4,8 @@
 //! lasts from tens of microseconds to milliseconds. A pool that puts its threads to sleep
 //! between jobs (rayon, or a thread per pass) pays a wake-up on every split, and on a virtual
 //! machine that wake-up costs about as much as a small pass. Like OpenMP's runtime under PyTorch,
-//! this helper keeps polling for [`AWAKE_FOR`] after its last job, yielding the core to any
-//! other runnable thread (the matrix product's workers), then sleeps until the next one.
+//! this helper keeps polling for 20 ms after its last job, yielding the core to any
+//! other runnable thread, then sleeps until the next one.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};

@@ -86,8 +86,8 @@ impl Simd {
 #[repr(C, align(64))]
 struct Lane([f32; NR]);
 
-/// A `[k, n]` matrix as panels of [`NR`] columns: panel `p` holds rows `0..k` of columns
-/// `p·NR..(p+1)·NR`, one [`Lane`] per row, zero past column `n`.
+/// A `[k, n]` matrix as panels of 16 columns: panel `p` holds rows `0..k` of columns
+/// `16p..16p+16`, each row on one 64-byte cache line, zero past column `n`.
 #[derive(Debug, Clone, Default)]
 pub struct PackedMatrix {
     depth: usize,
@@ -191,7 +191,7 @@ impl PackedMatrix {
             let first_col = p * NR;
             let cols = NR.min(n - first_col);
             // SAFETY: panel p of depth k starts at lane p·k, inside the packed buffer.
-            let panel = unsafe { b_ptr.offset((p * k * NR) as isize) };
+            let panel = unsafe { b_ptr.add(p * k * NR) };
             for first_row in (0..m).step_by(tile_rows) {
                 let rows = tile_rows.min(m - first_row);
                 for (block, first_k) in (0..k).step_by(KC).enumerate() {
