@@ -102,7 +102,7 @@ fn step_product(c: &mut Criterion) {
         });
         let packed = PackedMatrix::new(u.view());
         let packed_t = PackedMatrix::new(u.t());
-        for simd in Simd::available() {
+        for &simd in Simd::available() {
             group.bench_function(
                 BenchmarkId::new(format!("h_U/packed_{simd:?}"), hidden),
                 |b| b.iter(|| packed.multiply_with(simd, h.view(), z.view_mut(), true)),

@@ -55,20 +55,23 @@ impl Simd {
         })
     }
 
-    /// Every kind this machine can run, best first (tests run each).
-    pub fn available() -> Vec<Simd> {
-        let mut out = vec![];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f") {
-                out.push(Simd::Avx512);
+    /// Every kind this machine can run, best first (tests run each). Detected once.
+    pub fn available() -> &'static [Simd] {
+        static AVAILABLE: OnceLock<Vec<Simd>> = OnceLock::new();
+        AVAILABLE.get_or_init(|| {
+            let mut out = vec![];
+            #[cfg(target_arch = "x86_64")]
+            {
+                if is_x86_feature_detected!("avx512f") {
+                    out.push(Simd::Avx512);
+                }
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    out.push(Simd::Avx2Fma);
+                }
             }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                out.push(Simd::Avx2Fma);
-            }
-        }
-        out.push(Simd::Portable);
-        out
+            out.push(Simd::Portable);
+            out
+        })
     }
 
     /// Rows of the output one tile computes.
@@ -400,7 +403,7 @@ mod tests {
             (7, 257, 31),
             (25, 64, 64),
         ];
-        for simd in Simd::available() {
+        for &simd in Simd::available() {
             for &(m, k, n) in &shapes {
                 let a_wide = filled(m, k + 3, 1);
                 let a = a_wide.slice(s![.., 1..k + 1]);
