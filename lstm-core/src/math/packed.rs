@@ -103,21 +103,33 @@ impl PackedMatrix {
     pub fn pack(&mut self, b: ArrayView2<f32>) {
         let (depth, cols) = b.dim();
         let panels = cols.div_ceil(NR);
-        self.depth = depth;
-        self.cols = cols;
-        self.lanes.clear();
-        self.lanes.resize(panels * depth, Lane::default());
-        for (p, panel) in self
-            .lanes
-            .chunks_exact_mut(depth.max(1))
-            .enumerate()
-            .take(panels)
-        {
-            let first = p * NR;
-            let width = NR.min(cols - first);
+        // Same shape as last time: every value is overwritten below and the padding is still zero.
+        if (self.depth, self.cols) != (depth, cols) || self.lanes.len() != panels * depth {
+            self.depth = depth;
+            self.cols = cols;
+            self.lanes.clear();
+            self.lanes.resize(panels * depth, Lane::default());
+        }
+        // Panel by panel, lane by lane (sequential writes), reading b along its contiguous axis:
+        // rows for U, columns (U's rows) for Uᵀ, with a plain index for any other layout.
+        let rows: Option<Vec<&[f32]>> = (0..depth).map(|k| b.row(k).to_slice()).collect();
+        let columns: Option<Vec<&[f32]>> = (0..cols).map(|j| b.column(j).to_slice()).collect();
+        for (p, panel) in self.lanes.chunks_exact_mut(depth.max(1)).enumerate() {
+            let (first, width) = (p * NR, NR.min(cols - p * NR));
             for (k, lane) in panel.iter_mut().enumerate() {
-                for j in 0..width {
-                    lane.0[j] = b[[k, first + j]];
+                let lane = &mut lane.0[..width];
+                match (&rows, &columns) {
+                    (Some(rows), _) => lane.copy_from_slice(&rows[k][first..first + width]),
+                    (None, Some(columns)) => {
+                        for (value, column) in lane.iter_mut().zip(&columns[first..]) {
+                            *value = column[k];
+                        }
+                    }
+                    (None, None) => {
+                        for (j, value) in lane.iter_mut().enumerate() {
+                            *value = b[[k, first + j]];
+                        }
+                    }
                 }
             }
         }
@@ -186,7 +198,6 @@ impl PackedMatrix {
             "rows of the product's output must be contiguous"
         );
         let (a_row, a_step) = (stride(m, a.strides()[0]), stride(k, a.strides()[1]));
-        let (b_ptr, b_step): (*const f32, isize) = (self.lanes.as_ptr().cast(), NR as isize);
         let tile_rows = simd.rows_per_tile();
         let a_ptr = a.as_ptr();
         let c_ptr = c.as_mut_ptr();
@@ -194,7 +205,7 @@ impl PackedMatrix {
             let first_col = p * NR;
             let cols = NR.min(n - first_col);
             // SAFETY: panel p of depth k starts at lane p·k, inside the packed buffer.
-            let panel = unsafe { b_ptr.add(p * k * NR) };
+            let panel = unsafe { self.lanes.as_ptr().add(p * k) };
             for first_row in (0..m).step_by(tile_rows) {
                 let rows = tile_rows.min(m - first_row);
                 for (block, first_k) in (0..k).step_by(KC).enumerate() {
@@ -205,8 +216,7 @@ impl PackedMatrix {
                         },
                         a_row,
                         a_step,
-                        b: unsafe { panel.offset(first_k as isize * b_step) },
-                        b_step,
+                        b: unsafe { panel.add(first_k) },
                         c: unsafe { c_ptr.offset(first_row as isize * c_row + first_col as isize) },
                         c_row,
                         cols,
@@ -222,14 +232,13 @@ impl PackedMatrix {
 
 /// One tile: `rows × cols` outputs (at most `rows_per_tile × NR`) over `depth` products.
 /// `a[r, k]` is at `a + r·a_row + k·a_step`, row k of the panel (a 64-byte aligned lane, zero
-/// past column `cols`) at `b + k·b_step`, `c[r, j]` at `c + r·c_row + j`.
+/// past column `cols`) at `b + k`, `c[r, j]` at `c + r·c_row + j`.
 struct Tile {
     depth: usize,
     a: *const f32,
     a_row: isize,
     a_step: isize,
-    b: *const f32,
-    b_step: isize,
+    b: *const Lane,
     c: *mut f32,
     c_row: isize,
     cols: usize,
@@ -274,7 +283,7 @@ impl Tile {
     /// Row k of the panel.
     #[inline(always)]
     unsafe fn b_row(&self, k: usize) -> *const f32 {
-        unsafe { self.b.offset(k as isize * self.b_step) }
+        unsafe { self.b.add(k).cast() }
     }
 
     /// Output row r.
@@ -452,6 +461,28 @@ mod tests {
             );
         }
         assert_eq!(whole, halves);
+    }
+
+    /// Rows contiguous, columns contiguous, or neither: the same panels; repacking a new
+    /// matrix of the same shape into the buffer leaves nothing of the old one.
+    #[test]
+    fn every_layout_packs_alike() {
+        let big = filled(60, 90, 11);
+        let strided = big.slice(s![..;2, ..;3]);
+        let owned = strided.to_owned();
+        let transposed_copy = owned.t().as_standard_layout().into_owned();
+        let a = filled(7, 30, 12);
+        let product = |packed: &PackedMatrix| {
+            let mut c = Array2::zeros((7, 30));
+            packed.multiply(a.view(), c.view_mut(), false);
+            c
+        };
+        let want = product(&PackedMatrix::new(owned.view()));
+        assert_eq!(product(&PackedMatrix::new(strided)), want);
+        assert_eq!(product(&PackedMatrix::new(transposed_copy.t())), want);
+        let mut reused = PackedMatrix::new(filled(30, 30, 13).view());
+        reused.pack(strided);
+        assert_eq!(product(&reused), want);
     }
 
     #[test]
