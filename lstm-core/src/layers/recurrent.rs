@@ -13,7 +13,7 @@ use ndarray::{
 };
 use ndarray_rand::rand::Rng as _;
 
-use super::params::{ParamSet, grad_matrix, grad_vector, vector};
+use super::params::{ParamSet, grad_matrix, grad_vector};
 use super::{Layer, LayerConfig, Param, RecurrentConfig, Weight, not_built};
 use crate::check::{batch_shape, ensure_finite, fmt_shape};
 use crate::error::{LstmError, Result};
@@ -324,6 +324,8 @@ pub(crate) struct Cache {
     work: Array2<f32>,
     /// `U` in the SIMD kernel's panels, packed once per pass.
     packed: PackedMatrix,
+    /// `W` likewise.
+    packed_w: PackedMatrix,
 }
 
 /// Buffers of the backward pass, reused from batch to batch.
@@ -383,6 +385,7 @@ impl Cache {
             aux: reuse(old.aux, (rows, C::AUX_BLOCKS * units)),
             work: reuse(old.work, (batch, C::GATES * units)),
             packed: old.packed,
+            packed_w: old.packed_w,
         }
     }
 
@@ -702,15 +705,32 @@ impl<C: Cell> Recurrent<C> {
         }
 
         let params = self.params.as_ref().expect("checked in check_input");
-        // The input projection of every step in one product: gates = b + x·W.
-        match params.get("bias") {
-            Some(bias) if C::RECURRENT_BIAS => cache.gates.assign(&bias.index_axis(Axis(0), 0)),
-            Some(bias) => cache.gates.assign(&vector(bias)),
-            None => cache.gates.fill(0.0),
-        }
-        let kernel = params.matrix("kernel");
-        helper::mat_mul(&cache.x.view(), &kernel, 1.0, &mut cache.gates.view_mut());
+        // The input projection of every step in one product: gates = b + x·W, written once.
         let width = C::GATES * units;
+        let zeros;
+        let bias = match params.get("bias") {
+            Some(bias) if C::RECURRENT_BIAS => bias.index_axis(Axis(0), 0).into_dimensionality(),
+            Some(bias) => bias.view().into_dimensionality(),
+            None => {
+                zeros = ndarray::Array1::zeros(width);
+                Ok(zeros.view())
+            }
+        }
+        .expect("a bias row of G·u");
+        cache.packed_w.pack(params.matrix("kernel"));
+        let packed_w = &cache.packed_w;
+        let rows = cache.x.nrows();
+        in_halves(
+            (cache.x.view(), cache.gates.view_mut()),
+            rows,
+            rows * features * width >= SPLIT_BATCH_FROM,
+            |(x, gates): (ArrayView2<f32>, ArrayViewMut2<f32>), at| {
+                let (x, x_rest) = x.split_at(Axis(0), at);
+                let (gates, gates_rest) = gates.split_at(Axis(0), at);
+                ((x, gates), (x_rest, gates_rest))
+            },
+            &|(x, gates)| packed_w.multiply_onto_row(x, bias, gates),
+        );
         let mut packed = std::mem::take(&mut cache.packed);
         let recurrence = self.recurrence(batch, &mut packed, false);
         let b = batch;

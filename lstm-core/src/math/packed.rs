@@ -17,7 +17,7 @@
 
 use std::sync::OnceLock;
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 
 /// Columns per panel: one AVX-512 register, two AVX2 registers.
 const NR: usize = 16;
@@ -165,6 +165,32 @@ impl PackedMatrix {
         c: ArrayViewMut2<f32>,
         accumulate: bool,
     ) {
+        let start = if accumulate {
+            Start::Output
+        } else {
+            Start::Zero
+        };
+        self.checked_run(simd, a, c, start);
+    }
+
+    /// `c = row + a·B`, `row` (`[n]`) added to every row of the product, in one pass over `c`:
+    /// the bias and the input projection of every step at once. Rounds as setting `c` to
+    /// `row` and then [`PackedMatrix::multiply`] with `accumulate`.
+    ///
+    /// # Panics
+    /// As [`PackedMatrix::multiply`], or if `row` is not contiguous or not `[n]`.
+    pub fn multiply_onto_row(
+        &self,
+        a: ArrayView2<f32>,
+        row: ArrayView1<f32>,
+        c: ArrayViewMut2<f32>,
+    ) {
+        assert_eq!(row.len(), self.cols, "the row added to the product");
+        let row = row.to_slice().expect("a contiguous row");
+        self.checked_run(Simd::detected(), a, c, Start::Row(row.as_ptr()));
+    }
+
+    fn checked_run(&self, simd: Simd, a: ArrayView2<f32>, c: ArrayViewMut2<f32>, start: Start) {
         let m = a.nrows();
         assert_eq!(a.ncols(), self.depth, "inner dimensions of the product");
         assert_eq!(c.dim(), (m, self.cols), "output of the product");
@@ -172,21 +198,29 @@ impl PackedMatrix {
             Simd::available().contains(&simd),
             "{simd:?} is not available"
         );
-        self.run(simd, a, c, accumulate);
+        self.run(simd, a, c, start);
     }
 }
 
 impl PackedMatrix {
     /// The product, shapes checked. The left operand may have any strides.
-    fn run(&self, simd: Simd, a: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, accumulate: bool) {
+    fn run(&self, simd: Simd, a: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, start: Start) {
         let (m, k) = a.dim();
         let n = c.ncols();
         if m == 0 || n == 0 {
             return;
         }
         if k == 0 {
-            if !accumulate {
-                c.fill(0.0);
+            match start {
+                Start::Output => {}
+                Start::Zero => c.fill(0.0),
+                Start::Row(row) => {
+                    // SAFETY: the row has n values (checked by the caller).
+                    let row = unsafe { std::slice::from_raw_parts(row, n) };
+                    c.rows_mut()
+                        .into_iter()
+                        .for_each(|mut out| out.assign(&ArrayView1::from(row)));
+                }
             }
             return;
         }
@@ -226,7 +260,12 @@ impl PackedMatrix {
                         c: unsafe { c_ptr.offset(first_row as isize * c_row + first_col as isize) },
                         c_row,
                         cols,
-                        overwrite: block == 0 && !accumulate,
+                        start: match start {
+                            _ if block > 0 => Start::Output,
+                            // SAFETY: column first_col of a row of n values.
+                            Start::Row(row) => Start::Row(unsafe { row.add(first_col) }),
+                            first => first,
+                        },
                     };
                     // SAFETY: the kernel is available (asserted) and the tile lies inside a, b, c.
                     unsafe { tile.run(simd, rows) };
@@ -250,7 +289,18 @@ struct Tile {
     c: *mut f32,
     c_row: isize,
     cols: usize,
-    overwrite: bool,
+    start: Start,
+}
+
+/// What a tile's sums are added to.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    /// The output's values: `c += a·b`.
+    Output,
+    /// Nothing: `c = a·b`.
+    Zero,
+    /// One row, the same for every row of the tile: `c = row + a·b`.
+    Row(*const f32),
 }
 
 /// Calls `$kernel::<rows>` for a run-time `rows` in `1..=$max`.
@@ -303,6 +353,16 @@ impl Tile {
     unsafe fn c_row(&self, r: usize) -> *mut f32 {
         unsafe { self.c.offset(r as isize * self.c_row) }
     }
+
+    /// Where the values that output row r's sums are added to are read, if anywhere.
+    #[inline(always)]
+    unsafe fn base(&self, r: usize) -> Option<*const f32> {
+        match self.start {
+            Start::Output => Some(unsafe { self.c_row(r) }),
+            Start::Zero => None,
+            Start::Row(row) => Some(row),
+        }
+    }
 }
 
 /// `c (+)= a·b` for one tile in plain Rust: the reference every kernel must equal bit for bit.
@@ -320,8 +380,9 @@ unsafe fn tile_portable<const R: usize>(t: &Tile) {
     }
     for (r, acc_r) in acc.iter().enumerate() {
         for (j, &sum) in acc_r.iter().enumerate().take(t.cols) {
-            let out = unsafe { &mut *t.c_row(r).add(j) };
-            *out = if t.overwrite { sum } else { *out + sum };
+            let base = unsafe { t.base(r) };
+            let value = base.map_or(sum, |base| unsafe { *base.add(j) } + sum);
+            unsafe { *t.c_row(r).add(j) = value };
         }
     }
 }
@@ -343,10 +404,9 @@ unsafe fn tile_avx512<const R: usize>(t: &Tile) {
     }
     for (r, &sum) in acc.iter().enumerate() {
         let out = unsafe { t.c_row(r) };
-        let value = if t.overwrite {
-            sum
-        } else {
-            _mm512_add_ps(unsafe { _mm512_maskz_loadu_ps(store_mask, out) }, sum)
+        let value = match unsafe { t.base(r) } {
+            None => sum,
+            Some(base) => _mm512_add_ps(unsafe { _mm512_maskz_loadu_ps(store_mask, base) }, sum),
         };
         unsafe { _mm512_mask_storeu_ps(out, store_mask, value) };
     }
@@ -377,9 +437,9 @@ unsafe fn tile_avx512_wide<const R: usize>(t: &Tile) {
     for r in 0..R {
         let out = unsafe { t.c_row(r) };
         let (mut v_left, mut v_right) = (left[r], right[r]);
-        if !t.overwrite {
-            v_left = _mm512_add_ps(unsafe { _mm512_loadu_ps(out) }, v_left);
-            let old = unsafe { _mm512_maskz_loadu_ps(right_mask, out.add(NR)) };
+        if let Some(base) = unsafe { t.base(r) } {
+            v_left = _mm512_add_ps(unsafe { _mm512_loadu_ps(base) }, v_left);
+            let old = unsafe { _mm512_maskz_loadu_ps(right_mask, base.add(NR)) };
             v_right = _mm512_add_ps(old, v_right);
         }
         unsafe {
@@ -409,9 +469,9 @@ unsafe fn tile_avx2<const R: usize>(t: &Tile) {
         let out = unsafe { t.c_row(r) };
         if t.cols == NR {
             let (mut v_low, mut v_high) = (low[r], high[r]);
-            if !t.overwrite {
-                v_low = _mm256_add_ps(unsafe { _mm256_loadu_ps(out) }, v_low);
-                v_high = _mm256_add_ps(unsafe { _mm256_loadu_ps(out.add(8)) }, v_high);
+            if let Some(base) = unsafe { t.base(r) } {
+                v_low = _mm256_add_ps(unsafe { _mm256_loadu_ps(base) }, v_low);
+                v_high = _mm256_add_ps(unsafe { _mm256_loadu_ps(base.add(8)) }, v_high);
             }
             unsafe {
                 _mm256_storeu_ps(out, v_low);
@@ -423,9 +483,10 @@ unsafe fn tile_avx2<const R: usize>(t: &Tile) {
                 _mm256_storeu_ps(sums.as_mut_ptr(), low[r]);
                 _mm256_storeu_ps(sums.as_mut_ptr().add(8), high[r]);
             }
+            let base = unsafe { t.base(r) };
             for (j, &sum) in sums.iter().enumerate().take(t.cols) {
-                let out = unsafe { &mut *out.add(j) };
-                *out = if t.overwrite { sum } else { *out + sum };
+                let value = base.map_or(sum, |base| unsafe { *base.add(j) } + sum);
+                unsafe { *out.add(j) = value };
             }
         }
     }
@@ -485,6 +546,18 @@ mod tests {
                     // Columns past n are untouched.
                     assert_eq!(got.slice(s![.., n..]), start.slice(s![.., n..]));
                 }
+                // c = row + a·B rounds as c = row, then c += a·B.
+                let row = filled(1, n, 4).row(0).to_owned();
+                let mut want = Array2::from_shape_fn((m, n), |(_, j)| row[j]);
+                general_mat_mul(1.0, &a, &b, 1.0, &mut want);
+                let mut got = Array2::from_elem((m, n), f32::NAN);
+                packed.checked_run(simd, a, got.view_mut(), Start::Row(row.as_ptr()));
+                assert!(
+                    got.iter()
+                        .zip(&want)
+                        .all(|(g, w)| g.to_bits() == w.to_bits()),
+                    "{simd:?} {m}x{k}x{n} onto a row"
+                );
             }
         }
     }
