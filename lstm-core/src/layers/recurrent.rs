@@ -337,6 +337,9 @@ struct Scratch {
     dc: Array2<f32>,
     /// `Uᵀ` in the SIMD kernel's panels, packed once per pass.
     packed_t: PackedMatrix,
+    /// `[x | h_prev]` of every step and `[dW; dU]`: the weight gradients in one product.
+    stacked_inputs: Array2<f32>,
+    stacked_grads: Array2<f32>,
 }
 
 /// `buffer` if it has `shape`, else a new zeroed array (contents are overwritten by the caller).
@@ -846,6 +849,8 @@ impl<C: Cell> Recurrent<C> {
             dh,
             dc,
             mut packed_t,
+            mut stacked_inputs,
+            mut stacked_grads,
         } = self.scratch.take().unwrap_or_default();
         let mut d_in = reuse(d_in, (rows, width));
         let rec_width = if C::RECURRENT_BIAS { width } else { 0 };
@@ -892,13 +897,35 @@ impl<C: Cell> Recurrent<C> {
         let (values, mut grads) = params.split();
         let h_prev_all = cache.h.slice(s![..rows, ..]);
         let d_rec_all = if C::RECURRENT_BIAS { &d_rec } else { &d_in };
-        helper::mat_mul(&cache.x.t(), &d_in.view(), 0.0, &mut grad_matrix(grads[0]));
-        helper::mat_mul(
-            &h_prev_all.t(),
-            &d_rec_all.view(),
-            0.0,
-            &mut grad_matrix(grads[1]),
-        );
+        if C::RECURRENT_BIAS {
+            helper::mat_mul(&cache.x.t(), &d_in.view(), 0.0, &mut grad_matrix(grads[0]));
+            helper::mat_mul(
+                &h_prev_all.t(),
+                &d_rec_all.view(),
+                0.0,
+                &mut grad_matrix(grads[1]),
+            );
+        } else {
+            // dW and dU multiply the same d_in: one product [x | h_prev]ᵀ·d_in reads (and packs)
+            // it once. Each output is the same dot product either way, so the same bits.
+            let features = cache.x.ncols();
+            stacked_inputs = reuse(stacked_inputs, (rows, features + units));
+            stacked_inputs
+                .slice_mut(s![.., ..features])
+                .assign(&cache.x);
+            stacked_inputs
+                .slice_mut(s![.., features..])
+                .assign(&h_prev_all);
+            stacked_grads = reuse(stacked_grads, (features + units, width));
+            helper::mat_mul(
+                &stacked_inputs.t(),
+                &d_in.view(),
+                0.0,
+                &mut stacked_grads.view_mut(),
+            );
+            grad_matrix(grads[0]).assign(&stacked_grads.slice(s![..features, ..]));
+            grad_matrix(grads[1]).assign(&stacked_grads.slice(s![features.., ..]));
+        }
         if let Some(d_bias) = grads.get_mut(2) {
             if C::RECURRENT_BIAS {
                 let mut d_bias = grad_matrix(d_bias);
@@ -949,6 +976,8 @@ impl<C: Cell> Recurrent<C> {
             dh,
             dc,
             packed_t,
+            stacked_inputs,
+            stacked_grads,
         });
         Ok(dx)
     }
