@@ -2,6 +2,7 @@
 
 use crate::error::{LstmError, Result};
 use crate::layers::Param;
+use crate::math::helper;
 
 /// Gradient clipping, as Keras' `clipnorm`, `clipvalue` and `global_clipnorm` (at most one).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -212,6 +213,9 @@ fn check_unit_interval(name: &'static str, value: f64) -> Result<()> {
 
 /// Per-parameter state vectors, created on the first step (and anew for parameters of other
 /// sizes, e.g. a hand-made state from another model).
+/// Tensors with at least this many values update in two halves, one per core.
+const SPLIT_UPDATE_FROM: usize = 1 << 15;
+
 fn slots(state: &mut Vec<Vec<f32>>, params: &[Param<'_>]) {
     let fits = state.len() == params.len()
         && state
@@ -348,14 +352,29 @@ impl Optimizer for Adam {
         let alpha = self.learning_rate * (1.0 - beta_2_power).sqrt() / (1.0 - beta_1_power);
         let (one_minus_beta_1, one_minus_beta_2) =
             ((1.0 - self.beta_1) as f32, (1.0 - self.beta_2) as f32);
-        for (k, p) in params.iter_mut().enumerate() {
-            let (m, v) = (&mut self.m[k], &mut self.v[k]);
-            for j in 0..p.value.len() {
-                let g = p.grad[j];
-                m[j] += (g - m[j]) * one_minus_beta_1;
-                v[j] += (g * g - v[j]) * one_minus_beta_2;
-                p.value[j] -= (m[j] * alpha) / (v[j].sqrt() + self.epsilon);
+        let epsilon = self.epsilon;
+        let update = |value: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]| {
+            for (((w, &g), m), v) in value.iter_mut().zip(grad).zip(m).zip(v) {
+                *m += (g - *m) * one_minus_beta_1;
+                *v += (g * g - *v) * one_minus_beta_2;
+                *w -= (*m * alpha) / (v.sqrt() + epsilon);
             }
+        };
+        for (p, (m, v)) in params.iter_mut().zip(self.m.iter_mut().zip(&mut self.v)) {
+            if p.value.len() < SPLIT_UPDATE_FROM {
+                update(p.value, p.grad, m, v);
+                continue;
+            }
+            // Each value is updated on its own: halves on the two cores give the same bits.
+            let half = p.value.len() / 2;
+            let (value, value_rest) = p.value.split_at_mut(half);
+            let (grad, grad_rest) = p.grad.split_at(half);
+            let (m, m_rest) = m.split_at_mut(half);
+            let (v, v_rest) = v.split_at_mut(half);
+            helper::join(
+                || update(value, grad, m, v),
+                || update(value_rest, grad_rest, m_rest, v_rest),
+            );
         }
     }
 }
