@@ -342,12 +342,18 @@ struct Scratch {
     stacked_grads: Array2<f32>,
 }
 
-/// `buffer` if it has `shape`, else a new zeroed array (contents are overwritten by the caller).
+/// `buffer` in `shape`, its memory reused (contents are overwritten by the caller): a fit whose
+/// last batch is smaller switches shapes twice per epoch, and fresh zeroed pages cost time.
 fn reuse(buffer: Array2<f32>, shape: (usize, usize)) -> Array2<f32> {
     if buffer.dim() == shape {
-        buffer
-    } else {
-        Array2::zeros(shape)
+        return buffer;
+    }
+    match buffer.into_raw_vec_and_offset() {
+        (mut data, None | Some(0)) => {
+            data.resize(shape.0 * shape.1, 0.0);
+            Array2::from_shape_vec(shape, data).expect("length matches the shape")
+        }
+        _ => Array2::zeros(shape),
     }
 }
 
