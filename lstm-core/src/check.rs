@@ -18,6 +18,9 @@ where
     S: ndarray::Data<Elem = f32>,
     D: ndarray::Dimension,
 {
+    if x.as_slice_memory_order().is_some_and(all_finite) {
+        return Ok(());
+    }
     if let Some(flat) = x.iter().position(|v| !v.is_finite()) {
         let value = *x
             .iter()
@@ -30,6 +33,21 @@ where
         });
     }
     Ok(())
+}
+
+/// Whether every value is finite, sixteen lanes at a time: `v - v` is 0 for a finite `v` and
+/// NaN for ±inf or NaN, and a NaN stays in its lane's sum. (A plain `any(!is_finite)` stops at
+/// each element and does not vectorise: a million weights took ~0.4 ms, per training step.)
+pub fn all_finite(values: &[f32]) -> bool {
+    let mut lanes = [0.0f32; 16];
+    let chunks = values.chunks_exact(16);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v - v;
+        }
+    }
+    lanes.iter().all(|&lane| lane == 0.0) && rest.iter().all(|v| v.is_finite())
 }
 
 /// Turns a row-major flat position into `[i, j, k]`.
@@ -67,4 +85,26 @@ pub fn batch_shape(dims: &[usize]) -> String {
 /// of a sample count round as they do in Python.
 pub fn decimal_f64(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(v as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_finite_finds_any_infinity_or_nan_in_any_lane() {
+        let mut values: Vec<f32> = (0..53).map(|i| i as f32 * 1e30).collect();
+        assert!(all_finite(&values));
+        assert!(all_finite(&[]));
+        for bad in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN] {
+            for at in [0, 7, 15, 16, 47, 48, 52] {
+                let kept = values[at];
+                values[at] = bad;
+                assert!(!all_finite(&values), "{bad} at {at}");
+                values[at] = kept;
+            }
+        }
+        // Large finite values whose sum would overflow are still finite.
+        assert!(all_finite(&[f32::MAX; 40]));
+    }
 }

@@ -1,15 +1,17 @@
 //! `LSTM`: the cell of [`crate::math::cell`] run over time by the shared recurrent layer.
 
-use ndarray::{Array2, Array3, ArrayD, ArrayViewD, Axis, s};
+use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, s};
 
-use super::recurrent::machinery::{Cell, Recurrence, StepGrads, Steps, StepsRef};
+use super::recurrent::machinery::{Cell, Recurrence, StepGrads, Steps, StepsRef, UnitSplit};
 use super::recurrent::{
     Recurrent, RecurrentKind, add_output_grad, add_product, product_transposed,
 };
 use crate::error::Result;
 use crate::math::activation::Activation;
-use crate::math::cell::{self, CellStep};
+use crate::math::cell::{self, CellStep, GateBlocks};
+use crate::math::helper;
 use crate::math::init;
+use crate::math::packed::PackedMatrix;
 
 /// `keras.layers.LSTM`. Weights in Keras layout: `kernel [in, 4u]`, `recurrent_kernel [u, 4u]`,
 /// `bias [4u]`, gates packed i, f, g, o (Keras' i, f, c, o: "c" is the candidate g);
@@ -40,6 +42,9 @@ impl Cell for LstmCell {
     }
 
     fn forward(mut s: Steps<'_>, recurrence: &Recurrence<'_>, activation: Activation) {
+        if let Some(split) = recurrence.by_units {
+            return forward_by_units(s, split, activation);
+        }
         for t in 0..s.gates.len_of(Axis(0)) {
             let mut z_t = s.gates.index_axis_mut(Axis(0), t);
             // z_t += h_{t-1}·U
@@ -64,6 +69,9 @@ impl Cell for LstmCell {
         mut g: StepGrads<'_>,
         activation: Activation,
     ) {
+        if let Some(split) = recurrence.by_units {
+            return backward_by_units(s, split, grad_output, g, activation);
+        }
         let timesteps = s.gates.len_of(Axis(0));
         g.dh.fill(0.0);
         g.dc.fill(0.0);
@@ -85,6 +93,169 @@ impl Cell for LstmCell {
                 product_transposed(&mut g.dh, dz, recurrence, 0.0);
             }
         }
+    }
+}
+
+/// The time loop with units `..at` on this core and `at..` on the other: each step, each core
+/// multiplies `h_{t-1}` (all units) by its half of `U` and runs its units' gates. The halves meet
+/// once per step (the next step needs all of `h_t`). Every value is computed as in the loop
+/// above, so the same bits.
+fn forward_by_units(mut s: Steps<'_>, split: UnitSplit<'_>, activation: Activation) {
+    let (units, at) = (s.h.len_of(Axis(2)), split.at);
+    let (first_parts, second_parts) = split.parts.split_at(4);
+    for t in 0..s.gates.len_of(Axis(0)) {
+        let (z_first, z_second) = gate_halves(s.gates.index_axis_mut(Axis(0), t), units, at);
+        let (h_before, mut h_after) = s.h.view_mut().split_at(Axis(0), t + 1);
+        let h_prev = h_before.index_axis(Axis(0), t);
+        let (h_first, h_second) = h_after.index_axis_mut(Axis(0), 0).split_at(Axis(1), at);
+        let (c_before, mut c_after) = s.c.view_mut().split_at(Axis(0), t + 1);
+        let (c_prev_first, c_prev_second) = c_before.index_axis(Axis(0), t).split_at(Axis(1), at);
+        let (c_first, c_second) = c_after.index_axis_mut(Axis(0), 0).split_at(Axis(1), at);
+        let (act_first, act_second) = s.aux.index_axis_mut(Axis(0), t).split_at(Axis(1), at);
+        let half =
+            |parts: &[PackedMatrix], mut z: GateBlocks<ArrayViewMut2<f32>>, c_prev, c, act_c, h| {
+                // z += h_{t-1}·U, for this half's columns of each gate
+                for (part, z) in parts.iter().zip([&mut z.i, &mut z.f, &mut z.g, &mut z.o]) {
+                    part.multiply(h_prev, z.view_mut(), true);
+                }
+                cell::step_units_in_place(z, c_prev, c, act_c, h, activation);
+            };
+        helper::join(
+            || {
+                half(
+                    first_parts,
+                    z_first,
+                    c_prev_first,
+                    c_first,
+                    act_first,
+                    h_first,
+                )
+            },
+            || {
+                half(
+                    second_parts,
+                    z_second,
+                    c_prev_second,
+                    c_second,
+                    act_second,
+                    h_second,
+                )
+            },
+        );
+    }
+}
+
+/// Backpropagation through time with the units split as in [`forward_by_units`]: each step, each
+/// core computes its units' `dh_t = dz_{t+1}·Uᵀ` (from all of `dz_{t+1}`) and then its units'
+/// gate gradients. One meeting per step, the same bits as the loop above.
+fn backward_by_units(
+    s: StepsRef<'_>,
+    split: UnitSplit<'_>,
+    grad_output: ArrayViewD<'_, f32>,
+    mut g: StepGrads<'_>,
+    activation: Activation,
+) {
+    let (timesteps, units, at) = (s.gates.len_of(Axis(0)), s.h.len_of(Axis(2)), split.at);
+    let last_axis = Axis(grad_output.ndim() - 1);
+    let (out_first, out_second) = grad_output.split_at(last_axis, at);
+    g.dc.fill(0.0);
+    for t in (0..timesteps).rev() {
+        let (mut d_in_before, d_in_after) = g.d_in.view_mut().split_at(Axis(0), t + 1);
+        let dz_next = (t + 1 < timesteps).then(|| d_in_after.index_axis(Axis(0), 0));
+        let (dz_first, dz_second) = gate_halves(d_in_before.index_axis_mut(Axis(0), t), units, at);
+        let gates = s.gates.index_axis(Axis(0), t);
+        let (dh_first, dh_second) = g.dh.view_mut().split_at(Axis(1), at);
+        let (dc_first, dc_second) = g.dc.view_mut().split_at(Axis(1), at);
+        let (c_prev, act_c) = (s.c.index_axis(Axis(0), t), s.aux.index_axis(Axis(0), t));
+        let half = |packed_t: &PackedMatrix,
+                    range: std::ops::Range<usize>,
+                    grad_output: ArrayViewD<f32>,
+                    mut dh: ArrayViewMut2<f32>,
+                    dc,
+                    dz| {
+            // dh_t = dz_{t+1}·Uᵀ (zero after the last step), plus the output's gradient
+            match dz_next {
+                Some(dz_next) => packed_t.multiply(dz_next, dh.view_mut(), false),
+                None => dh.fill(0.0),
+            }
+            add_output_grad(&mut dh, &grad_output, t, timesteps);
+            cell::step_backward_units_in_place(
+                gate_blocks(gates, units, &range),
+                c_prev.slice_move(s![.., range.clone()]),
+                act_c.slice_move(s![.., range.clone()]),
+                dh.view(),
+                dc,
+                dz,
+                activation,
+            );
+        };
+        helper::join(
+            || {
+                half(
+                    &split.parts[0],
+                    0..at,
+                    out_first.view(),
+                    dh_first,
+                    dc_first,
+                    dz_first,
+                )
+            },
+            || {
+                half(
+                    &split.parts[1],
+                    at..units,
+                    out_second.view(),
+                    dh_second,
+                    dc_second,
+                    dz_second,
+                )
+            },
+        );
+    }
+}
+
+/// The four gate blocks of units `..at` and of units `at..` of one step's `[B, 4u]` array.
+fn gate_halves(
+    z: ArrayViewMut2<'_, f32>,
+    units: usize,
+    at: usize,
+) -> (
+    GateBlocks<ArrayViewMut2<'_, f32>>,
+    GateBlocks<ArrayViewMut2<'_, f32>>,
+) {
+    let (i, rest) = z.split_at(Axis(1), units);
+    let (f, rest) = rest.split_at(Axis(1), units);
+    let (g, o) = rest.split_at(Axis(1), units);
+    let [(i0, i1), (f0, f1), (g0, g1), (o0, o1)] =
+        [i, f, g, o].map(|block| block.split_at(Axis(1), at));
+    (
+        GateBlocks {
+            i: i0,
+            f: f0,
+            g: g0,
+            o: o0,
+        },
+        GateBlocks {
+            i: i1,
+            f: f1,
+            g: g1,
+            o: o1,
+        },
+    )
+}
+
+/// The four gate blocks of the units in `range` of one step's `[B, 4u]` gates.
+fn gate_blocks<'a>(
+    gates: ArrayView2<'a, f32>,
+    units: usize,
+    range: &std::ops::Range<usize>,
+) -> GateBlocks<ArrayView2<'a, f32>> {
+    let block = |k: usize| gates.slice_move(s![.., k * units + range.start..k * units + range.end]);
+    GateBlocks {
+        i: block(0),
+        f: block(1),
+        g: block(2),
+        o: block(3),
     }
 }
 

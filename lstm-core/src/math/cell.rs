@@ -309,18 +309,73 @@ pub(crate) fn step_in_place(
         let (f, rest) = rest.split_at_mut(units);
         let g = &mut rest[..units];
         g.copy_from_slice(act_c);
-        for k in 0..units {
-            c[k] = f[k] * c_prev[k] + i[k] * g[k];
-        }
+        update_cell_row(f, c_prev, i, g, c);
         act_c.copy_from_slice(c);
     }
     activation.apply_in_place(act_c);
     let rows = z.chunks_exact(4 * units).zip(act_c.chunks_exact(units));
     for ((gates, act_c), h) in rows.zip(h.chunks_exact_mut(units)) {
-        let o = &gates[3 * units..];
-        for k in 0..units {
-            h[k] = o[k] * act_c[k];
-        }
+        hidden_row(&gates[3 * units..], act_c, h);
+    }
+}
+
+/// `c = f ⊙ c_prev + i ⊙ g` for one row.
+#[inline(always)]
+fn update_cell_row(f: &[f32], c_prev: &[f32], i: &[f32], g: &[f32], c: &mut [f32]) {
+    for k in 0..c.len() {
+        c[k] = f[k] * c_prev[k] + i[k] * g[k];
+    }
+}
+
+/// `h = o ⊙ act(c)` for one row.
+#[inline(always)]
+fn hidden_row(o: &[f32], act_c: &[f32], h: &mut [f32]) {
+    for k in 0..h.len() {
+        h[k] = o[k] * act_c[k];
+    }
+}
+
+/// The four gates of a block of units: `[batch, n]` each, rows contiguous.
+pub(crate) struct GateBlocks<V> {
+    pub(crate) i: V,
+    pub(crate) f: V,
+    pub(crate) g: V,
+    pub(crate) o: V,
+}
+
+/// [`step_in_place`] for a block of units (columns) of every row, with each gate's block a
+/// separate view: two cores can each run half of a layer's units. Row by row, the same
+/// operations as `step_in_place`, so the same bits.
+pub(crate) fn step_units_in_place(
+    z: GateBlocks<ArrayViewMut2<f32>>,
+    c_prev: ArrayView2<f32>,
+    mut c: ArrayViewMut2<f32>,
+    mut act_c: ArrayViewMut2<f32>,
+    mut h: ArrayViewMut2<f32>,
+    activation: Activation,
+) {
+    let GateBlocks {
+        mut i,
+        mut f,
+        mut g,
+        mut o,
+    } = z;
+    let row = "rows of a unit block are contiguous";
+    for r in 0..c.nrows() {
+        let i = i.row_mut(r).into_slice().expect(row);
+        let f = f.row_mut(r).into_slice().expect(row);
+        let g = g.row_mut(r).into_slice().expect(row);
+        let o = o.row_mut(r).into_slice().expect(row);
+        activation::sigmoid_in_place(i);
+        activation::sigmoid_in_place(f);
+        activation::sigmoid_in_place(o);
+        activation.apply_in_place(g);
+        let c = c.row_mut(r).into_slice().expect(row);
+        update_cell_row(f, c_prev.row(r).to_slice().expect(row), i, g, c);
+        let act_c = act_c.row_mut(r).into_slice().expect(row);
+        act_c.copy_from_slice(c);
+        activation.apply_in_place(act_c);
+        hidden_row(o, act_c, h.row_mut(r).into_slice().expect(row));
     }
 }
 
@@ -429,18 +484,105 @@ fn backward_rows(
         let (dz_i, rest) = dz.split_at_mut(units);
         let (dz_f, rest) = rest.split_at_mut(units);
         let (dz_g, dz_o) = rest.split_at_mut(units);
-        for k in 0..units {
-            // h = o·act(c)
-            let d_o = dh[k] * act_c[k];
-            let dc_t = dc[k] + dh[k] * o[k] * act_derivative(act_c[k]);
-            // c = f·c_prev + i·g
-            let (d_f, d_i, d_g) = (dc_t * c_prev[k], dc_t * g[k], dc_t * i[k]);
-            dz_i[k] = d_i * i[k] * (1.0 - i[k]);
-            dz_f[k] = d_f * f[k] * (1.0 - f[k]);
-            dz_g[k] = d_g * act_derivative(g[k]);
-            dz_o[k] = d_o * o[k] * (1.0 - o[k]);
-            dc[k] = dc_t * f[k];
+        let gates = GateBlocks { i, f, g, o };
+        let dz = GateBlocks {
+            i: dz_i,
+            f: dz_f,
+            g: dz_g,
+            o: dz_o,
+        };
+        backward_row(gates, c_prev, act_c, dh, dc, dz, &act_derivative);
+    }
+}
+
+/// One row of the backward step: `dc` holds the gradient reaching `c_t` on entry and the one
+/// reaching `c_{t-1}` on exit.
+#[inline(always)]
+fn backward_row(
+    gates: GateBlocks<&[f32]>,
+    c_prev: &[f32],
+    act_c: &[f32],
+    dh: &[f32],
+    dc: &mut [f32],
+    dz: GateBlocks<&mut [f32]>,
+    act_derivative: &impl Fn(f32) -> f32,
+) {
+    let GateBlocks { i, f, g, o } = gates;
+    for k in 0..dc.len() {
+        // h = o·act(c)
+        let d_o = dh[k] * act_c[k];
+        let dc_t = dc[k] + dh[k] * o[k] * act_derivative(act_c[k]);
+        // c = f·c_prev + i·g
+        let (d_f, d_i, d_g) = (dc_t * c_prev[k], dc_t * g[k], dc_t * i[k]);
+        dz.i[k] = d_i * i[k] * (1.0 - i[k]);
+        dz.f[k] = d_f * f[k] * (1.0 - f[k]);
+        dz.g[k] = d_g * act_derivative(g[k]);
+        dz.o[k] = d_o * o[k] * (1.0 - o[k]);
+        dc[k] = dc_t * f[k];
+    }
+}
+
+/// [`step_backward_in_place`] for a block of units of every row, each gate's block (of the
+/// gates and of `dz`) a separate view. The same operations row by row, so the same bits.
+pub(crate) fn step_backward_units_in_place(
+    gates: GateBlocks<ArrayView2<f32>>,
+    c_prev: ArrayView2<f32>,
+    act_c: ArrayView2<f32>,
+    dh: ArrayView2<f32>,
+    dc: ArrayViewMut2<f32>,
+    dz: GateBlocks<ArrayViewMut2<f32>>,
+    activation: Activation,
+) {
+    match activation {
+        Activation::Tanh => backward_unit_rows(gates, c_prev, act_c, dh, dc, dz, |y| 1.0 - y * y),
+        Activation::Relu => {
+            backward_unit_rows(gates, c_prev, act_c, dh, dc, dz, |y| (y > 0.0) as u8 as f32)
         }
+        _ => backward_unit_rows(gates, c_prev, act_c, dh, dc, dz, |y| {
+            activation.derivative_from_output(y)
+        }),
+    }
+}
+
+#[inline(always)]
+fn backward_unit_rows(
+    gates: GateBlocks<ArrayView2<f32>>,
+    c_prev: ArrayView2<f32>,
+    act_c: ArrayView2<f32>,
+    dh: ArrayView2<f32>,
+    mut dc: ArrayViewMut2<f32>,
+    dz: GateBlocks<ArrayViewMut2<f32>>,
+    act_derivative: impl Fn(f32) -> f32,
+) {
+    let GateBlocks {
+        mut i,
+        mut f,
+        mut g,
+        mut o,
+    } = dz;
+    let row = "rows of a unit block are contiguous";
+    for r in 0..dc.nrows() {
+        let gates = GateBlocks {
+            i: gates.i.row(r).to_slice().expect(row),
+            f: gates.f.row(r).to_slice().expect(row),
+            g: gates.g.row(r).to_slice().expect(row),
+            o: gates.o.row(r).to_slice().expect(row),
+        };
+        let dz = GateBlocks {
+            i: i.row_mut(r).into_slice().expect(row),
+            f: f.row_mut(r).into_slice().expect(row),
+            g: g.row_mut(r).into_slice().expect(row),
+            o: o.row_mut(r).into_slice().expect(row),
+        };
+        backward_row(
+            gates,
+            c_prev.row(r).to_slice().expect(row),
+            act_c.row(r).to_slice().expect(row),
+            dh.row(r).to_slice().expect(row),
+            dc.row_mut(r).into_slice().expect(row),
+            dz,
+            &act_derivative,
+        );
     }
 }
 

@@ -100,7 +100,7 @@ impl Helper {
 /// Runs `first` on the helper thread and `second` on this one, and returns when both are done.
 /// Without a helper (one core), or while another caller uses it, both run here, one after the
 /// other: callers must not depend on which thread runs what.
-pub(crate) fn join(first: impl FnOnce() + Send, second: impl FnOnce()) {
+pub fn join(first: impl FnOnce() + Send, second: impl FnOnce()) {
     let Some(helper) = helper().filter(|h| {
         h.busy
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)

@@ -19,6 +19,8 @@ use std::sync::OnceLock;
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 
+use crate::math::helper;
+
 /// Columns per panel: one AVX-512 register, two AVX2 registers.
 const NR: usize = 16;
 /// Products summed in one fused chain before they are added to the output: matrixmultiply's f32
@@ -114,24 +116,18 @@ impl PackedMatrix {
         // rows for U, columns (U's rows) for Uᵀ, with a plain index for any other layout.
         let rows: Option<Vec<&[f32]>> = (0..depth).map(|k| b.row(k).to_slice()).collect();
         let columns: Option<Vec<&[f32]>> = (0..cols).map(|j| b.column(j).to_slice()).collect();
-        for (p, panel) in self.lanes.chunks_exact_mut(depth.max(1)).enumerate() {
-            let (first, width) = (p * NR, NR.min(cols - p * NR));
-            for (k, lane) in panel.iter_mut().enumerate() {
-                let lane = &mut lane.0[..width];
-                match (&rows, &columns) {
-                    (Some(rows), _) => lane.copy_from_slice(&rows[k][first..first + width]),
-                    (None, Some(columns)) => {
-                        for (value, column) in lane.iter_mut().zip(&columns[first..]) {
-                            *value = column[k];
-                        }
-                    }
-                    (None, None) => {
-                        for (j, value) in lane.iter_mut().enumerate() {
-                            *value = b[[k, first + j]];
-                        }
-                    }
-                }
+        let fill = |first_panel: usize, lanes: &mut [Lane]| {
+            for (p, panel) in lanes.chunks_exact_mut(depth.max(1)).enumerate() {
+                let first = (first_panel + p) * NR;
+                fill_panel(panel, first, NR.min(cols - first), &rows, &columns, b);
             }
+        };
+        // A large matrix (U at 512 units: 4 MB) packs on both cores, half the panels each.
+        if depth * cols >= PACK_IN_HALVES_FROM && panels >= 2 {
+            let (left, right) = self.lanes.split_at_mut(panels / 2 * depth);
+            helper::join(|| fill(0, left), || fill(panels / 2, right));
+        } else {
+            fill(0, &mut self.lanes);
         }
     }
 
@@ -269,6 +265,37 @@ impl PackedMatrix {
                     };
                     // SAFETY: the kernel is available (asserted) and the tile lies inside a, b, c.
                     unsafe { tile.run(simd, rows) };
+                }
+            }
+        }
+    }
+}
+
+/// Values packed on both cores from this many (a quarter of a million: 1 MB).
+const PACK_IN_HALVES_FROM: usize = 1 << 18;
+
+/// Fills one panel (columns `first..first + width` of `b`), reading `b` along its contiguous
+/// axis where it has one.
+fn fill_panel(
+    panel: &mut [Lane],
+    first: usize,
+    width: usize,
+    rows: &Option<Vec<&[f32]>>,
+    columns: &Option<Vec<&[f32]>>,
+    b: ArrayView2<f32>,
+) {
+    for (k, lane) in panel.iter_mut().enumerate() {
+        let lane = &mut lane.0[..width];
+        match (rows, columns) {
+            (Some(rows), _) => lane.copy_from_slice(&rows[k][first..first + width]),
+            (None, Some(columns)) => {
+                for (value, column) in lane.iter_mut().zip(&columns[first..]) {
+                    *value = column[k];
+                }
+            }
+            (None, None) => {
+                for (j, value) in lane.iter_mut().enumerate() {
+                    *value = b[[k, first + j]];
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension};
 use ndarray_rand::rand::seq::SliceRandom;
 
-use crate::check::{batch_shape, decimal_f64, ensure_finite, fmt_shape};
+use crate::check::{all_finite, batch_shape, decimal_f64, ensure_finite, fmt_shape};
 use crate::error::{Divergence, KeptWeights, LstmError, Result};
 use crate::layers::{Layer, Lstm};
 use crate::math::init::{Rng, seeded_rng};
@@ -762,7 +762,7 @@ impl Sequential {
             kept: KeptWeights::BeforeThisBatch,
         };
         let mut params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
-        if params.iter().any(|p| p.grad.iter().any(|g| !g.is_finite())) {
+        if !params.iter().all(|p| all_finite(p.grad)) {
             return Err(diverged(Divergence::Gradient));
         }
         self.undo.clear();
@@ -772,9 +772,7 @@ impl Sequential {
         self.undo_valid = true;
         let compiled = self.compiled.as_mut().expect("checked");
         compiled.optimizer.step(&mut params);
-        let overflowed = params
-            .iter()
-            .any(|p| p.value.iter().any(|v| !v.is_finite()));
+        let overflowed = !params.iter().all(|p| all_finite(p.value));
         drop(params);
         if overflowed {
             self.restore_undo();
