@@ -222,6 +222,12 @@ pub(crate) const DIRECT_PRODUCT_BELOW: usize = 4096;
 /// multiply-adds (batch · steps · u · G·u): below it, the hand-over costs more than it saves.
 const SPLIT_BATCH_FROM: usize = 1 << 20;
 
+/// The input projection `b + x·W` splits its rows between the cores from this many values
+/// (`rows · (features + 1) · G·u`: writing the output costs about one multiply-add per value).
+/// With one feature, a chunk of 128 windows of 30 steps at 32 units (0.5 M values) ran on one
+/// core while the other waited.
+const SPLIT_PROJECTION_FROM: usize = 1 << 16;
+
 /// Rows per half, at least: fewer leave the SIMD kernel's tiles mostly empty.
 const MIN_ROWS_PER_PART: usize = 4;
 
@@ -767,7 +773,7 @@ impl<C: Cell> Recurrent<C> {
         in_halves(
             (cache.x.view(), cache.gates.view_mut()),
             rows,
-            rows * features * width >= SPLIT_BATCH_FROM,
+            rows * (features + 1) * width >= SPLIT_PROJECTION_FROM,
             |(x, gates): (ArrayView2<f32>, ArrayViewMut2<f32>), at| {
                 let (x, x_rest) = x.split_at(Axis(0), at);
                 let (gates, gates_rest) = gates.split_at(Axis(0), at);
