@@ -35,7 +35,7 @@ where
     Ok(())
 }
 
-/// Whether every value is finite, sixteen lanes at a time: `v - v` is 0 for a finite `v` and
+/// Whether every value is finite, sixteen lanes at a time: `v · 0` is ±0 for a finite `v` and
 /// NaN for ±inf or NaN, and a NaN stays in its lane's sum. (A plain `any(!is_finite)` stops at
 /// each element and does not vectorise: a million weights took ~0.4 ms, per training step.)
 pub fn all_finite(values: &[f32]) -> bool {
@@ -44,7 +44,7 @@ pub fn all_finite(values: &[f32]) -> bool {
     let rest = chunks.remainder();
     for chunk in chunks {
         for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += v - v;
+            *lane += v * 0.0;
         }
     }
     lanes.iter().all(|&lane| lane == 0.0) && rest.iter().all(|v| v.is_finite())

@@ -309,8 +309,7 @@ pub(crate) fn step_in_place(
         let (f, rest) = rest.split_at_mut(units);
         let g = &mut rest[..units];
         g.copy_from_slice(act_c);
-        update_cell_row(f, c_prev, i, g, c);
-        act_c.copy_from_slice(c);
+        update_cell_row(f, c_prev, i, g, c, act_c);
     }
     activation.apply_in_place(act_c);
     let rows = z.chunks_exact(4 * units).zip(act_c.chunks_exact(units));
@@ -319,11 +318,20 @@ pub(crate) fn step_in_place(
     }
 }
 
-/// `c = f ⊙ c_prev + i ⊙ g` for one row.
+/// `c = f ⊙ c_prev + i ⊙ g` for one row, also written to `act_c` (where `act(c)` is computed
+/// next: one loop, not a separate copy per row).
 #[inline(always)]
-fn update_cell_row(f: &[f32], c_prev: &[f32], i: &[f32], g: &[f32], c: &mut [f32]) {
+fn update_cell_row(
+    f: &[f32],
+    c_prev: &[f32],
+    i: &[f32],
+    g: &[f32],
+    c: &mut [f32],
+    act_c: &mut [f32],
+) {
     for k in 0..c.len() {
         c[k] = f[k] * c_prev[k] + i[k] * g[k];
+        act_c[k] = c[k];
     }
 }
 
@@ -371,9 +379,8 @@ pub(crate) fn step_units_in_place(
         activation::sigmoid_in_place(o);
         activation.apply_in_place(g);
         let c = c.row_mut(r).into_slice().expect(row);
-        update_cell_row(f, c_prev.row(r).to_slice().expect(row), i, g, c);
         let act_c = act_c.row_mut(r).into_slice().expect(row);
-        act_c.copy_from_slice(c);
+        update_cell_row(f, c_prev.row(r).to_slice().expect(row), i, g, c, act_c);
         activation.apply_in_place(act_c);
         hidden_row(o, act_c, h.row_mut(r).into_slice().expect(row));
     }
