@@ -447,17 +447,22 @@ pub(crate) fn step_backward_in_place(
     dz: ArrayViewMut2<f32>,
     activation: Activation,
 ) {
-    // One loop per activation, so each inner loop is branch-free and vectorises.
-    match activation {
-        Activation::Tanh => backward_rows(gates, c_prev, act_c, dh, dc, dz, |y| 1.0 - y * y),
-        Activation::Relu => {
-            backward_rows(gates, c_prev, act_c, dh, dc, dz, |y| (y > 0.0) as u8 as f32)
-        }
-        _ => backward_rows(gates, c_prev, act_c, dh, dc, dz, |y| {
-            activation.derivative_from_output(y)
-        }),
-    }
+    with_derivative!(activation, backward_rows(gates, c_prev, act_c, dh, dc, dz))
 }
+
+/// Calls `$run(args…, act')` with the activation's derivative (from its output) as a closure of
+/// its own per activation: one loop per activation, so each inner loop is branch-free and
+/// vectorises.
+macro_rules! with_derivative {
+    ($activation:expr, $run:ident($($arg:expr),*)) => {
+        match $activation {
+            Activation::Tanh => $run($($arg,)* |y| 1.0 - y * y),
+            Activation::Relu => $run($($arg,)* |y| (y > 0.0) as u8 as f32),
+            other => $run($($arg,)* |y| other.derivative_from_output(y)),
+        }
+    };
+}
+use with_derivative;
 
 #[inline(always)]
 fn backward_rows(
@@ -540,15 +545,10 @@ pub(crate) fn step_backward_units_in_place(
     dz: GateBlocks<ArrayViewMut2<f32>>,
     activation: Activation,
 ) {
-    match activation {
-        Activation::Tanh => backward_unit_rows(gates, c_prev, act_c, dh, dc, dz, |y| 1.0 - y * y),
-        Activation::Relu => {
-            backward_unit_rows(gates, c_prev, act_c, dh, dc, dz, |y| (y > 0.0) as u8 as f32)
-        }
-        _ => backward_unit_rows(gates, c_prev, act_c, dh, dc, dz, |y| {
-            activation.derivative_from_output(y)
-        }),
-    }
+    with_derivative!(
+        activation,
+        backward_unit_rows(gates, c_prev, act_c, dh, dc, dz)
+    )
 }
 
 #[inline(always)]
