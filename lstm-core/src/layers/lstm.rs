@@ -1,6 +1,6 @@
 //! `LSTM`: the cell of [`crate::math::cell`] run over time by the shared recurrent layer.
 
-use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, s};
+use ndarray::{Array2, Array3, ArrayD, ArrayViewD, ArrayViewMut2, Axis, s};
 
 use super::recurrent::machinery::{Cell, Recurrence, StepGrads, Steps, StepsRef, UnitSplit};
 use super::recurrent::{
@@ -36,6 +36,7 @@ impl Cell for LstmCell {
     const RECURRENT_BIAS: bool = false;
     /// `act(c_t)`: backward needs it and need not recompute it.
     const AUX_BLOCKS: usize = 1;
+    const SPLITS_UNITS: bool = true;
 
     fn initial_bias(units: usize) -> ArrayD<f32> {
         init::unit_forget_bias(units).into_dyn()
@@ -180,7 +181,7 @@ fn backward_by_units(
             }
             add_output_grad(&mut dh, &grad_output, t, timesteps);
             cell::step_backward_units_in_place(
-                gate_blocks(gates, units, &range),
+                GateBlocks::of_units(gates, range.clone()),
                 c_prev.slice_move(s![.., range.clone()]),
                 act_c.slice_move(s![.., range.clone()]),
                 dh.view(),
@@ -242,21 +243,6 @@ fn gate_halves(
             o: o1,
         },
     )
-}
-
-/// The four gate blocks of the units in `range` of one step's `[B, 4u]` gates.
-fn gate_blocks<'a>(
-    gates: ArrayView2<'a, f32>,
-    units: usize,
-    range: &std::ops::Range<usize>,
-) -> GateBlocks<ArrayView2<'a, f32>> {
-    let block = |k: usize| gates.slice_move(s![.., k * units + range.start..k * units + range.end]);
-    GateBlocks {
-        i: block(0),
-        f: block(1),
-        g: block(2),
-        o: block(3),
-    }
 }
 
 /// An LSTM's state between steps: the hidden state `h` (also the output) and the cell state `c`,

@@ -18,6 +18,7 @@ use super::{Layer, LayerConfig, Param, RecurrentConfig, Weight, not_built};
 use crate::check::{batch_shape, ensure_finite, fmt_shape};
 use crate::error::{LstmError, Result};
 use crate::math::activation::Activation;
+use crate::math::cell::GateBlocks;
 use crate::math::helper;
 use crate::math::init::{self, Rng};
 use crate::math::packed::PackedMatrix;
@@ -62,6 +63,9 @@ pub(crate) mod machinery {
         const RECURRENT_BIAS: bool;
         /// Per-step `[B, u]` blocks that backward needs besides the gates and states.
         const AUX_BLOCKS: usize;
+        /// Whether `forward` and `backward` can run with the units split between the cores
+        /// ([`Recurrence::by_units`]).
+        const SPLITS_UNITS: bool = false;
 
         /// Keras' initial bias for `units` (zeros, or the LSTM's unit forget bias).
         fn initial_bias(units: usize) -> ArrayD<f32>;
@@ -246,7 +250,7 @@ const SPLIT_UNITS_BELOW_BATCH: usize = 64;
 
 /// Whether a pass splits its units (not its batch) between two cores.
 fn split_units<C: Cell>(batch: usize, timesteps: usize, units: usize) -> bool {
-    C::KIND == RecurrentKind::Lstm
+    C::SPLITS_UNITS
         && units >= SPLIT_UNITS_FROM
         && batch < SPLIT_UNITS_BELOW_BATCH
         && batch * timesteps * units * C::GATES * units >= SPLIT_BATCH_FROM
@@ -854,12 +858,12 @@ impl<C: Cell> Recurrent<C> {
                     .map(|r| kernel.slice_move(s![r, ..]).reversed_axes())
                     .into()
             } else {
-                let gate_block = |k: usize, r: &std::ops::Range<usize>| {
-                    kernel.slice_move(s![.., k * units + r.start..k * units + r.end])
-                };
                 halves
-                    .iter()
-                    .flat_map(|r| (0..C::GATES).map(move |k| gate_block(k, r)))
+                    .into_iter()
+                    .flat_map(|r| {
+                        let GateBlocks { i, f, g, o } = GateBlocks::of_units(kernel, r);
+                        [i, f, g, o]
+                    })
                     .collect()
             };
             packed

@@ -351,6 +351,22 @@ pub(crate) struct GateBlocks<V> {
     pub(crate) o: V,
 }
 
+impl<'a> GateBlocks<ArrayView2<'a, f32>> {
+    /// The columns of the units in `range` in each gate block of a packed `[.., 4u]` array
+    /// (a step's gates, or `U`).
+    pub(crate) fn of_units(packed: ArrayView2<'a, f32>, range: std::ops::Range<usize>) -> Self {
+        let units = packed.ncols() / 4;
+        let block =
+            |k: usize| packed.slice_move(s![.., k * units + range.start..k * units + range.end]);
+        GateBlocks {
+            i: block(0),
+            f: block(1),
+            g: block(2),
+            o: block(3),
+        }
+    }
+}
+
 /// [`step_in_place`] for a block of units (columns) of every row, with each gate's block a
 /// separate view: two cores can each run half of a layer's units. Row by row, the same
 /// operations as `step_in_place`, so the same bits.
