@@ -64,7 +64,7 @@ pub(crate) mod machinery {
         /// Per-step `[B, u]` blocks that backward needs besides the gates and states.
         const AUX_BLOCKS: usize;
         /// Whether `forward` and `backward` can run with the units split between the cores
-        /// ([`Recurrence::by_units`]).
+        /// (`Recurrence::by_units`).
         const SPLITS_UNITS: bool = false;
 
         /// Keras' initial bias for `units` (zeros, or the LSTM's unit forget bias).
