@@ -1016,10 +1016,10 @@ impl<C: Cell> Recurrent<C> {
         if let Some(d_bias) = grads.get_mut(2) {
             if C::RECURRENT_BIAS {
                 let mut d_bias = grad_matrix(d_bias);
-                d_bias.row_mut(0).assign(&d_in.sum_axis(Axis(0)));
-                d_bias.row_mut(1).assign(&d_rec.sum_axis(Axis(0)));
+                helper::sum_rows(d_in.view(), d_bias.row_mut(0));
+                helper::sum_rows(d_rec.view(), d_bias.row_mut(1));
             } else {
-                grad_vector(d_bias).assign(&d_in.sum_axis(Axis(0)));
+                helper::sum_rows(d_in.view(), grad_vector(d_bias));
             }
         }
 
