@@ -102,10 +102,10 @@ impl Cell for LstmCell {
 /// once per step (the next step needs all of `h_t`). Every value is computed as in the loop
 /// above, so the same bits.
 fn forward_by_units(mut s: Steps<'_>, split: UnitSplit<'_>, activation: Activation) {
-    let (units, at) = (s.h.len_of(Axis(2)), split.at);
+    let at = split.at;
     let (first_parts, second_parts) = split.parts.split_at(4);
     for t in 0..s.gates.len_of(Axis(0)) {
-        let (z_first, z_second) = gate_halves(s.gates.index_axis_mut(Axis(0), t), units, at);
+        let (z_first, z_second) = gate_halves(s.gates.index_axis_mut(Axis(0), t), at);
         let (h_before, mut h_after) = s.h.view_mut().split_at(Axis(0), t + 1);
         let h_prev = h_before.index_axis(Axis(0), t);
         let (h_first, h_second) = h_after.index_axis_mut(Axis(0), 0).split_at(Axis(1), at);
@@ -163,7 +163,7 @@ fn backward_by_units(
     for t in (0..timesteps).rev() {
         let (mut d_in_before, d_in_after) = g.d_in.view_mut().split_at(Axis(0), t + 1);
         let dz_next = (t + 1 < timesteps).then(|| d_in_after.index_axis(Axis(0), 0));
-        let (dz_first, dz_second) = gate_halves(d_in_before.index_axis_mut(Axis(0), t), units, at);
+        let (dz_first, dz_second) = gate_halves(d_in_before.index_axis_mut(Axis(0), t), at);
         let gates = s.gates.index_axis(Axis(0), t);
         let (dh_first, dh_second) = g.dh.view_mut().split_at(Axis(1), at);
         let (dc_first, dc_second) = g.dc.view_mut().split_at(Axis(1), at);
@@ -218,15 +218,12 @@ fn backward_by_units(
 /// The four gate blocks of units `..at` and of units `at..` of one step's `[B, 4u]` array.
 fn gate_halves(
     z: ArrayViewMut2<'_, f32>,
-    units: usize,
     at: usize,
 ) -> (
     GateBlocks<ArrayViewMut2<'_, f32>>,
     GateBlocks<ArrayViewMut2<'_, f32>>,
 ) {
-    let (i, rest) = z.split_at(Axis(1), units);
-    let (f, rest) = rest.split_at(Axis(1), units);
-    let (g, o) = rest.split_at(Axis(1), units);
+    let GateBlocks { i, f, g, o } = GateBlocks::of_all_units(z);
     let [(i0, i1), (f0, f1), (g0, g1), (o0, o1)] =
         [i, f, g, o].map(|block| block.split_at(Axis(1), at));
     (

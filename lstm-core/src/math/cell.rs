@@ -15,7 +15,7 @@
 //! h_t = o_t ⊙ tanh(c_t)            hidden state (the layer's output)
 //! ```
 
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Zip, s};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip, s};
 
 use crate::check::fmt_shape;
 use crate::error::{LstmError, Result};
@@ -287,6 +287,9 @@ pub(crate) fn step_in_place(
     activation: Activation,
 ) {
     let units = c_prev.ncols();
+    if units >= ROW_BY_ROW_FROM {
+        return step_units_in_place(GateBlocks::of_all_units(z), c_prev, c, act_c, h, activation);
+    }
     let contiguous = "step buffers in standard layout";
     let z = z.as_slice_mut().expect(contiguous);
     let act_c = act_c.as_slice_mut().expect(contiguous);
@@ -349,6 +352,24 @@ pub(crate) struct GateBlocks<V> {
     pub(crate) f: V,
     pub(crate) g: V,
     pub(crate) o: V,
+}
+
+/// From this many units, [`step_in_place`] runs row by row, each gate's slice through its own
+/// nonlinearity: rows are long enough for the vectorised calls, and σ no longer runs over the
+/// candidate's block only to be overwritten (a quarter of its work), nor is that block copied
+/// aside. Inference, 10,000 windows: 3–5 % faster at 48, 64 and 128 units; at 32, one call over
+/// the whole block is 4 % faster than many short ones.
+const ROW_BY_ROW_FROM: usize = 48;
+
+impl<'a> GateBlocks<ArrayViewMut2<'a, f32>> {
+    /// The four gate blocks of a packed `[.., 4u]` array.
+    pub(crate) fn of_all_units(packed: ArrayViewMut2<'a, f32>) -> Self {
+        let units = packed.ncols() / 4;
+        let (i, rest) = packed.split_at(Axis(1), units);
+        let (f, rest) = rest.split_at(Axis(1), units);
+        let (g, o) = rest.split_at(Axis(1), units);
+        GateBlocks { i, f, g, o }
+    }
 }
 
 impl<'a> GateBlocks<ArrayView2<'a, f32>> {
