@@ -279,6 +279,22 @@ pub fn step(
 /// `c`, `act_c = act(c)` (kept for backpropagation) and `h` are written. All arrays must be in
 /// standard (row-major) layout.
 pub(crate) fn step_in_place(
+    z: ArrayViewMut2<f32>,
+    c_prev: ArrayView2<f32>,
+    c: ArrayViewMut2<f32>,
+    act_c: ArrayViewMut2<f32>,
+    h: ArrayViewMut2<f32>,
+    activation: Activation,
+) {
+    if c_prev.ncols() >= ROW_BY_ROW_FROM {
+        step_units_in_place(GateBlocks::of_all_units(z), c_prev, c, act_c, h, activation);
+    } else {
+        step_block_in_place(z, c_prev, c, act_c, h, activation);
+    }
+}
+
+/// [`step_in_place`] with each nonlinearity called once over the whole block.
+fn step_block_in_place(
     mut z: ArrayViewMut2<f32>,
     c_prev: ArrayView2<f32>,
     mut c: ArrayViewMut2<f32>,
@@ -287,9 +303,6 @@ pub(crate) fn step_in_place(
     activation: Activation,
 ) {
     let units = c_prev.ncols();
-    if units >= ROW_BY_ROW_FROM {
-        return step_units_in_place(GateBlocks::of_all_units(z), c_prev, c, act_c, h, activation);
-    }
     let contiguous = "step buffers in standard layout";
     let z = z.as_slice_mut().expect(contiguous);
     let act_c = act_c.as_slice_mut().expect(contiguous);
@@ -633,6 +646,59 @@ fn backward_unit_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The two ways `step_in_place` runs (whole block, row by row) give the same bits, for every
+    /// activation and for widths below, at and above the switch.
+    #[test]
+    fn block_and_row_by_row_steps_agree_bit_for_bit() {
+        for units in [5, 40, ROW_BY_ROW_FROM, 100] {
+            for activation in [Activation::Tanh, Activation::Relu, Activation::Sigmoid] {
+                let batch = 7;
+                let z = Array2::from_shape_fn((batch, 4 * units), |(b, j)| {
+                    ((b * 31 + j * 7) % 41) as f32 * 0.23 - 4.5
+                });
+                let c_prev = Array2::from_shape_fn((batch, units), |(b, j)| {
+                    ((b + j * 3) % 9) as f32 * 0.3 - 1.2
+                });
+                let run = |by_rows: bool| {
+                    let mut z = z.clone();
+                    let mut out = [(); 3].map(|_| Array2::<f32>::zeros((batch, units)));
+                    let [c, act_c, h] = &mut out;
+                    if by_rows {
+                        let z = GateBlocks::of_all_units(z.view_mut());
+                        step_units_in_place(
+                            z,
+                            c_prev.view(),
+                            c.view_mut(),
+                            act_c.view_mut(),
+                            h.view_mut(),
+                            activation,
+                        );
+                    } else {
+                        step_block_in_place(
+                            z.view_mut(),
+                            c_prev.view(),
+                            c.view_mut(),
+                            act_c.view_mut(),
+                            h.view_mut(),
+                            activation,
+                        );
+                    }
+                    (z, out)
+                };
+                let (by_block, by_rows) = (run(false), run(true));
+                let bits = |a: &Array2<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&by_block.0),
+                    bits(&by_rows.0),
+                    "gates, {units} units, {activation:?}"
+                );
+                for (x, y) in by_block.1.iter().zip(&by_rows.1) {
+                    assert_eq!(bits(x), bits(y), "states, {units} units, {activation:?}");
+                }
+            }
+        }
+    }
     use ndarray::{arr1, arr2};
 
     #[test]
