@@ -40,6 +40,7 @@ impl Cell for GruCell {
 
     fn forward(mut s: Steps<'_>, recurrence: &Recurrence<'_>, activation: Activation) {
         for t in 0..s.gates.len_of(Axis(0)) {
+            s.project_input(t);
             // hp = h_{t-1}·U + b_h
             match recurrence.bias {
                 Some(bias) => s.work.assign(&bias),

@@ -47,6 +47,7 @@ impl Cell for LstmCell {
             return forward_by_units(s, split, activation);
         }
         for t in 0..s.gates.len_of(Axis(0)) {
+            s.project_input(t);
             let mut z_t = s.gates.index_axis_mut(Axis(0), t);
             // z_t += h_{t-1}·U
             add_product(&mut z_t, s.h.index_axis(Axis(0), t), recurrence);

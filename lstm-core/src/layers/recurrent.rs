@@ -96,6 +96,34 @@ pub(crate) mod machinery {
         pub aux: ArrayViewMut3<'a, f32>,
         /// `[B, G·u]` work space for one step's recurrent product.
         pub work: ArrayViewMut2<'a, f32>,
+        /// Inputs `[T, B, features]` in processing order.
+        pub x: ArrayView3<'a, f32>,
+        /// `Some` when each step computes its own input projection ([`Steps::project_input`])
+        /// just before its recurrent product reads it; `None` when `gates` already holds them.
+        pub input: Option<InputProjection<'a>>,
+    }
+
+    /// `W` packed and the bias row: a step's input projection is `b + x_t·W`.
+    #[derive(Clone, Copy)]
+    pub struct InputProjection<'a> {
+        /// `W` packed for the SIMD kernel.
+        pub kernel: &'a PackedMatrix,
+        /// The bias row added to every row (zeros without bias).
+        pub bias: ndarray::ArrayView1<'a, f32>,
+    }
+
+    impl Steps<'_> {
+        /// Writes step t's input projection `b + x_t·W` into `gates[t]`, if steps project their
+        /// own: the same values as one product over every step (each row is computed alike), but
+        /// written while the step's block is in cache, not for all steps ahead of time.
+        pub fn project_input(&mut self, t: usize) {
+            if let Some(input) = self.input {
+                let gates = self.gates.index_axis_mut(Axis(0), t);
+                input
+                    .kernel
+                    .multiply_onto_row(self.x.index_axis(Axis(0), t), input.bias, gates);
+            }
+        }
     }
 
     /// The forward buffers, read-only, for backward.
@@ -141,6 +169,7 @@ pub(crate) mod machinery {
             let (c, c_rest) = self.c.split_at(Axis(1), at);
             let (aux, aux_rest) = self.aux.split_at(Axis(1), at);
             let (work, work_rest) = self.work.split_at(Axis(0), at);
+            let (x, x_rest) = self.x.split_at(Axis(1), at);
             (
                 Steps {
                     gates,
@@ -148,6 +177,8 @@ pub(crate) mod machinery {
                     c,
                     aux,
                     work,
+                    x,
+                    input: self.input,
                 },
                 Steps {
                     gates: gates_rest,
@@ -155,6 +186,8 @@ pub(crate) mod machinery {
                     c: c_rest,
                     aux: aux_rest,
                     work: work_rest,
+                    x: x_rest,
+                    input: self.input,
                 },
             )
         }
@@ -217,7 +250,7 @@ pub(crate) mod machinery {
     }
 }
 
-use machinery::{Recurrence, StepGrads, Steps, StepsRef, UnitSplit};
+use machinery::{InputProjection, Recurrence, StepGrads, Steps, StepsRef, UnitSplit};
 
 /// Step products below this many multiply-adds run as a direct loop: packing would cost more.
 pub(crate) const DIRECT_PRODUCT_BELOW: usize = 4096;
@@ -773,20 +806,28 @@ impl<C: Cell> Recurrent<C> {
         .expect("a bias row of G·u");
         cache.packed_w.pack(params.matrix("kernel"));
         let packed_w = &cache.packed_w;
-        let rows = cache.x.nrows();
-        in_halves(
-            (cache.x.view(), cache.gates.view_mut()),
-            rows,
-            rows * (features + 1) * width >= SPLIT_PROJECTION_FROM,
-            |(x, gates): (ArrayView2<f32>, ArrayViewMut2<f32>), at| {
-                let (x, x_rest) = x.split_at(Axis(0), at);
-                let (gates, gates_rest) = gates.split_at(Axis(0), at);
-                ((x, gates), (x_rest, gates_rest))
-            },
-            &|(x, gates)| packed_w.multiply_onto_row(x, bias, gates),
-        );
-        let mut packed = std::mem::take(&mut cache.packed);
         let by_units = split_units::<C>(batch, timesteps, units);
+        // Each step projects its own input, except when the units are split: then all steps at
+        // once, here (each half of the units would need its own half of W).
+        let input = InputProjection {
+            kernel: packed_w,
+            bias,
+        };
+        if by_units {
+            let rows = cache.x.nrows();
+            in_halves(
+                (cache.x.view(), cache.gates.view_mut()),
+                rows,
+                rows * (features + 1) * width >= SPLIT_PROJECTION_FROM,
+                |(x, gates): (ArrayView2<f32>, ArrayViewMut2<f32>), at| {
+                    let (x, x_rest) = x.split_at(Axis(0), at);
+                    let (gates, gates_rest) = gates.split_at(Axis(0), at);
+                    ((x, gates), (x_rest, gates_rest))
+                },
+                &|(x, gates)| packed_w.multiply_onto_row(x, bias, gates),
+            );
+        }
+        let mut packed = std::mem::take(&mut cache.packed);
         let recurrence = self.recurrence(batch, &mut packed, false, by_units);
         let b = batch;
         let steps = Steps {
@@ -795,6 +836,8 @@ impl<C: Cell> Recurrent<C> {
             c: by_step_mut(&mut cache.c, b),
             aux: by_step_mut(&mut cache.aux, b),
             work: cache.work.view_mut(),
+            x: by_step(&cache.x, b),
+            input: (!by_units).then_some(input),
         };
         let activation = self.activation;
         in_halves(

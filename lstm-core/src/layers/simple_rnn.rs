@@ -38,6 +38,7 @@ impl Cell for SimpleRnnCell {
 
     fn forward(mut s: Steps<'_>, recurrence: &Recurrence<'_>, activation: Activation) {
         for t in 0..s.gates.len_of(Axis(0)) {
+            s.project_input(t);
             let mut a_t = s.gates.index_axis_mut(Axis(0), t);
             // a_t += h_{t-1}·U
             add_product(&mut a_t, s.h.index_axis(Axis(0), t), recurrence);
