@@ -70,8 +70,9 @@ pub(crate) mod machinery {
         /// Keras' initial bias for `units` (zeros, or the LSTM's unit forget bias).
         fn initial_bias(units: usize) -> ArrayD<f32>;
 
-        /// The time loop. On entry `steps.gates[t]` holds `x_t·W + b` (input row of the bias)
-        /// and `steps.h[0]` (and `steps.c[0]`) the initial states.
+        /// The time loop. Step t starts with [`Steps::project_input`], after which
+        /// `steps.gates[t]` holds `x_t·W + b` (input row of the bias); `steps.h[0]` (and
+        /// `steps.c[0]`) hold the initial states.
         fn forward(steps: Steps<'_>, recurrence: &Recurrence<'_>, activation: Activation);
 
         /// Backpropagation through time: fills `grads.d_in` (and `grads.d_rec`).
@@ -259,10 +260,9 @@ pub(crate) const DIRECT_PRODUCT_BELOW: usize = 4096;
 /// multiply-adds (batch · steps · u · G·u): below it, the hand-over costs more than it saves.
 const SPLIT_BATCH_FROM: usize = 1 << 20;
 
-/// The input projection `b + x·W` splits its rows between the cores from this many values
-/// (`rows · (features + 1) · G·u`: writing the output costs about one multiply-add per value).
-/// With one feature, a chunk of 128 windows of 30 steps at 32 units (0.5 M values) ran on one
-/// core while the other waited.
+/// The input projection `b + x·W` of every step at once (when the units are split) splits its
+/// rows between the cores from this many values (`rows · (features + 1) · G·u`: writing the
+/// output costs about one multiply-add per value).
 const SPLIT_PROJECTION_FROM: usize = 1 << 16;
 
 /// Rows per half, at least: fewer leave the SIMD kernel's tiles mostly empty.
@@ -792,7 +792,7 @@ impl<C: Cell> Recurrent<C> {
         }
 
         let params = self.params.as_ref().expect("checked in check_input");
-        // The input projection of every step in one product: gates = b + x·W, written once.
+        // The input projection b + x·W: its bias row and W packed once for every step.
         let width = C::GATES * units;
         let zeros;
         let bias = match params.get("bias") {
