@@ -70,7 +70,7 @@ pub(crate) mod machinery {
         /// Keras' initial bias for `units` (zeros, or the LSTM's unit forget bias).
         fn initial_bias(units: usize) -> ArrayD<f32>;
 
-        /// The time loop. Step t starts with [`Steps::project_input`], after which
+        /// The time loop. Step t starts with `Steps::project_input`, after which
         /// `steps.gates[t]` holds `x_t·W + b` (input row of the bias); `steps.h[0]` (and
         /// `steps.c[0]`) hold the initial states.
         fn forward(steps: Steps<'_>, recurrence: &Recurrence<'_>, activation: Activation);
