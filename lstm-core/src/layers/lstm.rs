@@ -3,9 +3,7 @@
 use ndarray::{Array2, Array3, ArrayD, ArrayViewD, ArrayViewMut2, Axis, s};
 
 use super::recurrent::machinery::{Cell, Recurrence, StepGrads, Steps, StepsRef, UnitSplit};
-use super::recurrent::{
-    Recurrent, RecurrentKind, add_output_grad, add_product, product_transposed,
-};
+use super::recurrent::{Recurrent, RecurrentKind, add_output_grad, product_transposed};
 use crate::error::Result;
 use crate::math::activation::Activation;
 use crate::math::cell::{self, CellStep, GateBlocks};
@@ -47,10 +45,9 @@ impl Cell for LstmCell {
             return forward_by_units(s, split, activation);
         }
         for t in 0..s.gates.len_of(Axis(0)) {
-            s.project_input(t);
-            let mut z_t = s.gates.index_axis_mut(Axis(0), t);
-            // z_t += h_{t-1}·U
-            add_product(&mut z_t, s.h.index_axis(Axis(0), t), recurrence);
+            // z_t = x_t·W + b + h_{t-1}·U
+            s.input_and_recurrent_product(t, recurrence);
+            let z_t = s.gates.index_axis_mut(Axis(0), t);
             let (c_before, mut c_after) = s.c.view_mut().split_at(Axis(0), t + 1);
             let (_, mut h_after) = s.h.view_mut().split_at(Axis(0), t + 1);
             cell::step_in_place(

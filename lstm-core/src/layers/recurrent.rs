@@ -114,6 +114,25 @@ pub(crate) mod machinery {
     }
 
     impl Steps<'_> {
+        /// `gates[t] = (b + x_t·W) + h_{t-1}·U`: [`Steps::project_input`] then the recurrent
+        /// product, the same bits, in one pass over the step's block when `U` is packed and
+        /// `W` shallow (`PackedMatrix::multiply_after_input`).
+        pub fn input_and_recurrent_product(&mut self, t: usize, recurrence: &Recurrence) {
+            if let (Some(input), Some(packed)) = (self.input, recurrence.packed) {
+                packed.multiply_after_input(
+                    self.h.index_axis(Axis(0), t),
+                    input.kernel,
+                    self.x.index_axis(Axis(0), t),
+                    input.bias,
+                    self.gates.index_axis_mut(Axis(0), t),
+                );
+                return;
+            }
+            self.project_input(t);
+            let mut z_t = self.gates.index_axis_mut(Axis(0), t);
+            add_product(&mut z_t, self.h.index_axis(Axis(0), t), recurrence);
+        }
+
         /// Writes step t's input projection `b + x_t·W` into `gates[t]`, if steps project their
         /// own: the same values as one product over every step (each row is computed alike), but
         /// written while the step's block is in cache, not for all steps ahead of time.

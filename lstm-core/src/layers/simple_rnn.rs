@@ -3,9 +3,7 @@
 use ndarray::{Array1, ArrayD, ArrayViewD, Axis};
 
 use super::recurrent::machinery::{Cell, Recurrence, StepGrads, Steps, StepsRef};
-use super::recurrent::{
-    Recurrent, RecurrentKind, add_output_grad, add_product, product_transposed,
-};
+use super::recurrent::{Recurrent, RecurrentKind, add_output_grad, product_transposed};
 use crate::math::activation::Activation;
 use crate::math::simple_rnn;
 
@@ -38,10 +36,9 @@ impl Cell for SimpleRnnCell {
 
     fn forward(mut s: Steps<'_>, recurrence: &Recurrence<'_>, activation: Activation) {
         for t in 0..s.gates.len_of(Axis(0)) {
-            s.project_input(t);
-            let mut a_t = s.gates.index_axis_mut(Axis(0), t);
-            // a_t += h_{t-1}·U
-            add_product(&mut a_t, s.h.index_axis(Axis(0), t), recurrence);
+            // a_t = x_t·W + b + h_{t-1}·U
+            s.input_and_recurrent_product(t, recurrence);
+            let a_t = s.gates.index_axis_mut(Axis(0), t);
             let (_, mut h_after) = s.h.view_mut().split_at(Axis(0), t + 1);
             simple_rnn::step_in_place(a_t, h_after.index_axis_mut(Axis(0), 0), activation);
         }

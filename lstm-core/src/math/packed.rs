@@ -166,7 +166,7 @@ impl PackedMatrix {
         } else {
             Start::Zero
         };
-        self.checked_run(simd, a, c, start);
+        self.checked_run(simd, a, c, start, None);
     }
 
     /// `c = row + a·B`, `row` (`[n]`) added to every row of the product, in one pass over `c`:
@@ -183,10 +183,68 @@ impl PackedMatrix {
     ) {
         assert_eq!(row.len(), self.cols, "the row added to the product");
         let row = row.to_slice().expect("a contiguous row");
-        self.checked_run(Simd::detected(), a, c, Start::Row(row.as_ptr()));
+        self.checked_run(Simd::detected(), a, c, Start::Row(row.as_ptr()), None);
     }
 
-    fn checked_run(&self, simd: Simd, a: ArrayView2<f32>, c: ArrayViewMut2<f32>, start: Start) {
+    /// `c = (row + x·W) + a·B`, with `W` (`input`, `[f, n]`) and `x: [m, f]`: a recurrent
+    /// step's input projection and its recurrent product. The same bits as
+    /// [`PackedMatrix::multiply_onto_row`] of `W` into `c` and then [`PackedMatrix::multiply`]
+    /// with `accumulate`, but for a shallow `W` (at most [`FUSED_INPUT_DEPTH`] rows, the usual
+    /// one to a few features) in one pass: each tile adds `row + x·W` to its sums as it stores
+    /// them, instead of a first pass over `c` in tiles of their own.
+    ///
+    /// # Panics
+    /// As [`PackedMatrix::multiply_onto_row`] and [`PackedMatrix::multiply`].
+    pub fn multiply_after_input(
+        &self,
+        a: ArrayView2<f32>,
+        input: &PackedMatrix,
+        x: ArrayView2<f32>,
+        row: ArrayView1<f32>,
+        c: ArrayViewMut2<f32>,
+    ) {
+        self.multiply_after_input_with(Simd::detected(), a, input, x, row, c);
+    }
+
+    /// [`PackedMatrix::multiply_after_input`] on the given kernel (which the machine must have).
+    pub fn multiply_after_input_with(
+        &self,
+        simd: Simd,
+        a: ArrayView2<f32>,
+        input: &PackedMatrix,
+        x: ArrayView2<f32>,
+        row: ArrayView1<f32>,
+        mut c: ArrayViewMut2<f32>,
+    ) {
+        assert_eq!(input.cols, self.cols, "columns of the two products");
+        assert_eq!(x.nrows(), a.nrows(), "rows of the two products");
+        if input.depth > FUSED_INPUT_DEPTH || self.depth == 0 {
+            assert_eq!(row.len(), self.cols, "the row added to the product");
+            let row = row.to_slice().expect("a contiguous row");
+            let first = Start::Row(row.as_ptr());
+            input.checked_run(simd, x, c.view_mut(), first, None);
+            self.checked_run(simd, a, c, Start::Output, None);
+            return;
+        }
+        assert_eq!(
+            x.ncols(),
+            input.depth,
+            "inner dimensions of the input product"
+        );
+        assert_eq!(row.len(), self.cols, "the row added to the product");
+        let row = row.to_slice().expect("a contiguous row");
+        let first = Start::Row(row.as_ptr());
+        self.checked_run(simd, a, c, first, Some((input, x)));
+    }
+
+    fn checked_run(
+        &self,
+        simd: Simd,
+        a: ArrayView2<f32>,
+        c: ArrayViewMut2<f32>,
+        start: Start,
+        input: Option<(&PackedMatrix, ArrayView2<f32>)>,
+    ) {
         let m = a.nrows();
         assert_eq!(a.ncols(), self.depth, "inner dimensions of the product");
         assert_eq!(c.dim(), (m, self.cols), "output of the product");
@@ -194,13 +252,26 @@ impl PackedMatrix {
             Simd::available().contains(&simd),
             "{simd:?} is not available"
         );
-        self.run(simd, a, c, start);
+        self.run(simd, a, c, start, input);
     }
 }
 
+/// The deepest input product [`PackedMatrix::multiply_after_input`] adds in its tiles'
+/// epilogue: each output row's sum there is one chain of this many multiply-adds.
+pub const FUSED_INPUT_DEPTH: usize = 8;
+
 impl PackedMatrix {
     /// The product, shapes checked. The left operand may have any strides.
-    fn run(&self, simd: Simd, a: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, start: Start) {
+    /// With `input` (`W` packed, `x`), each tile's first depth block adds `x·W` to `start`'s row
+    /// before its own sums (see [`PackedMatrix::multiply_after_input`]).
+    fn run(
+        &self,
+        simd: Simd,
+        a: ArrayView2<f32>,
+        mut c: ArrayViewMut2<f32>,
+        start: Start,
+        input: Option<(&PackedMatrix, ArrayView2<f32>)>,
+    ) {
         let (m, k) = a.dim();
         let n = c.ncols();
         if m == 0 || n == 0 {
@@ -232,6 +303,12 @@ impl PackedMatrix {
         let tile_rows = m.div_ceil(m.div_ceil(simd.rows_per_tile()));
         let a_ptr = a.as_ptr();
         let c_ptr = c.as_mut_ptr();
+        let input = input.map(|(w, x)| {
+            debug_assert!(matches!(start, Start::Row(_)) && w.depth <= FUSED_INPUT_DEPTH);
+            let (f, x_row) = (w.depth, x.strides()[0]);
+            let x_step = stride(f, x.strides()[1]);
+            (w, x.as_ptr(), stride(m, x_row), x_step)
+        });
         let panels = n.div_ceil(NR);
         // AVX-512 runs two panels per tile: two lanes loaded per row of `a` broadcast, so the
         // loads keep up with the multiply-adds.
@@ -256,6 +333,17 @@ impl PackedMatrix {
                         c: unsafe { c_ptr.offset(first_row as isize * c_row + first_col as isize) },
                         c_row,
                         cols,
+                        input: input
+                            .filter(|_| block == 0)
+                            .map(|(w, x, x_row, x_step)| Pre {
+                                // SAFETY: row first_row of x, panel p of W (same columns as B's).
+                                a: unsafe { x.offset(first_row as isize * x_row) },
+                                a_row: x_row,
+                                a_step: x_step,
+                                b: unsafe { w.lanes.as_ptr().add(p * w.depth) },
+                                panel_stride: w.depth,
+                                depth: w.depth,
+                            }),
                         start: match start {
                             _ if block > 0 => Start::Output,
                             // SAFETY: column first_col of a row of n values.
@@ -316,7 +404,39 @@ struct Tile {
     c: *mut f32,
     c_row: isize,
     cols: usize,
+    /// A shallow product `x·W` added to `start`'s row before the tile's own sums.
+    input: Option<Pre>,
     start: Start,
+}
+
+/// `x·W` for a tile's rows: `x[r, k]` at `a + r·a_row + k·a_step`, row k of W's panel at
+/// `b + k`, of its next panel at `b + panel_stride + k`.
+#[derive(Clone, Copy)]
+struct Pre {
+    a: *const f32,
+    a_row: isize,
+    a_step: isize,
+    b: *const Lane,
+    panel_stride: usize,
+    depth: usize,
+}
+
+impl Pre {
+    /// `x[r, k]`.
+    #[inline(always)]
+    unsafe fn a(&self, r: usize, k: usize) -> f32 {
+        unsafe {
+            *self
+                .a
+                .offset(r as isize * self.a_row + k as isize * self.a_step)
+        }
+    }
+
+    /// Row k of panel `panel` (0 or 1) of W.
+    #[inline(always)]
+    unsafe fn b_row(&self, panel: usize, k: usize) -> *const f32 {
+        unsafe { self.b.add(panel * self.panel_stride + k).cast() }
+    }
 }
 
 /// What a tile's sums are added to.
@@ -406,12 +526,56 @@ unsafe fn tile_portable<const R: usize>(t: &Tile) {
         }
     }
     for (r, acc_r) in acc.iter().enumerate() {
+        let input = t.input.map(|pre| {
+            let mut sums = [0.0f32; NR];
+            for k in 0..pre.depth {
+                let lane = unsafe { std::slice::from_raw_parts(pre.b_row(0, k), NR) };
+                let x = unsafe { pre.a(r, k) };
+                for (sum, &w) in sums.iter_mut().zip(lane) {
+                    *sum = x.mul_add(w, *sum);
+                }
+            }
+            sums
+        });
         for (j, &sum) in acc_r.iter().enumerate().take(t.cols) {
             let base = unsafe { t.base(r) };
-            let value = base.map_or(sum, |base| unsafe { *base.add(j) } + sum);
+            let value = base.map_or(sum, |base| {
+                let start = unsafe { *base.add(j) };
+                input.map_or(start, |input| start + input[j]) + sum
+            });
             unsafe { *t.c_row(r).add(j) = value };
         }
     }
+}
+
+/// `x[r, ..]·W` for panel `panel` (0 or 1) of W: one multiply-add chain from zero, as a tile.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn input_avx512(pre: &Pre, r: usize, panel: usize) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    let mut sum = _mm512_setzero_ps();
+    for k in 0..pre.depth {
+        let w = unsafe { _mm512_load_ps(pre.b_row(panel, k)) };
+        sum = _mm512_fmadd_ps(_mm512_set1_ps(unsafe { pre.a(r, k) }), w, sum);
+    }
+    sum
+}
+
+/// [`input_avx512`] in two halves of eight lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn input_avx2(pre: &Pre, r: usize) -> [std::arch::x86_64::__m256; 2] {
+    use std::arch::x86_64::*;
+    let (mut low, mut high) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    for k in 0..pre.depth {
+        let row = unsafe { pre.b_row(0, k) };
+        let x = _mm256_set1_ps(unsafe { pre.a(r, k) });
+        low = _mm256_fmadd_ps(x, unsafe { _mm256_load_ps(row) }, low);
+        high = _mm256_fmadd_ps(x, unsafe { _mm256_load_ps(row.add(8)) }, high);
+    }
+    [low, high]
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -433,7 +597,13 @@ unsafe fn tile_avx512<const R: usize>(t: &Tile) {
         let out = unsafe { t.c_row(r) };
         let value = match unsafe { t.base(r) } {
             None => sum,
-            Some(base) => _mm512_add_ps(unsafe { _mm512_maskz_loadu_ps(store_mask, base) }, sum),
+            Some(base) => {
+                let mut start = unsafe { _mm512_maskz_loadu_ps(store_mask, base) };
+                if let Some(pre) = &t.input {
+                    start = _mm512_add_ps(start, unsafe { input_avx512(pre, r, 0) });
+                }
+                _mm512_add_ps(start, sum)
+            }
         };
         unsafe { _mm512_mask_storeu_ps(out, store_mask, value) };
     }
@@ -465,9 +635,14 @@ unsafe fn tile_avx512_wide<const R: usize>(t: &Tile) {
         let out = unsafe { t.c_row(r) };
         let (mut v_left, mut v_right) = (left[r], right[r]);
         if let Some(base) = unsafe { t.base(r) } {
-            v_left = _mm512_add_ps(unsafe { _mm512_loadu_ps(base) }, v_left);
-            let old = unsafe { _mm512_maskz_loadu_ps(right_mask, base.add(NR)) };
-            v_right = _mm512_add_ps(old, v_right);
+            let mut start_left = unsafe { _mm512_loadu_ps(base) };
+            let mut start_right = unsafe { _mm512_maskz_loadu_ps(right_mask, base.add(NR)) };
+            if let Some(pre) = &t.input {
+                start_left = _mm512_add_ps(start_left, unsafe { input_avx512(pre, r, 0) });
+                start_right = _mm512_add_ps(start_right, unsafe { input_avx512(pre, r, 1) });
+            }
+            v_left = _mm512_add_ps(start_left, v_left);
+            v_right = _mm512_add_ps(start_right, v_right);
         }
         unsafe {
             _mm512_storeu_ps(out, v_left);
@@ -494,11 +669,18 @@ unsafe fn tile_avx2<const R: usize>(t: &Tile) {
     }
     for r in 0..R {
         let out = unsafe { t.c_row(r) };
+        let input = t.input.map(|pre| unsafe { input_avx2(&pre, r) });
         if t.cols == NR {
             let (mut v_low, mut v_high) = (low[r], high[r]);
             if let Some(base) = unsafe { t.base(r) } {
-                v_low = _mm256_add_ps(unsafe { _mm256_loadu_ps(base) }, v_low);
-                v_high = _mm256_add_ps(unsafe { _mm256_loadu_ps(base.add(8)) }, v_high);
+                let mut start_low = unsafe { _mm256_loadu_ps(base) };
+                let mut start_high = unsafe { _mm256_loadu_ps(base.add(8)) };
+                if let Some([input_low, input_high]) = input {
+                    start_low = _mm256_add_ps(start_low, input_low);
+                    start_high = _mm256_add_ps(start_high, input_high);
+                }
+                v_low = _mm256_add_ps(start_low, v_low);
+                v_high = _mm256_add_ps(start_high, v_high);
             }
             unsafe {
                 _mm256_storeu_ps(out, v_low);
@@ -510,9 +692,24 @@ unsafe fn tile_avx2<const R: usize>(t: &Tile) {
                 _mm256_storeu_ps(sums.as_mut_ptr(), low[r]);
                 _mm256_storeu_ps(sums.as_mut_ptr().add(8), high[r]);
             }
+            let mut inputs = [0.0f32; NR];
+            if let Some([input_low, input_high]) = input {
+                unsafe {
+                    _mm256_storeu_ps(inputs.as_mut_ptr(), input_low);
+                    _mm256_storeu_ps(inputs.as_mut_ptr().add(8), input_high);
+                }
+            }
             let base = unsafe { t.base(r) };
             for (j, &sum) in sums.iter().enumerate().take(t.cols) {
-                let value = base.map_or(sum, |base| unsafe { *base.add(j) } + sum);
+                let value = base.map_or(sum, |base| {
+                    let start = unsafe { *base.add(j) };
+                    let start = if input.is_some() {
+                        start + inputs[j]
+                    } else {
+                        start
+                    };
+                    start + sum
+                });
                 unsafe { *out.add(j) = value };
             }
         }
@@ -578,7 +775,7 @@ mod tests {
                 let mut want = Array2::from_shape_fn((m, n), |(_, j)| row[j]);
                 general_mat_mul(1.0, &a, &b, 1.0, &mut want);
                 let mut got = Array2::from_elem((m, n), f32::NAN);
-                packed.checked_run(simd, a, got.view_mut(), Start::Row(row.as_ptr()));
+                packed.checked_run(simd, a, got.view_mut(), Start::Row(row.as_ptr()), None);
                 assert!(
                     got.iter()
                         .zip(&want)
@@ -590,6 +787,51 @@ mod tests {
     }
 
     /// A transposed operand packs as its transpose; splitting the rows changes no bit.
+    /// Input depths 1 to FUSED_INPUT_DEPTH run in the tiles' epilogue, deeper ones as a first
+    /// product: either way the bits of the two products one after the other, on every kernel,
+    /// for strided inputs, depths above KC and every edge of a tile.
+    #[test]
+    fn input_then_product_in_one_pass_equals_two_products() {
+        let shapes = [
+            (1, 1, 1),
+            (13, 17, 33),
+            (32, 50, 200),
+            (7, 257, 31),
+            (25, 64, 64),
+        ];
+        for &simd in Simd::available() {
+            for &(m, k, n) in &shapes {
+                for f in [1, 3, FUSED_INPUT_DEPTH, FUSED_INPUT_DEPTH + 1] {
+                    let a = filled(m, k, 1);
+                    let x_wide = filled(m, f + 2, 4);
+                    let x = x_wide.slice(s![.., 1..f + 1]);
+                    let (b, w) = (filled(k, n, 2), filled(f, n, 5));
+                    let row = filled(1, n, 6).row(0).to_owned();
+                    let (packed_b, packed_w) =
+                        (PackedMatrix::new(b.view()), PackedMatrix::new(w.view()));
+                    let mut want = Array2::<f32>::zeros((m, n));
+                    packed_w.multiply_onto_row(x, row.view(), want.view_mut());
+                    packed_b.multiply(a.view(), want.view_mut(), true);
+                    let mut got = Array2::<f32>::from_elem((m, n), f32::NAN);
+                    packed_b.multiply_after_input_with(
+                        simd,
+                        a.view(),
+                        &packed_w,
+                        x,
+                        row.view(),
+                        got.view_mut(),
+                    );
+                    let bits = |c: &Array2<f32>| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&got),
+                        bits(&want),
+                        "{simd:?}, {m}×{k}·{k}×{n}, input depth {f}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_transpose_packs_and_row_blocks_are_independent() {
         let u = filled(40, 160, 4);
