@@ -1,6 +1,6 @@
 //! `LSTM`: the cell of [`crate::math::cell`] run over time by the shared recurrent layer.
 
-use ndarray::{Array2, Array3, ArrayD, ArrayViewD, ArrayViewMut2, Axis, s};
+use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, s};
 
 use super::recurrent::machinery::{Cell, Recurrence, StepGrads, Steps, StepsRef, UnitSplit};
 use super::recurrent::{Recurrent, RecurrentKind, add_output_grad, product_transposed};
@@ -100,9 +100,20 @@ impl Cell for LstmCell {
 /// once per step (the next step needs all of `h_t`). Every value is computed as in the loop
 /// above, so the same bits.
 fn forward_by_units(mut s: Steps<'_>, split: UnitSplit<'_>, activation: Activation) {
-    let at = split.at;
-    let (first_parts, second_parts) = split.parts.split_at(4);
+    let (at, units) = (split.at, s.h.len_of(Axis(2)));
+    let halves = split
+        .parts
+        .chunks_exact(4)
+        .zip(split.input_parts.chunks_exact(4));
+    let [(first_parts, first_inputs), (second_parts, second_inputs)]: [_; 2] =
+        halves.collect::<Vec<_>>().try_into().expect("two halves");
+    let bias = s.input.bias;
+    let (bias_first, bias_second) = (
+        GateBlocks::of_units(bias.insert_axis(Axis(0)), 0..at),
+        GateBlocks::of_units(bias.insert_axis(Axis(0)), at..units),
+    );
     for t in 0..s.gates.len_of(Axis(0)) {
+        let x_t = s.x.index_axis(Axis(0), t);
         let (z_first, z_second) = gate_halves(s.gates.index_axis_mut(Axis(0), t), at);
         let (h_before, mut h_after) = s.h.view_mut().split_at(Axis(0), t + 1);
         let h_prev = h_before.index_axis(Axis(0), t);
@@ -111,18 +122,28 @@ fn forward_by_units(mut s: Steps<'_>, split: UnitSplit<'_>, activation: Activati
         let (c_prev_first, c_prev_second) = c_before.index_axis(Axis(0), t).split_at(Axis(1), at);
         let (c_first, c_second) = c_after.index_axis_mut(Axis(0), 0).split_at(Axis(1), at);
         let (act_first, act_second) = s.aux.index_axis_mut(Axis(0), t).split_at(Axis(1), at);
-        let half =
-            |parts: &[PackedMatrix], mut z: GateBlocks<ArrayViewMut2<f32>>, c_prev, c, act_c, h| {
-                // z += h_{t-1}·U, for this half's columns of each gate
-                for (part, z) in parts.iter().zip([&mut z.i, &mut z.f, &mut z.g, &mut z.o]) {
-                    part.multiply(h_prev, z.view_mut(), true);
-                }
-                cell::step_units_in_place(z, c_prev, c, act_c, h, activation);
-            };
+        let half = |(parts, inputs): (&[PackedMatrix], &[PackedMatrix]),
+                    bias: &GateBlocks<ArrayView2<f32>>,
+                    mut z: GateBlocks<ArrayViewMut2<f32>>,
+                    c_prev,
+                    c,
+                    act_c,
+                    h| {
+            // z = x_t·W + b + h_{t-1}·U, for this half's columns of each gate
+            let z_blocks = [&mut z.i, &mut z.f, &mut z.g, &mut z.o];
+            let bias_blocks = [&bias.i, &bias.f, &bias.g, &bias.o];
+            for (((part, input), bias), z) in
+                parts.iter().zip(inputs).zip(bias_blocks).zip(z_blocks)
+            {
+                part.multiply_after_input(h_prev, input, x_t, bias.row(0), z.view_mut());
+            }
+            cell::step_units_in_place(z, c_prev, c, act_c, h, activation);
+        };
         helper::join(
             || {
                 half(
-                    first_parts,
+                    (first_parts, first_inputs),
+                    &bias_first,
                     z_first,
                     c_prev_first,
                     c_first,
@@ -132,7 +153,8 @@ fn forward_by_units(mut s: Steps<'_>, split: UnitSplit<'_>, activation: Activati
             },
             || {
                 half(
-                    second_parts,
+                    (second_parts, second_inputs),
+                    &bias_second,
                     z_second,
                     c_prev_second,
                     c_second,

@@ -70,8 +70,9 @@ pub(crate) mod machinery {
         /// Keras' initial bias for `units` (zeros, or the LSTM's unit forget bias).
         fn initial_bias(units: usize) -> ArrayD<f32>;
 
-        /// The time loop. Step t starts with `Steps::project_input`, after which
-        /// `steps.gates[t]` holds `x_t·W + b` (input row of the bias); `steps.h[0]` (and
+        /// The time loop. Each step first computes its input projection `x_t·W + b` (input row
+        /// of the bias) into `steps.gates[t]`: `Steps::project_input`, or together with its
+        /// recurrent product, `Steps::input_and_recurrent_product`. `steps.h[0]` (and
         /// `steps.c[0]`) hold the initial states.
         fn forward(steps: Steps<'_>, recurrence: &Recurrence<'_>, activation: Activation);
 
@@ -99,9 +100,9 @@ pub(crate) mod machinery {
         pub work: ArrayViewMut2<'a, f32>,
         /// Inputs `[T, B, features]` in processing order.
         pub x: ArrayView3<'a, f32>,
-        /// `Some` when each step computes its own input projection ([`Steps::project_input`])
-        /// just before its recurrent product reads it; `None` when `gates` already holds them.
-        pub input: Option<InputProjection<'a>>,
+        /// `W` and the bias row: each step computes its own input projection just before its
+        /// recurrent product reads it ([`Steps::project_input`]).
+        pub input: InputProjection<'a>,
     }
 
     /// `W` packed and the bias row: a step's input projection is `b + x_t·W`.
@@ -118,7 +119,8 @@ pub(crate) mod machinery {
         /// product, the same bits, in one pass over the step's block when `U` is packed and
         /// `W` shallow (`PackedMatrix::multiply_after_input`).
         pub fn input_and_recurrent_product(&mut self, t: usize, recurrence: &Recurrence) {
-            if let (Some(input), Some(packed)) = (self.input, recurrence.packed) {
+            if let Some(packed) = recurrence.packed {
+                let input = self.input;
                 packed.multiply_after_input(
                     self.h.index_axis(Axis(0), t),
                     input.kernel,
@@ -137,12 +139,12 @@ pub(crate) mod machinery {
         /// own: the same values as one product over every step (each row is computed alike), but
         /// written while the step's block is in cache, not for all steps ahead of time.
         pub fn project_input(&mut self, t: usize) {
-            if let Some(input) = self.input {
-                let gates = self.gates.index_axis_mut(Axis(0), t);
-                input
-                    .kernel
-                    .multiply_onto_row(self.x.index_axis(Axis(0), t), input.bias, gates);
-            }
+            let gates = self.gates.index_axis_mut(Axis(0), t);
+            self.input.kernel.multiply_onto_row(
+                self.x.index_axis(Axis(0), t),
+                self.input.bias,
+                gates,
+            );
         }
     }
 
@@ -179,6 +181,9 @@ pub(crate) mod machinery {
         /// Forward: `U[:, G·k + range]` for each half, then each gate block k
         /// (`parts[half · G + k]`). Backward: `U[range, :]ᵀ` for each half (`parts[half]`).
         pub parts: &'a [PackedMatrix],
+        /// Forward: `W`'s columns likewise (`input_parts[half · G + k]`), for each part's input
+        /// projection; empty backward.
+        pub input_parts: &'a [PackedMatrix],
     }
 
     impl Steps<'_> {
@@ -279,11 +284,6 @@ pub(crate) const DIRECT_PRODUCT_BELOW: usize = 4096;
 /// multiply-adds (batch · steps · u · G·u): below it, the hand-over costs more than it saves.
 const SPLIT_BATCH_FROM: usize = 1 << 20;
 
-/// The input projection `b + x·W` of every step at once (when the units are split) splits its
-/// rows between the cores from this many values (`rows · (features + 1) · G·u`: writing the
-/// output costs about one multiply-add per value).
-const SPLIT_PROJECTION_FROM: usize = 1 << 16;
-
 /// Rows per half, at least: fewer leave the SIMD kernel's tiles mostly empty.
 const MIN_ROWS_PER_PART: usize = 4;
 
@@ -313,6 +313,8 @@ fn split_units<C: Cell>(batch: usize, timesteps: usize, units: usize) -> bool {
 struct Packing {
     whole: PackedMatrix,
     by_units: Vec<PackedMatrix>,
+    /// `W` by units as `U` (forward only).
+    input_by_units: Vec<PackedMatrix>,
 }
 
 /// Runs `work` on the rows, or on two halves at once (see [`helper`]) if `split`. Rows of a
@@ -826,26 +828,10 @@ impl<C: Cell> Recurrent<C> {
         cache.packed_w.pack(params.matrix("kernel"));
         let packed_w = &cache.packed_w;
         let by_units = split_units::<C>(batch, timesteps, units);
-        // Each step projects its own input, except when the units are split: then all steps at
-        // once, here (each half of the units would need its own half of W).
         let input = InputProjection {
             kernel: packed_w,
             bias,
         };
-        if by_units {
-            let rows = cache.x.nrows();
-            in_halves(
-                (cache.x.view(), cache.gates.view_mut()),
-                rows,
-                rows * (features + 1) * width >= SPLIT_PROJECTION_FROM,
-                |(x, gates): (ArrayView2<f32>, ArrayViewMut2<f32>), at| {
-                    let (x, x_rest) = x.split_at(Axis(0), at);
-                    let (gates, gates_rest) = gates.split_at(Axis(0), at);
-                    ((x, gates), (x_rest, gates_rest))
-                },
-                &|(x, gates)| packed_w.multiply_onto_row(x, bias, gates),
-            );
-        }
         let mut packed = std::mem::take(&mut cache.packed);
         let recurrence = self.recurrence(batch, &mut packed, false, by_units);
         let b = batch;
@@ -856,7 +842,7 @@ impl<C: Cell> Recurrent<C> {
             aux: by_step_mut(&mut cache.aux, b),
             work: cache.work.view_mut(),
             x: by_step(&cache.x, b),
-            input: (!by_units).then_some(input),
+            input,
         };
         let activation = self.activation;
         in_halves(
@@ -928,18 +914,45 @@ impl<C: Cell> Recurrent<C> {
                     })
                     .collect()
             };
+            // Forward, each part's input projection needs the same columns of W.
+            let input_parts: Vec<ArrayView2<f32>> = if transposed {
+                vec![]
+            } else {
+                let w = params.matrix("kernel");
+                [0..at, at..units]
+                    .into_iter()
+                    .flat_map(|r| {
+                        let GateBlocks { i, f, g, o } = GateBlocks::of_units(w, r);
+                        [i, f, g, o]
+                    })
+                    .collect()
+            };
             packed
                 .by_units
                 .resize_with(parts.len(), PackedMatrix::default);
+            packed
+                .input_by_units
+                .resize_with(input_parts.len(), PackedMatrix::default);
             // Each core packs the parts of one half.
             let (first, second) = packed.by_units.split_at_mut(parts.len() / 2);
             let (first_parts, second_parts) = parts.split_at(parts.len() / 2);
+            let (first_w, second_w) = packed.input_by_units.split_at_mut(input_parts.len() / 2);
+            let (first_w_parts, second_w_parts) = input_parts.split_at(input_parts.len() / 2);
             let pack = |targets: &mut [PackedMatrix], parts: &[ArrayView2<f32>]| {
                 for (target, part) in targets.iter_mut().zip(parts) {
                     target.pack(*part);
                 }
             };
-            helper::join(|| pack(first, first_parts), || pack(second, second_parts));
+            helper::join(
+                || {
+                    pack(first, first_parts);
+                    pack(first_w, first_w_parts);
+                },
+                || {
+                    pack(second, second_parts);
+                    pack(second_w, second_w_parts);
+                },
+            );
         }
         let bias = params
             .get("bias")
@@ -956,6 +969,7 @@ impl<C: Cell> Recurrent<C> {
             by_units: by_units.then_some(UnitSplit {
                 at,
                 parts: &packed.by_units,
+                input_parts: &packed.input_by_units,
             }),
         }
     }
@@ -1266,7 +1280,7 @@ mod tests {
     /// 392 units: halves of 196, so gate blocks and halves start inside the kernel's panels.
     #[test]
     fn splitting_the_units_changes_no_bit() {
-        let (batch, timesteps, features, units, part) = (64, 4, 3, 392, 16);
+        let (batch, timesteps, units, part) = (64, 4, 392, 16);
         assert!(
             !split_units::<LstmCell>(batch, timesteps, units),
             "the batch splits its rows"
@@ -1280,12 +1294,21 @@ mod tests {
             "so does a single sequence"
         );
         assert!(!split_units::<GruCell>(part, timesteps, units), "LSTM only");
-        for (sequences, activation) in [(true, Activation::Tanh), (false, Activation::Relu)] {
+        // 3 features: each part's input projection runs in its product's epilogue; 12: as a
+        // product of its own (deeper than the epilogue takes).
+        let cases = [(true, Activation::Tanh, 3), (false, Activation::Relu, 12)];
+        for (sequences, activation, features) in cases {
             let mut lstm = Lstm::new(units)
                 .return_sequences(sequences)
                 .activation(activation);
             let mut rng = init::seeded_rng(5);
             lstm.build(&[timesteps, features], &mut rng).unwrap();
+            // A bias that differs from unit to unit, so each half must add its own columns.
+            let mut weights: Vec<ArrayD<f32>> =
+                lstm.weights().into_iter().map(|w| w.value).collect();
+            weights[2] =
+                Array::from_shape_fn(4 * units, |j| ((j * 7) % 13) as f32 / 13.0 - 0.5).into_dyn();
+            lstm.set_weights(&weights).unwrap();
             let x = Array::from_shape_fn((batch, timesteps, features), |(b, t, f)| {
                 ((b * 13 + t * 7 + f * 3) % 17) as f32 / 17.0 - 0.5
             });
