@@ -162,6 +162,41 @@ pub fn sum_rows(a: ArrayView2<f32>, mut out: ArrayViewMut1<f32>) {
 /// Sums over at least this many values split their columns between the two cores.
 const SPLIT_SUM_FROM: usize = 1 << 16;
 
+/// Memory-bound passes (checks, copies) over at least this many values run in two halves, one
+/// per core.
+pub(crate) const SPLIT_PASS_FROM: usize = 1 << 16;
+
+/// [`all_finite`], a long slice in two halves on the two cores: the checks of a training step's
+/// gradients and updated weights each read every parameter (4 MB at 512 units).
+pub fn all_finite_in_halves(values: &[f32]) -> bool {
+    if values.len() < SPLIT_PASS_FROM {
+        return crate::check::all_finite(values);
+    }
+    let (first, second) = values.split_at(values.len() / 2);
+    let mut first_finite = true;
+    let mut second_finite = true;
+    join(
+        || first_finite = crate::check::all_finite(first),
+        || second_finite = crate::check::all_finite(second),
+    );
+    first_finite && second_finite
+}
+
+/// `target.copy_from_slice(source)`, a long slice in two halves on the two cores.
+pub fn copy_in_halves(target: &mut [f32], source: &[f32]) {
+    if source.len() < SPLIT_PASS_FROM {
+        target.copy_from_slice(source);
+        return;
+    }
+    let at = source.len() / 2;
+    let (target_first, target_second) = target.split_at_mut(at);
+    let (source_first, source_second) = source.split_at(at);
+    join(
+        || target_first.copy_from_slice(source_first),
+        || target_second.copy_from_slice(source_second),
+    );
+}
+
 /// `c = a·b + beta·c` by ndarray's `general_mat_mul` (matrixmultiply, one thread per call), the
 /// columns of large products split between this thread and the helper. matrixmultiply computes
 /// each output the same way whatever the columns around it, so the split changes no bit.
@@ -185,6 +220,35 @@ pub fn mat_mul(a: &ArrayView2<f32>, b: &ArrayView2<f32>, beta: f32, c: &mut Arra
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    #[test]
+    fn the_two_core_check_sees_a_bad_value_in_either_half() {
+        let len = SPLIT_PASS_FROM + 3;
+        let mut values = vec![1.5f32; len];
+        assert!(all_finite_in_halves(&values));
+        for at in [0, len / 2 - 1, len / 2, len - 1] {
+            values[at] = f32::NAN;
+            assert!(!all_finite_in_halves(&values), "NaN at {at} of {len}");
+            assert!(!all_finite_in_halves(&values[..at + 1]), "short slice");
+            values[at] = 1.5;
+        }
+    }
+
+    #[test]
+    fn copy_in_halves_copies_every_value() {
+        for len in [
+            0,
+            5,
+            SPLIT_PASS_FROM - 1,
+            SPLIT_PASS_FROM,
+            3 * SPLIT_PASS_FROM + 1,
+        ] {
+            let source: Vec<f32> = (0..len).map(|i| i as f32 * 0.5 - 7.0).collect();
+            let mut target = vec![f32::NAN; len];
+            copy_in_halves(&mut target, &source);
+            assert_eq!(target, source, "{len} values");
+        }
+    }
 
     #[test]
     fn sum_rows_equals_sum_axis_bit_for_bit() {

@@ -6,9 +6,10 @@ use std::time::Instant;
 use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension};
 use ndarray_rand::rand::seq::SliceRandom;
 
-use crate::check::{all_finite, batch_shape, decimal_f64, ensure_finite, fmt_shape};
+use crate::check::{batch_shape, decimal_f64, ensure_finite, fmt_shape};
 use crate::error::{Divergence, KeptWeights, LstmError, Result};
 use crate::layers::{Layer, Lstm};
+use crate::math::helper;
 use crate::math::init::{Rng, seeded_rng};
 use crate::training::callbacks::{EarlyStopping, EpochEnd};
 use crate::training::history::{Evaluation, History};
@@ -762,17 +763,22 @@ impl Sequential {
             kept: KeptWeights::BeforeThisBatch,
         };
         let mut params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
-        if !params.iter().all(|p| all_finite(p.grad)) {
+        // Checks and copies of every parameter run on both cores (memory-bound passes).
+        if !params.iter().all(|p| helper::all_finite_in_halves(p.grad)) {
             return Err(diverged(Divergence::Gradient));
         }
-        self.undo.clear();
+        self.undo
+            .resize(params.iter().map(|p| p.value.len()).sum(), 0.0);
+        let mut slots = self.undo.as_mut_slice();
         for p in &params {
-            self.undo.extend_from_slice(p.value);
+            let (slot, rest) = slots.split_at_mut(p.value.len());
+            helper::copy_in_halves(slot, p.value);
+            slots = rest;
         }
         self.undo_valid = true;
         let compiled = self.compiled.as_mut().expect("checked");
         compiled.optimizer.step(&mut params);
-        let overflowed = !params.iter().all(|p| all_finite(p.value));
+        let overflowed = !params.iter().all(|p| helper::all_finite_in_halves(p.value));
         drop(params);
         if overflowed {
             self.restore_undo();
