@@ -284,6 +284,9 @@ pub(crate) const DIRECT_PRODUCT_BELOW: usize = 4096;
 /// multiply-adds (batch · steps · u · G·u): below it, the hand-over costs more than it saves.
 const SPLIT_BATCH_FROM: usize = 1 << 20;
 
+/// Weight gradients of at least this many multiply-adds split d_in's columns between the cores.
+const SPLIT_WEIGHT_GRADS_FROM: usize = 1 << 20;
+
 /// Rows per half, at least: fewer leave the SIMD kernel's tiles mostly empty.
 const MIN_ROWS_PER_PART: usize = 4;
 
@@ -436,9 +439,8 @@ struct Scratch {
     dc: Array2<f32>,
     /// `Uᵀ` in the SIMD kernel's panels, packed once per pass.
     packed_t: Packing,
-    /// `[x | h_prev]` of every step and `[dW; dU]`: the weight gradients in one product.
-    stacked_inputs: Array2<f32>,
-    stacked_grads: Array2<f32>,
+    /// `d_in` packed for the weight gradients: whole, or each core's half of its columns.
+    packed_grads: [PackedMatrix; 2],
 }
 
 /// `buffer` in `shape`, its memory reused (contents are overwritten by the caller): a fit whose
@@ -1011,8 +1013,7 @@ impl<C: Cell> Recurrent<C> {
             dh,
             dc,
             mut packed_t,
-            mut stacked_inputs,
-            mut stacked_grads,
+            mut packed_grads,
         } = self.scratch.take().unwrap_or_default();
         let mut d_in = reuse(d_in, (rows, width));
         let rec_width = if C::RECURRENT_BIAS { width } else { 0 };
@@ -1069,25 +1070,30 @@ impl<C: Cell> Recurrent<C> {
                 &mut grad_matrix(grads[1]),
             );
         } else {
-            // dW and dU multiply the same d_in: one product [x | h_prev]ᵀ·d_in reads (and packs)
-            // it once. Each output is the same dot product either way, so the same bits.
-            let features = cache.x.ncols();
-            stacked_inputs = reuse(stacked_inputs, (rows, features + units));
-            stacked_inputs
-                .slice_mut(s![.., ..features])
-                .assign(&cache.x);
-            stacked_inputs
-                .slice_mut(s![.., features..])
-                .assign(&h_prev_all);
-            stacked_grads = reuse(stacked_grads, (features + units, width));
-            helper::mat_mul(
-                &stacked_inputs.t(),
-                &d_in.view(),
-                0.0,
-                &mut stacked_grads.view_mut(),
-            );
-            grad_matrix(grads[0]).assign(&stacked_grads.slice(s![..features, ..]));
-            grad_matrix(grads[1]).assign(&stacked_grads.slice(s![features.., ..]));
+            // dW = xᵀ·d_in and dU = h_prevᵀ·d_in on the packed kernel (the bits of
+            // `general_mat_mul`), d_in packed once for both, written straight into the
+            // gradients. Large ones split d_in's columns: each core packs and multiplies its half.
+            let (dw, du) = grads.split_at_mut(1);
+            let (dw, du) = (grad_matrix(dw[0]), grad_matrix(du[0]));
+            let (x, h_prev) = (cache.x.t(), h_prev_all.t());
+            let weight_grads = |packed: &mut PackedMatrix, d_in, dw, du| {
+                packed.pack(d_in);
+                packed.multiply(x, dw, false);
+                packed.multiply(h_prev, du, false);
+            };
+            let [packed_first, packed_second] = &mut packed_grads;
+            if (x.nrows() + units) * rows * width < SPLIT_WEIGHT_GRADS_FROM {
+                weight_grads(packed_first, d_in.view(), dw, du);
+            } else {
+                let at = width / 2;
+                let (d_first, d_second) = d_in.view().split_at(Axis(1), at);
+                let (dw_first, dw_second) = dw.split_at(Axis(1), at);
+                let (du_first, du_second) = du.split_at(Axis(1), at);
+                helper::join(
+                    || weight_grads(packed_first, d_first, dw_first, du_first),
+                    || weight_grads(packed_second, d_second, dw_second, du_second),
+                );
+            }
         }
         if let Some(d_bias) = grads.get_mut(2) {
             if C::RECURRENT_BIAS {
@@ -1139,8 +1145,7 @@ impl<C: Cell> Recurrent<C> {
             dh,
             dc,
             packed_t,
-            stacked_inputs,
-            stacked_grads,
+            packed_grads,
         });
         Ok(dx)
     }

@@ -1,5 +1,6 @@
-//! Products with a weight matrix packed once and used many times: the recurrent kernel `U` in
-//! `h·U` at every forward step, and `Uᵀ` in `dz·Uᵀ` at every backward step.
+//! Products with a matrix packed once and used many times: the recurrent kernel `U` in `h·U` at
+//! every forward step, `Uᵀ` in `dz·Uᵀ` at every backward step, and each pass's `d_in` in the
+//! weight gradients `xᵀ·d_in` and `h_prevᵀ·d_in`.
 //!
 //! A general matrix product (`general_mat_mul`) copies its right operand into cache-friendly
 //! panels on every call: 60 times per training step at T = 30, 4 MB each at 512 units. Here the
@@ -313,50 +314,110 @@ impl PackedMatrix {
         // AVX-512 runs two panels per tile: two lanes loaded per row of `a` broadcast, so the
         // loads keep up with the multiply-adds.
         let span = if simd == Simd::Avx512 { 2 } else { 1 };
-        for p in (0..panels).step_by(span) {
-            let first_col = p * NR;
-            let cols = (span * NR).min(n - first_col);
-            // SAFETY: panel p of depth k starts at lane p·k, inside the packed buffer.
-            let panel = unsafe { self.lanes.as_ptr().add(p * k) };
-            for first_row in (0..m).step_by(tile_rows) {
-                let rows = tile_rows.min(m - first_row);
-                for (block, first_k) in (0..k).step_by(KC).enumerate() {
-                    let tile = Tile {
-                        depth: KC.min(k - first_k),
-                        a: unsafe {
-                            a_ptr.offset(first_row as isize * a_row + first_k as isize * a_step)
-                        },
-                        a_row,
-                        a_step,
-                        b: unsafe { panel.add(first_k) },
-                        panel_stride: k,
-                        c: unsafe { c_ptr.offset(first_row as isize * c_row + first_col as isize) },
-                        c_row,
-                        cols,
-                        input: input
-                            .filter(|_| block == 0)
-                            .map(|(w, x, x_row, x_step)| Pre {
-                                // SAFETY: row first_row of x, panel p of W (same columns as B's).
-                                a: unsafe { x.offset(first_row as isize * x_row) },
-                                a_row: x_row,
-                                a_step: x_step,
-                                b: unsafe { w.lanes.as_ptr().add(p * w.depth) },
-                                panel_stride: w.depth,
-                                depth: w.depth,
-                            }),
-                        start: match start {
-                            _ if block > 0 => Start::Output,
-                            // SAFETY: column first_col of a row of n values.
-                            Start::Row(row) => Start::Row(unsafe { row.add(first_col) }),
-                            first => first,
-                        },
-                    };
-                    // SAFETY: the kernel is available (asserted) and the tile lies inside a, b, c.
-                    unsafe { tile.run(simd, rows) };
+        // Rows in blocks of a few tiles, whose part of `a` stays in cache while every panel
+        // passes; for each panel, depth blocks outside the tiles, so the panel's block stays in
+        // L1 from tile to tile. Each output still adds its depth blocks in order: the same bits.
+        let row_block = tile_rows * TILES_PER_ROW_BLOCK;
+        // `a` read across its rows (a transpose: `hᵀ` in a weight gradient `hᵀ·dz`) would make
+        // each tile step to a new cache line at every depth step, for every panel. Each row
+        // block's tiles are first copied into runs of their own, depth by depth, read in order.
+        let pack_left = a_step != 1 && k > 1 && m > 1 && panels > span;
+        LEFT_TILES.with_borrow_mut(|left_tiles| {
+            for first_block_row in (0..m).step_by(row_block) {
+                let block_rows = first_block_row..m.min(first_block_row + row_block);
+                if pack_left {
+                    let needed = block_rows.len().div_ceil(tile_rows) * tile_rows * k;
+                    if left_tiles.len() < needed {
+                        left_tiles.resize(needed, 0.0);
+                    }
+                    for (j, first_row) in block_rows.clone().step_by(tile_rows).enumerate() {
+                        let rows = tile_rows.min(m - first_row);
+                        let run = &mut left_tiles[j * tile_rows * k..(j + 1) * tile_rows * k];
+                        for (depth, values) in run.chunks_exact_mut(tile_rows).enumerate() {
+                            // SAFETY: rows first_row..first_row + rows (< m) of column depth (< k).
+                            let column = unsafe {
+                                a_ptr.offset(first_row as isize * a_row + depth as isize * a_step)
+                            };
+                            if a_row == 1 {
+                                // SAFETY: as above, and the column's rows are contiguous.
+                                let column = unsafe { std::slice::from_raw_parts(column, rows) };
+                                values[..rows].copy_from_slice(column);
+                            } else {
+                                for (r, value) in values[..rows].iter_mut().enumerate() {
+                                    // SAFETY: as above.
+                                    *value = unsafe { *column.offset(r as isize * a_row) };
+                                }
+                            }
+                        }
+                    }
+                }
+                for p in (0..panels).step_by(span) {
+                    let first_col = p * NR;
+                    let cols = (span * NR).min(n - first_col);
+                    // SAFETY: panel p of depth k starts at lane p·k, inside the packed buffer.
+                    let panel = unsafe { self.lanes.as_ptr().add(p * k) };
+                    for (block, first_k) in (0..k).step_by(KC).enumerate() {
+                        for first_row in block_rows.clone().step_by(tile_rows) {
+                            let rows = tile_rows.min(m - first_row);
+                            let (a, a_row, a_step) = if pack_left {
+                                let j = (first_row - first_block_row) / tile_rows;
+                                let run = &left_tiles[j * tile_rows * k + first_k * tile_rows..];
+                                (run.as_ptr(), 1, tile_rows as isize)
+                            } else {
+                                // SAFETY: row first_row, column first_k of a.
+                                let a = unsafe {
+                                    a_ptr.offset(
+                                        first_row as isize * a_row + first_k as isize * a_step,
+                                    )
+                                };
+                                (a, a_row, a_step)
+                            };
+                            let tile = Tile {
+                                depth: KC.min(k - first_k),
+                                a,
+                                a_row,
+                                a_step,
+                                b: unsafe { panel.add(first_k) },
+                                panel_stride: k,
+                                c: unsafe {
+                                    c_ptr.offset(first_row as isize * c_row + first_col as isize)
+                                },
+                                c_row,
+                                cols,
+                                input: input.filter(|_| block == 0).map(|(w, x, x_row, x_step)| {
+                                    Pre {
+                                        // SAFETY: row first_row of x, panel p of W (same columns as B's).
+                                        a: unsafe { x.offset(first_row as isize * x_row) },
+                                        a_row: x_row,
+                                        a_step: x_step,
+                                        b: unsafe { w.lanes.as_ptr().add(p * w.depth) },
+                                        panel_stride: w.depth,
+                                        depth: w.depth,
+                                    }
+                                }),
+                                start: match start {
+                                    _ if block > 0 => Start::Output,
+                                    // SAFETY: column first_col of a row of n values.
+                                    Start::Row(row) => Start::Row(unsafe { row.add(first_col) }),
+                                    first => first,
+                                },
+                            };
+                            // SAFETY: the kernel is available (asserted) and the tile lies inside a, b, c.
+                            unsafe { tile.run(simd, rows) };
+                        }
+                    }
                 }
             }
-        }
+        });
     }
+}
+
+/// Tiles of rows per row block in [`PackedMatrix::multiply`]'s loops.
+const TILES_PER_ROW_BLOCK: usize = 8;
+
+thread_local! {
+    /// A row block of a transposed left operand, tile by tile (reused from call to call).
+    static LEFT_TILES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Values packed on both cores from this many (a quarter of a million: 1 MB).
@@ -745,11 +806,23 @@ mod tests {
             (32, 512, 48),
             (7, 257, 31),
             (25, 64, 64),
+            // Several row blocks, panels and depth blocks (a weight gradient's shape).
+            (129, 600, 70),
         ];
+        // `a` as a strided view, and as a transpose (its tiles are copied first).
+        let a_wide = |m: usize, k: usize| filled(m, k + 3, 1);
+        let a_transposed = |m: usize, k: usize| filled(k, m, 7);
         for &simd in Simd::available() {
-            for &(m, k, n) in &shapes {
-                let a_wide = filled(m, k + 3, 1);
-                let a = a_wide.slice(s![.., 1..k + 1]);
+            for (&(m, k, n), transposed) in shapes
+                .iter()
+                .flat_map(|shape| [(shape, false), (shape, true)])
+            {
+                let (a_wide, a_transposed) = (a_wide(m, k), a_transposed(m, k));
+                let a = if transposed {
+                    a_transposed.t()
+                } else {
+                    a_wide.slice(s![.., 1..k + 1])
+                };
                 let b = filled(k, n, 2);
                 let packed = PackedMatrix::new(b.view());
                 assert_eq!(packed.dim(), (k, n));
@@ -764,7 +837,8 @@ mod tests {
                         assert_eq!(
                             g.to_bits(),
                             w.to_bits(),
-                            "{simd:?} {m}x{k}x{n} accumulate={accumulate} at {i}: {g} vs {w}"
+                            "{simd:?} {m}x{k}x{n} transposed={transposed} accumulate={accumulate} \
+                             at {i}: {g} vs {w}"
                         );
                     }
                     // Columns past n are untouched.
