@@ -1073,36 +1073,53 @@ impl<C: Cell> Recurrent<C> {
             // dW = xᵀ·d_in and dU = h_prevᵀ·d_in on the packed kernel (the bits of
             // `general_mat_mul`), d_in packed once for both, written straight into the
             // gradients. Large ones split d_in's columns: each core packs and multiplies its half.
-            let (dw, du) = grads.split_at_mut(1);
+            // The bias gradient (d_in's column sums) comes from the same packing pass.
+            let (dw, rest) = grads.split_at_mut(1);
+            let (du, d_bias) = rest.split_at_mut(1);
             let (dw, du) = (grad_matrix(dw[0]), grad_matrix(du[0]));
+            let mut d_bias = d_bias.first_mut().map(|d_bias| grad_vector(d_bias));
             let (x, h_prev) = (cache.x.t(), h_prev_all.t());
-            let weight_grads = |packed: &mut PackedMatrix, d_in, dw, du| {
-                packed.pack(d_in);
-                packed.multiply(x, dw, false);
-                packed.multiply(h_prev, du, false);
-            };
+            let weight_grads =
+                |packed: &mut PackedMatrix,
+                 d_in,
+                 dw,
+                 du,
+                 d_bias: Option<ndarray::ArrayViewMut1<f32>>| {
+                    match d_bias {
+                        Some(mut d_bias) => {
+                            let sums = d_bias.as_slice_mut().expect("a contiguous bias");
+                            packed.pack_summing_columns(d_in, sums);
+                        }
+                        None => packed.pack(d_in),
+                    }
+                    packed.multiply(x, dw, false);
+                    packed.multiply(h_prev, du, false);
+                };
             let [packed_first, packed_second] = &mut packed_grads;
             if (x.nrows() + units) * rows * width < SPLIT_WEIGHT_GRADS_FROM {
-                weight_grads(packed_first, d_in.view(), dw, du);
+                weight_grads(packed_first, d_in.view(), dw, du, d_bias);
             } else {
                 let at = width / 2;
                 let (d_first, d_second) = d_in.view().split_at(Axis(1), at);
                 let (dw_first, dw_second) = dw.split_at(Axis(1), at);
                 let (du_first, du_second) = du.split_at(Axis(1), at);
+                let (bias_first, bias_second) = match d_bias.take() {
+                    Some(d_bias) => {
+                        let (first, second) = d_bias.split_at(Axis(0), at);
+                        (Some(first), Some(second))
+                    }
+                    None => (None, None),
+                };
                 helper::join(
-                    || weight_grads(packed_first, d_first, dw_first, du_first),
-                    || weight_grads(packed_second, d_second, dw_second, du_second),
+                    || weight_grads(packed_first, d_first, dw_first, du_first, bias_first),
+                    || weight_grads(packed_second, d_second, dw_second, du_second, bias_second),
                 );
             }
         }
-        if let Some(d_bias) = grads.get_mut(2) {
-            if C::RECURRENT_BIAS {
-                let mut d_bias = grad_matrix(d_bias);
-                helper::sum_rows(d_in.view(), d_bias.row_mut(0));
-                helper::sum_rows(d_rec.view(), d_bias.row_mut(1));
-            } else {
-                helper::sum_rows(d_in.view(), grad_vector(d_bias));
-            }
+        if let Some(d_bias) = grads.get_mut(2).filter(|_| C::RECURRENT_BIAS) {
+            let mut d_bias = grad_matrix(d_bias);
+            helper::sum_rows(d_in.view(), d_bias.row_mut(0));
+            helper::sum_rows(d_rec.view(), d_bias.row_mut(1));
         }
 
         // Input gradient, back in (batch, time, feature) order.

@@ -104,6 +104,21 @@ pub struct PackedMatrix {
 impl PackedMatrix {
     /// Packs `b: [k, n]` (any strides: `u.t()` packs a transpose), reusing this buffer.
     pub fn pack(&mut self, b: ArrayView2<f32>) {
+        self.pack_summing(b, None);
+    }
+
+    /// [`PackedMatrix::pack`], also writing each column's sum into `sums` (`[n]`): `b`'s rows
+    /// added in order to zeros, as [`helper::sum_rows`] does (the same bits), in the same pass
+    /// (a bias gradient from the `d_in` a weight gradient packs).
+    ///
+    /// # Panics
+    /// If `sums` does not hold one value per column.
+    pub fn pack_summing_columns(&mut self, b: ArrayView2<f32>, sums: &mut [f32]) {
+        assert_eq!(sums.len(), b.ncols(), "one sum per column");
+        self.pack_summing(b, Some(sums));
+    }
+
+    fn pack_summing(&mut self, b: ArrayView2<f32>, sums: Option<&mut [f32]>) {
         let (depth, cols) = b.dim();
         let panels = cols.div_ceil(NR);
         // Same shape as last time: every value is overwritten below and the padding is still zero.
@@ -117,18 +132,39 @@ impl PackedMatrix {
         // rows for U, columns (U's rows) for Uᵀ, with a plain index for any other layout.
         let rows: Option<Vec<&[f32]>> = (0..depth).map(|k| b.row(k).to_slice()).collect();
         let columns: Option<Vec<&[f32]>> = (0..cols).map(|j| b.column(j).to_slice()).collect();
-        let fill = |first_panel: usize, lanes: &mut [Lane]| {
+        let fill = |first_panel: usize, lanes: &mut [Lane], mut sums: Option<&mut [f32]>| {
             for (p, panel) in lanes.chunks_exact_mut(depth.max(1)).enumerate() {
                 let first = (first_panel + p) * NR;
-                fill_panel(panel, first, NR.min(cols - first), &rows, &columns, b);
+                let width = NR.min(cols - first);
+                let sums = sums
+                    .as_deref_mut()
+                    .map(|sums| &mut sums[p * NR..p * NR + width]);
+                fill_panel(panel, first, width, &rows, &columns, b, sums);
             }
         };
+        if depth == 0 {
+            // No panels to fill; the sums of no rows are zeros.
+            if let Some(sums) = sums {
+                sums.fill(0.0);
+            }
+            return;
+        }
         // A large matrix (U at 512 units: 4 MB) packs on both cores, half the panels each.
         if depth * cols >= PACK_IN_HALVES_FROM && panels >= 2 {
             let (left, right) = self.lanes.split_at_mut(panels / 2 * depth);
-            helper::join(|| fill(0, left), || fill(panels / 2, right));
+            let (sums_left, sums_right) = match sums {
+                Some(sums) => {
+                    let (left, right) = sums.split_at_mut(panels / 2 * NR);
+                    (Some(left), Some(right))
+                }
+                None => (None, None),
+            };
+            helper::join(
+                || fill(0, left, sums_left),
+                || fill(panels / 2, right, sums_right),
+            );
         } else {
-            fill(0, &mut self.lanes);
+            fill(0, &mut self.lanes, sums);
         }
     }
 
@@ -424,7 +460,7 @@ thread_local! {
 const PACK_IN_HALVES_FROM: usize = 1 << 18;
 
 /// Fills one panel (columns `first..first + width` of `b`), reading `b` along its contiguous
-/// axis where it has one.
+/// axis where it has one, and adds its rows in order into `sums` (zeroed first) if given.
 fn fill_panel(
     panel: &mut [Lane],
     first: usize,
@@ -432,7 +468,11 @@ fn fill_panel(
     rows: &Option<Vec<&[f32]>>,
     columns: &Option<Vec<&[f32]>>,
     b: ArrayView2<f32>,
+    mut sums: Option<&mut [f32]>,
 ) {
+    if let Some(sums) = sums.as_deref_mut() {
+        sums.fill(0.0);
+    }
     for (k, lane) in panel.iter_mut().enumerate() {
         let lane = &mut lane.0[..width];
         match (rows, columns) {
@@ -446,6 +486,11 @@ fn fill_panel(
                 for (j, value) in lane.iter_mut().enumerate() {
                     *value = b[[k, first + j]];
                 }
+            }
+        }
+        if let Some(sums) = sums.as_deref_mut() {
+            for (sum, &value) in sums.iter_mut().zip(lane.iter()) {
+                *sum += value;
             }
         }
     }
@@ -902,6 +947,38 @@ mod tests {
                         "{simd:?}, {m}×{k}·{k}×{n}, input depth {f}"
                     );
                 }
+            }
+        }
+    }
+
+    /// Column sums from the packing pass add the rows in order, bit for bit: small and large (packed
+    /// on both cores) matrices, rows or columns contiguous, no rows at all; and the packing is
+    /// the same as without sums.
+    #[test]
+    fn packing_sums_columns_row_by_row() {
+        for (k, n) in [(1, 1), (7, 33), (960, 512), (600, 1000), (0, 5)] {
+            let b = filled(k, n, 8);
+            let b_t = filled(n, k, 8);
+            for view in [b.view(), b_t.t()] {
+                // The rows added in order to zeros (what `sum_axis` does on row-major arrays).
+                let mut want = ndarray::Array1::<f32>::zeros(n);
+                for row in view.rows() {
+                    want += &row;
+                }
+                let mut sums = vec![f32::NAN; n];
+                let mut packed = PackedMatrix::default();
+                packed.pack_summing_columns(view, &mut sums);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&sums), bits(want.as_slice().unwrap()), "{k}×{n}");
+                let plain = PackedMatrix::new(view);
+                assert_eq!(packed.dim(), plain.dim());
+                assert!(
+                    packed
+                        .lanes
+                        .iter()
+                        .zip(&plain.lanes)
+                        .all(|(p, q)| p.0 == q.0)
+                );
             }
         }
     }
