@@ -20,7 +20,13 @@ struct Tensor {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ParamSet {
     tensors: Vec<Tensor>,
+    /// Changes whenever the values may have changed; never the same for two different sets
+    /// of values (a copy of the weights packed for a kernel is still valid while it holds).
+    version: u64,
 }
+
+/// The next [`ParamSet::version`], shared by every layer.
+static NEXT_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl ParamSet {
     /// Adds a tensor (with a zero gradient) after the ones already listed.
@@ -28,6 +34,16 @@ impl ParamSet {
         let value = value.as_standard_layout().into_owned();
         let grad = ArrayD::zeros(value.raw_dim());
         self.tensors.push(Tensor { name, value, grad });
+        self.values_may_change();
+    }
+
+    /// The values' version: equal versions, equal values.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn values_may_change(&mut self) {
+        self.version = NEXT_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn find(&self, name: &str) -> Option<&Tensor> {
@@ -56,6 +72,7 @@ impl ParamSet {
 
     /// Trainable tensors with their gradients, for optimizers.
     pub(crate) fn params(&mut self) -> Vec<Param<'_>> {
+        self.values_may_change();
         self.tensors
             .iter_mut()
             .map(|t| Param {
@@ -84,6 +101,7 @@ impl ParamSet {
     /// Replaces every value; the shapes must be the current ones, in order. Nothing changes on error.
     pub(crate) fn set(&mut self, layer: &str, new: &[ArrayD<f32>]) -> Result<()> {
         check_weight_shapes(layer, &self.weights(), new)?;
+        self.values_may_change();
         for (t, n) in self.tensors.iter_mut().zip(new) {
             t.value.assign(n);
         }

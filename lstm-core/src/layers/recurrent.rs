@@ -314,6 +314,9 @@ fn split_units<C: Cell>(batch: usize, timesteps: usize, units: usize) -> bool {
 /// `U` in the SIMD kernel's panels, packed once per pass: whole, or in halves by units.
 #[derive(Debug, Clone, Default)]
 struct Packing {
+    /// What is packed: the weights' version, and whether by units and whole (a pass with the
+    /// same key reuses the panels: predicting chunk after chunk packs `U` once).
+    key: Option<(u64, bool, bool)>,
     whole: PackedMatrix,
     by_units: Vec<PackedMatrix>,
     /// `W` by units as `U` (forward only).
@@ -426,8 +429,9 @@ pub(crate) struct Cache {
     work: Array2<f32>,
     /// `U` in the SIMD kernel's panels, packed once per pass.
     packed: Packing,
-    /// `W` likewise.
+    /// `W` likewise, and the weights' version it was packed from.
     packed_w: PackedMatrix,
+    packed_w_version: Option<u64>,
 }
 
 /// Buffers of the backward pass, reused from batch to batch.
@@ -496,6 +500,7 @@ impl Cache {
             work: reuse(old.work, (batch, C::GATES * units)),
             packed: old.packed,
             packed_w: old.packed_w,
+            packed_w_version: old.packed_w_version,
         }
     }
 
@@ -827,7 +832,10 @@ impl<C: Cell> Recurrent<C> {
             }
         }
         .expect("a bias row of G·u");
-        cache.packed_w.pack(params.matrix("kernel"));
+        if cache.packed_w_version != Some(params.version()) {
+            cache.packed_w.pack(params.matrix("kernel"));
+            cache.packed_w_version = Some(params.version());
+        }
         let packed_w = &cache.packed_w;
         let by_units = split_units::<C>(batch, timesteps, units);
         let input = InputProjection {
@@ -893,7 +901,10 @@ impl<C: Cell> Recurrent<C> {
         let params = self.params.as_ref().expect("built");
         let kernel = params.matrix("recurrent_kernel");
         let use_packed = !by_units && batch * kernel.len() >= DIRECT_PRODUCT_BELOW;
-        if use_packed {
+        let key = Some((params.version(), by_units, use_packed));
+        let packed_already = packed.key == key;
+        packed.key = key;
+        if use_packed && !packed_already {
             packed.whole.pack(if transposed {
                 kernel.t()
             } else {
@@ -901,7 +912,7 @@ impl<C: Cell> Recurrent<C> {
             });
         }
         let (units, at) = (self.units, self.units / 2);
-        if by_units {
+        if by_units && !packed_already {
             let halves = [0..at, at..units];
             let parts: Vec<ArrayView2<f32>> = if transposed {
                 halves
@@ -1372,6 +1383,82 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Weights packed for the kernel are reused from pass to pass only while the weights are
+    /// unchanged: after `set_weights`, after an update through `params` (what optimizers use),
+    /// and after a rebuild, a pass gives what a fresh layer with those weights gives. Packed
+    /// whole (40 units) and by units (392), forward and backward.
+    #[test]
+    fn packed_weights_follow_every_change_of_the_weights() {
+        for (units, batch) in [(40, 8), (392, 16)] {
+            let (timesteps, features) = (3, 2);
+            let x = Array::from_shape_fn((batch, timesteps, features), |(b, t, f)| {
+                ((b * 5 + t * 3 + f) % 7) as f32 / 7.0 - 0.4
+            })
+            .into_dyn();
+            let grad = Array::from_elem((batch, units), 0.1f32).into_dyn();
+            // The gradients, read without `params` (which counts as a change of the weights).
+            let gradients = |lstm: &mut Lstm| -> Vec<ArrayD<f32>> {
+                let (_, grads) = lstm.params.as_mut().unwrap().split();
+                grads.into_iter().map(|g| g.clone()).collect()
+            };
+            let mut rng = init::seeded_rng(3);
+            let mut lstm = Lstm::new(units);
+            lstm.build(&[timesteps, features], &mut rng).unwrap();
+            // What a fresh layer with these weights computes: output, and gradients.
+            let fresh = |weights: &[ArrayD<f32>]| {
+                let mut other = Lstm::new(units);
+                other
+                    .build(&[timesteps, features], &mut init::seeded_rng(9))
+                    .unwrap();
+                other.set_weights(weights).unwrap();
+                let out = other.forward(&x, true, &mut init::seeded_rng(0)).unwrap();
+                other.backward(&grad).unwrap();
+                (out, gradients(&mut other))
+            };
+            let run = |lstm: &mut Lstm| {
+                let out = lstm.forward(&x, true, &mut init::seeded_rng(0)).unwrap();
+                lstm.backward(&grad).unwrap();
+                (out, gradients(lstm))
+            };
+            let weights = |lstm: &Lstm| -> Vec<ArrayD<f32>> {
+                lstm.weights().into_iter().map(|w| w.value).collect()
+            };
+            assert_eq!(
+                run(&mut lstm),
+                fresh(&weights(&lstm)),
+                "{units} units, first pass"
+            );
+            // set_weights
+            let mut changed = weights(&lstm);
+            changed[1].mapv_inplace(|v| v * 0.5);
+            lstm.set_weights(&changed).unwrap();
+            assert_eq!(
+                run(&mut lstm),
+                fresh(&changed),
+                "{units} units, after set_weights"
+            );
+            // An update through params, as an optimizer makes.
+            for p in lstm.params() {
+                p.value.iter_mut().for_each(|v| *v += 0.01);
+            }
+            let updated = weights(&lstm);
+            assert_eq!(
+                run(&mut lstm),
+                fresh(&updated),
+                "{units} units, after an update"
+            );
+            // A rebuild draws new weights.
+            lstm.build(&[timesteps, features], &mut init::seeded_rng(11))
+                .unwrap();
+            let rebuilt = weights(&lstm);
+            assert_eq!(
+                run(&mut lstm),
+                fresh(&rebuilt),
+                "{units} units, after a rebuild"
+            );
         }
     }
 
