@@ -166,8 +166,8 @@ const SPLIT_SUM_FROM: usize = 1 << 16;
 /// per core.
 pub(crate) const SPLIT_PASS_FROM: usize = 1 << 16;
 
-/// [`all_finite`], a long slice in two halves on the two cores: the checks of a training step's
-/// gradients and updated weights each read every parameter (4 MB at 512 units).
+/// [`crate::check::all_finite`], a long slice in two halves on the two cores: the checks of a
+/// training step's gradients and updated weights each read every parameter (4 MB at 512 units).
 pub fn all_finite_in_halves(values: &[f32]) -> bool {
     if values.len() < SPLIT_PASS_FROM {
         return crate::check::all_finite(values);
