@@ -422,7 +422,8 @@ impl PackedMatrix {
                                 cols,
                                 input: input.filter(|_| block == 0).map(|(w, x, x_row, x_step)| {
                                     Pre {
-                                        // SAFETY: row first_row of x, panel p of W (same columns as B's).
+                                        // SAFETY: row first_row of x, panel p of W
+                                        // (the same columns as B's).
                                         a: unsafe { x.offset(first_row as isize * x_row) },
                                         a_row: x_row,
                                         a_step: x_step,
@@ -438,7 +439,8 @@ impl PackedMatrix {
                                     first => first,
                                 },
                             };
-                            // SAFETY: the kernel is available (asserted) and the tile lies inside a, b, c.
+                            // SAFETY: the kernel is available (asserted) and the tile lies
+                            // inside a, b and c.
                             unsafe { tile.run(simd, rows) };
                         }
                     }
@@ -951,9 +953,9 @@ mod tests {
         }
     }
 
-    /// Column sums from the packing pass add the rows in order, bit for bit: small and large (packed
-    /// on both cores) matrices, rows or columns contiguous, no rows at all; and the packing is
-    /// the same as without sums.
+    /// Column sums from the packing pass add the rows in order, bit for bit: small and large
+    /// (packed on both cores) matrices, rows or columns contiguous, no rows at all; and the
+    /// packing is the same as without sums.
     #[test]
     fn packing_sums_columns_row_by_row() {
         for (k, n) in [(1, 1), (7, 33), (960, 512), (600, 1000), (0, 5)] {
