@@ -16,12 +16,11 @@
 //! ```
 
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip, s};
-
-use crate::check::fmt_shape;
-use crate::error::{LstmError, Result};
 use rten_simd::ops::{BitOps, NumOps};
 use rten_simd::{Isa, Simd, SimdOp, SimdUnaryOp};
 
+use crate::check::fmt_shape;
+use crate::error::{LstmError, Result};
 use crate::math::activation::{self, Activation};
 
 /// The four gates in Keras' order along the packed `4·units` axis.
@@ -406,6 +405,9 @@ impl<'a> GateBlocks<ArrayView2<'a, f32>> {
 
 /// [`step_in_place`] for a block of units (columns) of every row, with each gate's block a
 /// separate view: two cores can each run half of a layer's units.
+///
+/// # Panics
+/// If the views are not all of one shape (the fused pass reads each row's chunks by lane masks).
 pub(crate) fn step_units_in_place(
     z: GateBlocks<ArrayViewMut2<f32>>,
     c_prev: ArrayView2<f32>,
@@ -414,6 +416,13 @@ pub(crate) fn step_units_in_place(
     h: ArrayViewMut2<f32>,
     activation: Activation,
 ) {
+    let shape = c.dim();
+    let shapes = [z.i.dim(), z.f.dim(), z.g.dim(), z.o.dim()];
+    let states = [c_prev.dim(), act_c.dim(), h.dim()];
+    assert!(
+        shapes.iter().chain(&states).all(|&s| s == shape),
+        "one [rows, units] shape for the step's blocks"
+    );
     FusedStep {
         z,
         c_prev,
