@@ -284,9 +284,6 @@ pub(crate) const DIRECT_PRODUCT_BELOW: usize = 4096;
 /// multiply-adds (batch · steps · u · G·u): below it, the hand-over costs more than it saves.
 const SPLIT_BATCH_FROM: usize = 1 << 20;
 
-/// Weight gradients of at least this many multiply-adds split d_in's columns between the cores.
-const SPLIT_WEIGHT_GRADS_FROM: usize = 1 << 20;
-
 /// Rows per half, at least: fewer leave the SIMD kernel's tiles mostly empty.
 const MIN_ROWS_PER_PART: usize = 4;
 
@@ -1107,7 +1104,7 @@ impl<C: Cell> Recurrent<C> {
                     packed.multiply(h_prev, du, false);
                 };
             let [packed_first, packed_second] = &mut packed_grads;
-            if (x.nrows() + units) * rows * width < SPLIT_WEIGHT_GRADS_FROM {
+            if (x.nrows() + units) * rows * width < helper::SPLIT_PRODUCT_FROM {
                 weight_grads(packed_first, d_in.view(), dw, du, d_bias);
             } else {
                 let at = width / 2;

@@ -136,7 +136,7 @@ pub fn join(first: impl FnOnce() + Send, second: impl FnOnce()) {
 }
 
 /// Products of at least this many multiply-adds split their columns between the two cores.
-const SPLIT_PRODUCT_FROM: usize = 1 << 20;
+pub(crate) const SPLIT_PRODUCT_FROM: usize = 1 << 20;
 
 /// `out = Σ_r a[r, ..]`: the rows added in order to zeros, as `a.sum_axis(Axis(0))` does (the
 /// same bits), with the columns split between the two cores for large `a`: a bias gradient
