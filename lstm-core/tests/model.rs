@@ -506,3 +506,36 @@ fn stateful_recurrent_layers_carry_state_across_batches() {
         [&x, &first, &second],
     );
 }
+
+/// TensorFlow computes with denormals flushed to zero, and so does the engine: a relu LSTM
+/// whose forget gate is σ(-23) ≈ 1.03e-10 shrinks its cell state by that factor each step,
+/// and the fourth step's 1.1e-40 (a denormal) is 0 in Keras (values from Keras 3.15).
+/// Outside the engine this thread keeps IEEE denormals.
+#[test]
+fn a_cell_state_below_the_normal_range_is_flushed_to_zero_as_in_keras() {
+    let mut model = Sequential::with_seed(&[5, 1], 0);
+    model
+        .add(
+            Lstm::new(1)
+                .activation(Activation::Relu)
+                .return_sequences(true),
+        )
+        .unwrap();
+    // Gates i, f, c, o: the input opens the cell gate, i and o stay open, f lets 1e-10 through.
+    let kernel = ArrayD::from_shape_vec(IxDyn(&[1, 4]), vec![0.0, 0.0, 1.0, 0.0]).unwrap();
+    let recurrent = ArrayD::zeros(IxDyn(&[1, 4]));
+    let bias = ArrayD::from_shape_vec(IxDyn(&[4]), vec![30.0, -23.0, 0.0, 30.0]).unwrap();
+    model.set_weights(&[kernel, recurrent, bias]).unwrap();
+    let x = Array3::from_shape_vec((1, 5, 1), vec![1.0, 0.0, 0.0, 0.0, 0.0]).unwrap();
+    let h = model.predict(&x).unwrap();
+    let keras = [1.0, 1.026_188e-10, 1.053_061_7e-20, 1.080_639_3e-30, 0.0];
+    for (t, (&ours, &theirs)) in h.iter().zip(&keras).enumerate() {
+        assert!(
+            (ours - theirs).abs() <= 1e-6 * theirs,
+            "step {t}: ours {ours:e}, Keras {theirs:e}"
+        );
+    }
+    assert_eq!(h[[0, 4, 0]], 0.0);
+    let ieee = std::hint::black_box(h[[0, 3, 0]]) * std::hint::black_box(1.026_188e-10_f32);
+    assert!(ieee.is_subnormal(), "outside the engine: {ieee:e}");
+}

@@ -19,6 +19,7 @@ use crate::check::{batch_shape, ensure_finite, fmt_shape};
 use crate::error::{LstmError, Result};
 use crate::math::activation::Activation;
 use crate::math::cell::GateBlocks;
+use crate::math::denormals;
 use crate::math::helper;
 use crate::math::init::{self, Rng};
 use crate::math::packed::PackedMatrix;
@@ -686,7 +687,8 @@ impl<C: Cell> Recurrent<C> {
             self.build_weights(&[timesteps, features], &mut init::seeded_rng(self.seed))?;
         }
         let mut rng = init::seeded_rng(self.seed);
-        let output = self.run(x.view().into_dyn(), initial, false, &mut rng)?;
+        let output =
+            denormals::flushed(|| self.run(x.view().into_dyn(), initial, false, &mut rng))?;
         let states = self
             .cache
             .as_ref()
@@ -1203,16 +1205,16 @@ macro_rules! recurrent_layer {
             }
 
             fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {
-                self.run(x.view(), None, training, rng)
+                denormals::flushed(|| self.run(x.view(), None, training, rng))
             }
 
             fn backward(&mut self, grad_output: &ArrayD<f32>) -> Result<ArrayD<f32>> {
-                self.backward_through_time(grad_output, true)
+                denormals::flushed(|| self.backward_through_time(grad_output, true))
                     .map(|dx| dx.expect("asked for the input gradient"))
             }
 
             fn backward_params_only(&mut self, grad_output: &ArrayD<f32>) -> Result<()> {
-                self.backward_through_time(grad_output, false).map(|_| ())
+                denormals::flushed(|| self.backward_through_time(grad_output, false)).map(|_| ())
             }
 
             fn params(&mut self) -> Vec<Param<'_>> {

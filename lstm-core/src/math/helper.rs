@@ -7,6 +7,7 @@
 //! this helper keeps polling for 20 ms after its last job, yielding the core to any
 //! other runnable thread, then sleeps until the next one.
 
+use crate::math::denormals;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -97,7 +98,8 @@ impl Helper {
     }
 }
 
-/// Runs `first` on the helper thread and `second` on this one, and returns when both are done.
+/// Runs `first` on the helper thread and `second` on this one, and returns when both are done;
+/// the helper computes in this thread's floating-point mode ([`denormals::flushed`]).
 /// Without a helper (one core), or while another caller uses it, both run here, one after the
 /// other: callers must not depend on which thread runs what.
 pub fn join(first: impl FnOnce() + Send, second: impl FnOnce()) {
@@ -111,7 +113,11 @@ pub fn join(first: impl FnOnce() + Send, second: impl FnOnce()) {
         return;
     };
     let first = Mutex::new(Some(first));
-    let run_first = || (first.lock().expect("first part").take().expect("runs once"))();
+    let mode = denormals::mode();
+    let run_first = || {
+        let first = first.lock().expect("first part").take().expect("runs once");
+        denormals::in_mode(mode, first);
+    };
     let job: &(dyn Fn() + Sync) = &run_first;
     // SAFETY: only the lifetime is erased; we wait below until the helper is done with `job`.
     let job: *const (dyn Fn() + Sync + 'static) = unsafe { std::mem::transmute(job) };

@@ -9,8 +9,8 @@ use ndarray_rand::rand::seq::SliceRandom;
 use crate::check::{batch_shape, decimal_f64, ensure_finite, fmt_shape};
 use crate::error::{Divergence, KeptWeights, LstmError, Result};
 use crate::layers::{Layer, Lstm};
-use crate::math::helper;
 use crate::math::init::{Rng, seeded_rng};
+use crate::math::{denormals, helper};
 use crate::training::callbacks::{EarlyStopping, EpochEnd};
 use crate::training::history::{Evaluation, History};
 use crate::training::loss::{Loss, Metric};
@@ -493,17 +493,21 @@ impl Sequential {
         loss.prepare_targets(y, &out)
     }
 
+    /// Every layer's forward pass, with denormals flushed as TensorFlow's kernels flush them.
     fn forward(&mut self, x: &ArrayD<f32>, training: bool) -> Result<ArrayD<f32>> {
         let mut layers = self.layers.iter_mut();
         let first = layers.next().ok_or(LstmError::Empty {
             context: "Sequential: the model has no layers".into(),
             min: 1,
         })?;
-        let mut a = first.forward(x, training, &mut self.rng)?;
-        for layer in layers {
-            a = layer.forward(&a, training, &mut self.rng)?;
-        }
-        Ok(a)
+        let rng = &mut self.rng;
+        denormals::flushed(|| {
+            let mut a = first.forward(x, training, rng)?;
+            for layer in layers {
+                a = layer.forward(&a, training, rng)?;
+            }
+            Ok(a)
+        })
     }
 
     /// Predictions for `x` of shape `(samples, ...input_shape)`.
@@ -707,7 +711,8 @@ impl Sequential {
         let loss = self.compiled()?.loss;
         let (x, y) = (to_dyn(x), to_dyn(y));
         let y = self.prepare("gradients", &x, &y, loss)?;
-        let (loss, _, input) = self.forward_backward(&x, &y, true).map_err(|e| match e {
+        let outcome = denormals::flushed(|| self.forward_backward(&x, &y, true));
+        let (loss, _, input) = outcome.map_err(|e| match e {
             LstmError::Diverged {
                 cause: Divergence::Loss(loss),
                 ..
@@ -734,57 +739,60 @@ impl Sequential {
         })
     }
 
-    /// Forward, loss, backward and one optimizer step. Returns the loss before the step and the
-    /// predictions (for metrics). If anything is not finite, the model is left with finite
-    /// weights whose loss was finite (see [`KeptWeights`]) and `Diverged` says which.
+    /// Forward, loss, backward and one optimizer step, with denormals flushed (as TensorFlow).
+    /// Returns the loss before the step and the predictions (for metrics). If anything is not
+    /// finite, the model is left with finite weights whose loss was finite (see [`KeptWeights`])
+    /// and `Diverged` says which.
     fn train_step(&mut self, x: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<(f32, ArrayD<f32>)> {
-        let (loss, pred, _) = match self.forward_backward(x, y, false) {
-            Err(LstmError::Diverged { cause, .. }) => {
-                // These weights came from the last update; the ones before it had a finite loss.
-                let kept = if self.undo_valid {
-                    self.restore_undo();
-                    KeptWeights::BeforePreviousBatch
-                } else {
-                    KeptWeights::Unchanged
-                };
-                return Err(LstmError::Diverged {
-                    epoch: 0,
-                    batch: 0,
-                    cause,
-                    kept,
-                });
+        denormals::flushed(|| {
+            let (loss, pred, _) = match self.forward_backward(x, y, false) {
+                Err(LstmError::Diverged { cause, .. }) => {
+                    // These weights came from the last update; the ones before it had a finite loss.
+                    let kept = if self.undo_valid {
+                        self.restore_undo();
+                        KeptWeights::BeforePreviousBatch
+                    } else {
+                        KeptWeights::Unchanged
+                    };
+                    return Err(LstmError::Diverged {
+                        epoch: 0,
+                        batch: 0,
+                        cause,
+                        kept,
+                    });
+                }
+                other => other?,
+            };
+            let diverged = |cause| LstmError::Diverged {
+                epoch: 0,
+                batch: 0,
+                cause,
+                kept: KeptWeights::BeforeThisBatch,
+            };
+            let mut params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
+            // Checks and copies of every parameter run on both cores (memory-bound passes).
+            if !params.iter().all(|p| helper::all_finite_in_halves(p.grad)) {
+                return Err(diverged(Divergence::Gradient));
             }
-            other => other?,
-        };
-        let diverged = |cause| LstmError::Diverged {
-            epoch: 0,
-            batch: 0,
-            cause,
-            kept: KeptWeights::BeforeThisBatch,
-        };
-        let mut params: Vec<_> = self.layers.iter_mut().flat_map(|l| l.params()).collect();
-        // Checks and copies of every parameter run on both cores (memory-bound passes).
-        if !params.iter().all(|p| helper::all_finite_in_halves(p.grad)) {
-            return Err(diverged(Divergence::Gradient));
-        }
-        self.undo
-            .resize(params.iter().map(|p| p.value.len()).sum(), 0.0);
-        let mut slots = self.undo.as_mut_slice();
-        for p in &params {
-            let (slot, rest) = slots.split_at_mut(p.value.len());
-            helper::copy_in_halves(slot, p.value);
-            slots = rest;
-        }
-        self.undo_valid = true;
-        let compiled = self.compiled.as_mut().expect("checked");
-        compiled.optimizer.step(&mut params);
-        let overflowed = !params.iter().all(|p| helper::all_finite_in_halves(p.value));
-        drop(params);
-        if overflowed {
-            self.restore_undo();
-            return Err(diverged(Divergence::Weights));
-        }
-        Ok((loss, pred))
+            self.undo
+                .resize(params.iter().map(|p| p.value.len()).sum(), 0.0);
+            let mut slots = self.undo.as_mut_slice();
+            for p in &params {
+                let (slot, rest) = slots.split_at_mut(p.value.len());
+                helper::copy_in_halves(slot, p.value);
+                slots = rest;
+            }
+            self.undo_valid = true;
+            let compiled = self.compiled.as_mut().expect("checked");
+            compiled.optimizer.step(&mut params);
+            let overflowed = !params.iter().all(|p| helper::all_finite_in_halves(p.value));
+            drop(params);
+            if overflowed {
+                self.restore_undo();
+                return Err(diverged(Divergence::Weights));
+            }
+            Ok((loss, pred))
+        })
     }
 
     /// Puts back the weights saved before the last optimizer step.
