@@ -12,7 +12,9 @@ What it runs, for every engine, with the same data, sizes and optimiser settings
 - inference on 10,000 windows (best of one call and chunks of 256; Keras: batch 32 and 256);
 - the f32 matrix-product rate at 1024² (PyTorch: MKL).
 PyTorch runs with 1 and with 2 threads and the better is its number. Keras' fits run once (they
-take minutes); PyTorch's and ours are the median of three.
+take minutes); PyTorch's and ours are the median of three. All three flush denormals to zero
+(TensorFlow does by default, ours does as TensorFlow, PyTorch is asked to with
+`torch.set_flush_denormal(True)`): one arithmetic mode, and no engine slowed by denormals.
 
 Usage: bench_peers.py --data DIR --ours OURS.json --json OUT.json [--skip-keras] [--skip-torch]
 """
@@ -72,6 +74,8 @@ def torch_side():
     import torch
 
     torch.manual_seed(42)
+    # The mode TensorFlow's kernels and ours compute in (see the docstring).
+    assert torch.set_flush_denormal(True), "this CPU cannot flush denormals"
 
     class Net(torch.nn.Module):
         def __init__(self, features, units, outputs):
@@ -318,6 +322,7 @@ def print_table(report):
         print(f"{row['label'] + ' (' + row['unit'] + ')':52} {fmt(row['ours'])} {torch} {row.get('torch_threads', '-'):>3} "
               f"{row.get('vs_torch', float('nan')):6.2f}× {keras} {row.get('vs_keras', float('nan')):6.2f}×")
     print("\n* PyTorch's nn.LSTM has no relu activation: its sine and weather fits use tanh.")
+    print("All three engines flush denormals to zero (PyTorch: torch.set_flush_denormal(True)).")
 
 
 def main():

@@ -89,7 +89,9 @@ def tables(report):
         f"(best of 1 and 2 threads), Keras {report.get('keras_version') or '–'} on TensorFlow (CPU). "
         f"f32 matrix product at 1024² in the same run: ours (matrixmultiply, both cores) {peak.get('ours', float('nan')):.0f} GFLOPS, "
         f"PyTorch (MKL) {peak.get('torch', float('nan')):.0f} GFLOPS. **Bold**: the peer is faster. "
-        "\\* PyTorch's `nn.LSTM` has no relu activation: its sine and weather fits use tanh.",
+        "\\* PyTorch's `nn.LSTM` has no relu activation: its sine and weather fits use tanh. "
+        "All three engines flush denormals to zero, TensorFlow's default (PyTorch: "
+        "`torch.set_flush_denormal(True)`).",
     ]
     return "\n".join(out)
 
