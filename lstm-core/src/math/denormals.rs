@@ -79,7 +79,8 @@ pub fn mode() -> Mode {
 }
 
 /// Whether this thread flushes denormals to zero.
-pub fn flushing() -> bool {
+#[cfg(test)]
+fn flushing() -> bool {
     register::get() & register::FLUSH == register::FLUSH
 }
 

@@ -99,7 +99,7 @@ impl Helper {
 }
 
 /// Runs `first` on the helper thread and `second` on this one, and returns when both are done;
-/// the helper computes in this thread's floating-point mode ([`denormals::flushed`]).
+/// the helper computes in this thread's floating-point mode (denormals flushed or not).
 /// Without a helper (one core), or while another caller uses it, both run here, one after the
 /// other: callers must not depend on which thread runs what.
 pub fn join(first: impl FnOnce() + Send, second: impl FnOnce()) {

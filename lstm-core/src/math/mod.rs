@@ -3,7 +3,7 @@
 
 pub mod activation;
 pub mod cell;
-pub mod denormals;
+pub(crate) mod denormals;
 pub mod gru;
 pub mod helper;
 pub mod init;
