@@ -62,18 +62,20 @@ impl Simd {
     pub fn available() -> &'static [Simd] {
         static AVAILABLE: OnceLock<Vec<Simd>> = OnceLock::new();
         AVAILABLE.get_or_init(|| {
-            let mut out = vec![];
             #[cfg(target_arch = "x86_64")]
-            {
-                if is_x86_feature_detected!("avx512f") {
-                    out.push(Simd::Avx512);
-                }
-                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                    out.push(Simd::Avx2Fma);
-                }
-            }
-            out.push(Simd::Portable);
-            out
+            let detected = [
+                (is_x86_feature_detected!("avx512f"), Simd::Avx512),
+                (
+                    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+                    Simd::Avx2Fma,
+                ),
+            ];
+            #[cfg(not(target_arch = "x86_64"))]
+            let detected: [(bool, Simd); 0] = [];
+            let fast = detected
+                .into_iter()
+                .filter_map(|(has, simd)| has.then_some(simd));
+            fast.chain([Simd::Portable]).collect()
         })
     }
 
@@ -539,6 +541,8 @@ struct Tile {
     a_row: isize,
     a_step: isize,
     b: *const Lane,
+    /// Read by the kernels that run two panels at once (x86-64 only).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     panel_stride: usize,
     c: *mut f32,
     c_row: isize,
