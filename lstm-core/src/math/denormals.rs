@@ -90,8 +90,9 @@ fn flushing() -> bool {
 /// Rust calls changing these bits undefined behaviour, because the compiler assumes IEEE
 /// denormals when it folds constants and takes arithmetic for free of side effects: a value
 /// computed inside but only kept in a register may be computed after the mode is restored.
-/// The engine's results are stored to memory inside, where the barrier above holds them; the
-/// risk left (taken by TensorFlow too) is a folded constant that keeps a denormal.
+/// The engine's results are stored to memory inside, and the register writes (`register::set`)
+/// keep loads and stores on their side; the risk left (taken by TensorFlow too) is a folded
+/// constant that keeps a denormal.
 pub fn in_mode<T>(mode: Mode, work: impl FnOnce() -> T) -> T {
     let previous = register::get();
     if previous == mode {

@@ -364,31 +364,18 @@ impl PackedMatrix {
             for first_block_row in (0..m).step_by(row_block) {
                 let block_rows = first_block_row..m.min(first_block_row + row_block);
                 if pack_left {
-                    // (With room for one whole-lane copy past the last tile, below.)
-                    let needed = block_rows.len().div_ceil(tile_rows) * tile_rows * k + NR;
+                    let needed = block_rows.len().div_ceil(tile_rows) * tile_rows * k;
                     if left_tiles.len() < needed {
                         left_tiles.resize(needed, 0.0);
                     }
-                    // The offset of a's last value: a whole lane read from below it stays in a.
-                    let last = (m - 1) as isize * a_row + (k - 1) as isize * a_step;
                     for (j, first_row) in block_rows.clone().step_by(tile_rows).enumerate() {
                         let rows = tile_rows.min(m - first_row);
-                        let first_value = j * tile_rows * k;
-                        for depth in 0..k {
-                            let at = first_row as isize * a_row + depth as isize * a_step;
+                        let run = &mut left_tiles[j * tile_rows * k..(j + 1) * tile_rows * k];
+                        for (depth, values) in run.chunks_exact_mut(tile_rows).enumerate() {
                             // SAFETY: rows first_row..first_row + rows (< m) of column depth (< k).
-                            let column = unsafe { a_ptr.offset(at) };
-                            let start = first_value + depth * tile_rows;
-                            if a_row == 1 && tile_rows <= NR && at + NR as isize - 1 <= last {
-                                // A whole lane (not a call to memmove per depth): the values
-                                // past `rows` land where the next depth's (or tile's, copied
-                                // later) go, or in the room at the end.
-                                // SAFETY: the NR values from `at` lie inside a (checked above).
-                                let lane = unsafe { column.cast::<[f32; NR]>().read_unaligned() };
-                                left_tiles[start..start + NR].copy_from_slice(&lane);
-                                continue;
-                            }
-                            let values = &mut left_tiles[start..start + tile_rows];
+                            let column = unsafe {
+                                a_ptr.offset(first_row as isize * a_row + depth as isize * a_step)
+                            };
                             if a_row == 1 {
                                 // SAFETY: as above, and the column's rows are contiguous.
                                 let column = unsafe { std::slice::from_raw_parts(column, rows) };
