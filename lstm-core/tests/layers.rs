@@ -134,3 +134,104 @@ fn saved_layer_settings_keep_their_format() {
     assert_eq!(layer.weights()[0].name, "forward_lstm/kernel");
     assert!(Lstm::new(3).settings().units == 3 && !Lstm::new(3).settings().go_backwards);
 }
+
+/// The GRU gate by gate, with the teaching functions of `gru`, gives the `Gru` layer's bits:
+/// what a learner computes by hand is what the layer runs (notebook 03).
+#[test]
+fn gru_by_hand_is_the_gru_layer_bit_for_bit() {
+    use lstm_core::gru::{self, Block};
+    use ndarray::{Array2, Axis, array};
+    let (x, h_prev) = (array![[0.4f32, 0.5]], array![[0.1f32, 0.2, 0.3]]);
+    let kernel = Array2::from_shape_fn((2, 9), |(r, k)| ((r * 9 + k) % 7) as f32 * 0.1 - 0.3);
+    let recurrent = Array2::from_shape_fn((3, 9), |(r, k)| ((r * 5 + k) % 9) as f32 * 0.05 - 0.2);
+    let bias = Array2::from_shape_fn((2, 9), |(r, k)| (r as f32 - 0.5) * 0.1 + k as f32 * 0.01);
+    let proj = |b| {
+        gru::projections(
+            x.view(),
+            h_prev.view(),
+            kernel.view(),
+            recurrent.view(),
+            bias.view(),
+            b,
+        )
+        .unwrap()
+    };
+    let ((xz, hz), (xr, hr), (xh, hh)) = (
+        proj(Block::Update),
+        proj(Block::Reset),
+        proj(Block::Candidate),
+    );
+    let z = gru::update_gate(xz.view(), hz.view()).unwrap();
+    let r = gru::reset_gate(xr.view(), hr.view()).unwrap();
+    let candidate = gru::candidate(xh.view(), r.view(), hh.view(), Activation::Tanh).unwrap();
+    let h = gru::interpolate(z.view(), h_prev.view(), candidate.view()).unwrap();
+
+    let whole = gru::step(
+        x.view(),
+        h_prev.view(),
+        kernel.view(),
+        recurrent.view(),
+        bias.view(),
+        Activation::Tanh,
+    )
+    .unwrap();
+    assert_eq!(
+        (&whole.z, &whole.r, &whole.candidate, &whole.h),
+        (&z, &r, &candidate, &h)
+    );
+
+    let mut layer = Gru::new(3);
+    layer
+        .build(&[1, 2], &mut lstm_core::init::seeded_rng(0))
+        .unwrap();
+    layer
+        .set_weights(&[
+            kernel.clone().into_dyn(),
+            recurrent.clone().into_dyn(),
+            bias.clone().into_dyn(),
+        ])
+        .unwrap();
+    let out = layer
+        .call_with_initial_state(&x.clone().insert_axis(Axis(1)), Some(&h_prev))
+        .unwrap();
+    assert_eq!(out.h, h, "the layer's h_t, bit for bit");
+    // A mistake a learner could make: the reset gate before the product's bias (Keras 2).
+    let wrong = ((&xh + &(&r * &(&hh - &bias.slice(ndarray::s![1, 6..9]))))
+        + bias.slice(ndarray::s![1, 6..9]))
+    .mapv(f32::tanh);
+    assert_ne!(wrong, candidate);
+}
+
+/// `h_t = tanh(x_t·W + h_{t-1}·U + b)` by hand, step by step, is the `SimpleRnn` layer's output
+/// to float rounding (notebook 02).
+#[test]
+fn simple_rnn_by_hand_matches_the_layer() {
+    use ndarray::{Array2, Array3, s};
+    let (w, u, b) = (
+        Array2::from_shape_fn((2, 4), |(r, k)| (r as f32 - 0.5) * 0.3 + k as f32 * 0.05),
+        Array2::from_shape_fn((4, 4), |(r, k)| if r == k { 0.5 } else { 0.1 }),
+        ndarray::Array1::from_shape_fn(4, |k| k as f32 * 0.02),
+    );
+    let x = Array3::from_shape_fn((2, 5, 2), |(n, t, f)| {
+        ((n * 7 + t * 3 + f) % 5) as f32 * 0.2 - 0.4
+    });
+    let mut h = Array2::<f32>::zeros((2, 4));
+    for t in 0..5 {
+        let x_t: Array2<f32> = x.slice(s![.., t, ..]).to_owned();
+        h = (x_t.dot(&w) + h.dot(&u) + &b).mapv(f32::tanh);
+    }
+    let mut layer = SimpleRnn::new(4);
+    layer
+        .build(&[5, 2], &mut lstm_core::init::seeded_rng(0))
+        .unwrap();
+    layer
+        .set_weights(&[w.into_dyn(), u.into_dyn(), b.into_dyn()])
+        .unwrap();
+    let out = layer.call(&x).unwrap();
+    let worst = (&out.h - &h).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+    assert!(worst < 1e-6, "largest difference {worst}");
+    assert!(
+        h.iter().any(|v| v.abs() > 0.1),
+        "a test with something in it"
+    );
+}

@@ -182,7 +182,7 @@ pub fn hidden_state(
 }
 
 /// The nonlinearity the layer applies (vectorised), so these functions give the layer's exact bits.
-fn activated(z: ArrayView2<f32>, activation: Activation) -> Array2<f32> {
+pub(crate) fn activated(z: ArrayView2<f32>, activation: Activation) -> Array2<f32> {
     let mut out = z.as_standard_layout().into_owned();
     activation.apply_in_place(out.as_slice_mut().expect("standard layout"));
     out

@@ -11,13 +11,113 @@
 //!
 //! One state, `h`; no cell state. The bias is `[2, 3u]`: row 0 is `b_x`, row 1 is `b_h`.
 //! The [`Gru`](crate::Gru) layer runs `step_in_place` and `step_backward_in_place`; [`step`]
-//! calls them too, so what you read here is what trains.
+//! calls them too, so what you read here is what trains. For teaching, each line above is a
+//! function of its own: [`projections`], [`update_gate`], [`reset_gate`], [`candidate`],
+//! [`interpolate`]; they compute the same bits, in the same order.
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip, s};
 
-use crate::error::Result;
+use crate::check::fmt_shape;
+use crate::error::{LstmError, Result};
 use crate::math::activation::{self, Activation};
-use crate::math::cell::{elementwise, same_shape};
+use crate::math::cell::{activated, elementwise, same_shape};
+
+/// The GRU's three blocks, in Keras' order along the packed `3·units` axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    /// `z`: how much of the old state to keep.
+    Update,
+    /// `r`: how much of the old state the candidate sees.
+    Reset,
+    /// `ĥ`: the new state on offer.
+    Candidate,
+}
+
+impl Block {
+    /// The blocks in Keras' packed order z, r, h.
+    pub const ALL: [Block; 3] = [Block::Update, Block::Reset, Block::Candidate];
+
+    /// Position of this block along the packed axis.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One block's two projections, `xp = x·W_k + b_x,k` and `hp = h_prev·U_k + b_h,k`, each
+/// `[batch, units]`, from Keras' packed weights (`kernel: [in, 3u]`, `recurrent_kernel:
+/// [u, 3u]`, `bias: [2, 3u]`).
+pub fn projections(
+    x: ArrayView2<f32>,
+    h_prev: ArrayView2<f32>,
+    kernel: ArrayView2<f32>,
+    recurrent_kernel: ArrayView2<f32>,
+    bias: ArrayView2<f32>,
+    block: Block,
+) -> Result<(Array2<f32>, Array2<f32>)> {
+    let context = "gru::projections";
+    let units = recurrent_kernel.nrows();
+    if units == 0 || recurrent_kernel.ncols() != 3 * units {
+        return Err(LstmError::shape(
+            format!("{context}: recurrent_kernel"),
+            "(units, 3·units), three blocks packed side by side",
+            fmt_shape(recurrent_kernel.shape()),
+        ));
+    }
+    same_shape(context, "kernel", &[x.ncols(), 3 * units], kernel.shape())?;
+    same_shape(context, "h_prev", &[x.nrows(), units], h_prev.shape())?;
+    same_shape(context, "bias", &[2, 3 * units], bias.shape())?;
+    let cols = s![.., block.index() * units..(block.index() + 1) * units];
+    let xp = x.dot(&kernel.slice(cols)) + bias.slice(cols).row(0);
+    let hp = h_prev.dot(&recurrent_kernel.slice(cols)) + bias.slice(cols).row(1);
+    Ok((xp, hp))
+}
+
+/// `z_t = σ(xp_z + hp_z)`
+pub fn update_gate(xp_z: ArrayView2<f32>, hp_z: ArrayView2<f32>) -> Result<Array2<f32>> {
+    same_shape("gru::update_gate", "hp_z", xp_z.shape(), hp_z.shape())?;
+    Ok(activated((&xp_z + &hp_z).view(), Activation::Sigmoid))
+}
+
+/// `r_t = σ(xp_r + hp_r)`
+pub fn reset_gate(xp_r: ArrayView2<f32>, hp_r: ArrayView2<f32>) -> Result<Array2<f32>> {
+    same_shape("gru::reset_gate", "hp_r", xp_r.shape(), hp_r.shape())?;
+    Ok(activated((&xp_r + &hp_r).view(), Activation::Sigmoid))
+}
+
+/// `ĥ_t = act(xp_h + r_t ⊙ hp_h)`: the reset gate scales the recurrent projection, bias
+/// included (Keras 3's `reset_after`).
+pub fn candidate(
+    xp_h: ArrayView2<f32>,
+    r: ArrayView2<f32>,
+    hp_h: ArrayView2<f32>,
+    activation: Activation,
+) -> Result<Array2<f32>> {
+    let context = "gru::candidate";
+    elementwise(context, activation)?;
+    same_shape(context, "r", xp_h.shape(), r.shape())?;
+    same_shape(context, "hp_h", xp_h.shape(), hp_h.shape())?;
+    let a = Zip::from(xp_h)
+        .and(r)
+        .and(hp_h)
+        .map_collect(|&x, &r, &h| x + r * h);
+    Ok(activated(a.view(), activation))
+}
+
+/// `h_t = z_t ⊙ h_{t-1} + (1 − z_t) ⊙ ĥ_t`: keep `z` of the old state, take the rest from the
+/// candidate.
+pub fn interpolate(
+    z: ArrayView2<f32>,
+    h_prev: ArrayView2<f32>,
+    candidate: ArrayView2<f32>,
+) -> Result<Array2<f32>> {
+    let context = "gru::interpolate";
+    same_shape(context, "h_prev", z.shape(), h_prev.shape())?;
+    same_shape(context, "candidate", z.shape(), candidate.shape())?;
+    Ok(Zip::from(z)
+        .and(h_prev)
+        .and(candidate)
+        .map_collect(|&z, &h, &c| z * h + (1.0 - z) * c))
+}
 
 /// Everything one GRU step computes, each `[batch, units]`.
 #[derive(Debug, Clone, PartialEq)]

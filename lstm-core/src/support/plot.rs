@@ -270,6 +270,10 @@ fn significant(v: f32) -> String {
     if v >= 100.0 {
         return format!("{v:.0}");
     }
+    // Below a thousandth the zeros would run into the axis title: 1.0e-16, not 0.00…010.
+    if v < 1e-3 {
+        return format!("{v:.1e}");
+    }
     let decimals = (1 - v.log10().floor() as i32).max(0) as usize;
     format!("{v:.decimals$}")
 }
@@ -581,4 +585,121 @@ pub fn lstm_cell_diagram() -> Result<Figure> {
         }
         Ok(())
     })
+}
+
+/// A plain RNN unrolled in time: one cell, drawn once per step, the same `W`, `U` and `b` at
+/// every step; `h` flows right, the input comes from below, and backpropagation runs the other
+/// way, multiplying by the same Jacobian shape at every step.
+pub fn rnn_unrolled_diagram() -> Result<Figure> {
+    let ink = RGBColor(40, 40, 40);
+    let line = ink.stroke_width(2);
+    let cell = RGBColor(214, 39, 40);
+    let back = RGBColor(148, 103, 189);
+    draw("RNN unrolled in time", (860, 420), |root| {
+        let text = |s: &str, at: (i32, i32), size: u32, color: RGBColor| {
+            Text::new(
+                s.to_string(),
+                at,
+                ("sans-serif", size).into_font().color(&color),
+            )
+        };
+        let arrow_right = |x: i32, y: i32, color: RGBColor| {
+            Polygon::new(
+                vec![(x - 10, y - 6), (x - 10, y + 6), (x, y)],
+                color.filled(),
+            )
+        };
+        let arrow_left = |x: i32, y: i32, color: RGBColor| {
+            Polygon::new(
+                vec![(x + 10, y - 6), (x + 10, y + 6), (x, y)],
+                color.filled(),
+            )
+        };
+        let arrow_up = |x: i32, y: i32| {
+            Polygon::new(vec![(x - 6, y + 10), (x + 6, y + 10), (x, y)], ink.filled())
+        };
+        let steps = ["1", "2", "3", "T"];
+        let xs = [190, 360, 530, 740];
+        root.draw(&text("h(0) = 0", (14, 168), 18, ink))?;
+        for (k, (&x, step)) in xs.iter().zip(steps).enumerate() {
+            // h flows right through U.
+            let from = if k == 0 { 100 } else { xs[k - 1] + 55 };
+            if k == 3 {
+                root.draw(&PathElement::new(vec![(from, 175), (from + 40, 175)], line))?;
+                root.draw(&text("…", (from + 55, 160), 28, ink))?;
+                root.draw(&PathElement::new(
+                    vec![(from + 95, 175), (x - 55, 175)],
+                    line,
+                ))?;
+            } else {
+                root.draw(&PathElement::new(vec![(from, 175), (x - 55, 175)], line))?;
+            }
+            root.draw(&arrow_right(x - 55, 175, ink))?;
+            if k > 0 {
+                root.draw(&text("U", (x - 95, 150), 18, ink))?;
+            }
+            // The cell.
+            root.draw(&Rectangle::new(
+                [(x - 55, 145), (x + 55, 205)],
+                cell.mix(0.9).filled(),
+            ))?;
+            root.draw(&text("tanh", (x - 18, 160), 20, WHITE))?;
+            // Input from below through W, output above.
+            root.draw(&PathElement::new(vec![(x, 285), (x, 205)], line))?;
+            root.draw(&arrow_up(x, 205))?;
+            root.draw(&text(&format!("x({step})"), (x - 14, 290), 18, ink))?;
+            root.draw(&text("W", (x + 8, 240), 18, ink))?;
+            root.draw(&PathElement::new(vec![(x, 145), (x, 85)], line))?;
+            root.draw(&arrow_up(x, 85))?;
+            root.draw(&text(&format!("h({step})"), (x - 14, 60), 18, ink))?;
+            // The gradient flows left, one Jacobian per step.
+            if k > 0 {
+                let left = if k == 3 { xs[2] + 60 } else { xs[k - 1] + 60 };
+                root.draw(&PathElement::new(
+                    vec![(x - 60, 230), (left, 230)],
+                    back.stroke_width(2),
+                ))?;
+                root.draw(&arrow_left(left, 230, back))?;
+            }
+        }
+        root.draw(&text(
+            "the same W, U and b at every step:  h(t) = tanh(x(t)·W + h(t-1)·U + b)",
+            (60, 330),
+            17,
+            ink,
+        ))?;
+        root.draw(&text(
+            "backward (purple): dL/dh(t-1) = (dL/dh(t) ⊙ (1 − h(t)²))·Uᵀ, the same shape of product at every step,",
+            (60, 358),
+            15,
+            back,
+        ))?;
+        root.draw(&text(
+            "so the gradient from step T reaching step T − k is a product of k such factors",
+            (60, 380),
+            15,
+            back,
+        ))?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_stay_short_at_any_scale() {
+        assert_eq!(significant(1e-16), "1.0e-16");
+        assert_eq!(significant(3.4e-5), "3.4e-5");
+        assert_eq!(significant(0.013), "0.013");
+        assert_eq!(significant(1.5), "1.5");
+        assert_eq!(significant(1200.0), "1200");
+    }
+
+    #[test]
+    fn the_unrolled_rnn_draws() {
+        let svg = rnn_unrolled_diagram().unwrap();
+        assert!(svg.svg().contains("x(T)") && svg.svg().contains("U"));
+    }
 }

@@ -25,10 +25,39 @@ pub fn next_number() -> (Array3<f32>, Array2<f32>) {
     (x, y)
 }
 
-/// Copy task: random digits `d/10` (d in 0..10) as `(n, timesteps, 1)`; the target is the same sequence.
+/// Copy task, the extension to whole sequences: random digits `d/10` (d in 0..10) as
+/// `(n, timesteps, 1)`; the target is the same sequence. (The tutorial's own is [`tutorial_copy`].)
 pub fn copy_task(n: usize, timesteps: usize, seed: u64) -> (Array3<f32>, Array3<f32>) {
     let x = random_digits(n, timesteps, seed);
     (x.clone(), x)
+}
+
+/// The tutorial's copy task as the tutorial defines it: `[A, B, C, 0] → A`. Three digits (as
+/// tenths) and a 0 that asks for the answer; the target is the first digit, seen three steps
+/// before the end. Every one of the 1,000 digit triples appears once, in order, so a random
+/// split of these rows never puts a training sequence in the held-out part.
+/// Returns `X: (1000, 4, 1)` and `y: (1000,)`.
+pub fn tutorial_copy() -> (Array3<f32>, Array1<f32>) {
+    let x = Array3::from_shape_fn((1000, 4, 1), |(k, t, _)| match t {
+        3 => 0.0,
+        _ => digit_of(k, t),
+    });
+    let y = Array1::from_shape_fn(1000, |k| digit_of(k, 0));
+    (x, y)
+}
+
+/// The tutorial's reverse task as the tutorial defines it: `[A, B, C] → C`, the first value of
+/// the sequence read backwards. Every one of the 1,000 digit triples once, in order.
+/// Returns `X: (1000, 3, 1)` and `y: (1000,)`.
+pub fn tutorial_reverse() -> (Array3<f32>, Array1<f32>) {
+    let x = Array3::from_shape_fn((1000, 3, 1), |(k, t, _)| digit_of(k, t));
+    let y = Array1::from_shape_fn(1000, |k| digit_of(k, 2));
+    (x, y)
+}
+
+/// Digit `t` (of three, most significant first) of the row number `k`, as a tenth.
+fn digit_of(k: usize, t: usize) -> f32 {
+    ((k / 10usize.pow(2 - t as u32)) % 10) as f32 / 10.0
 }
 
 /// Delayed recall: random digits `d/10` as `(n, timesteps, 1)`; the target at step `t` is the
@@ -49,7 +78,8 @@ pub fn delayed_recall(
     (x, y)
 }
 
-/// Reverse task: like [`copy_task`], but the target is the sequence read backwards.
+/// Reverse task, the extension to whole sequences: like [`copy_task`], but the target is the
+/// sequence read backwards. (The tutorial's own is [`tutorial_reverse`].)
 pub fn reverse_task(n: usize, timesteps: usize, seed: u64) -> (Array3<f32>, Array3<f32>) {
     let x = random_digits(n, timesteps, seed);
     let y = x.slice(s![.., ..;-1, ..]).as_standard_layout().into_owned();

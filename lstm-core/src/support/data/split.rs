@@ -48,6 +48,79 @@ where
     Ok(take_split(x, y, &train, &test))
 }
 
+/// How many samples of `held_out` also occur, value for value, in `train` (samples are the
+/// first axis). A held-out score means something only when this is 0: a model can recite a
+/// sequence it trained on. An error if the two disagree on a sample's shape.
+pub fn shared_sequences<S1, S2, D>(
+    train: &ArrayBase<S1, D>,
+    held_out: &ArrayBase<S2, D>,
+) -> Result<usize>
+where
+    S1: Data<Elem = f32>,
+    S2: Data<Elem = f32>,
+    D: RemoveAxis,
+{
+    if train.ndim() == 0 || train.shape()[1..] != held_out.shape()[1..] {
+        return Err(LstmError::Shape {
+            context: "shared_sequences: held-out samples".into(),
+            expected: format!(
+                "samples shaped like the training ones, {}",
+                fmt_shape(train.shape())
+            ),
+            got: fmt_shape(held_out.shape()),
+        });
+    }
+    let seen = sample_keys(train);
+    Ok(held_out
+        .axis_iter(Axis(0))
+        .filter(|s| seen.contains(&sample_key(s.iter())))
+        .count())
+}
+
+/// `x` and `y` without the samples whose input also occurs in `train`: a held-out set drawn
+/// at random can repeat a training sequence when the sequences are short (five digits have only
+/// 100,000 patterns). The samples kept stay in order.
+pub fn drop_shared<S, DX, DY>(
+    train: &ArrayBase<S, DX>,
+    x: &Array<f32, DX>,
+    y: &Array<f32, DY>,
+) -> Result<(Array<f32, DX>, Array<f32, DY>)>
+where
+    S: Data<Elem = f32>,
+    DX: RemoveAxis,
+    DY: RemoveAxis,
+{
+    shared_sequences(train, x)?;
+    if x.shape()[0] != y.shape()[0] {
+        return Err(LstmError::Shape {
+            context: "drop_shared: targets".into(),
+            expected: format!("one target per input sample ({})", x.shape()[0]),
+            got: fmt_shape(y.shape()),
+        });
+    }
+    let seen = sample_keys(train);
+    let keep: Vec<usize> = x
+        .axis_iter(Axis(0))
+        .enumerate()
+        .filter(|(_, s)| !seen.contains(&sample_key(s.iter())))
+        .map(|(k, _)| k)
+        .collect();
+    Ok((x.select(Axis(0), &keep), y.select(Axis(0), &keep)))
+}
+
+/// A sample's values as bit patterns, with -0.0 and 0.0 counted as one value.
+fn sample_key<'a>(values: impl Iterator<Item = &'a f32>) -> Vec<u32> {
+    values.map(|v| (v + 0.0).to_bits()).collect()
+}
+
+fn sample_keys<S, D>(a: &ArrayBase<S, D>) -> std::collections::HashSet<Vec<u32>>
+where
+    S: Data<Elem = f32>,
+    D: RemoveAxis,
+{
+    a.axis_iter(Axis(0)).map(|s| sample_key(s.iter())).collect()
+}
+
 /// Chronological split: the first `floor(train_fraction * n)` samples train, the rest test.
 /// Use it for time series, where a random split leaks the future into training.
 pub fn chronological_split<SX, SY, DX, DY>(

@@ -1,18 +1,22 @@
 //! Long-range memory, measured: SimpleRNN, GRU and LSTM of (about) equal parameter budget on the
 //! recall task of [`crate::data::recall_task`], and how much of the loss's gradient reaches each
-//! input step. Notebook "Why LSTM" runs these.
+//! input step. Notebook "Why LSTM" runs these; [`study`] is the experiment that decides, run from
+//! `examples/memory_study.rs` and read back from its JSON file.
+
+pub mod study;
 
 use ndarray::{Array1, Array3, ArrayD, Axis};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{LstmError, Result};
 use crate::layers::{Dense, Gru, Layer, Lstm, SimpleRnn};
 use crate::loss::{Loss, Metric};
-use crate::model::{FitConfig, Sequential};
+use crate::model::Sequential;
 use crate::optim::Adam;
 use crate::plot::{self, Figure, Labels, Series};
 
 /// One of the three recurrent layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Contender {
     /// `SimpleRNN`: `h = tanh(x·W + h·U + b)`.
     SimpleRnn,
@@ -44,6 +48,17 @@ impl Contender {
         }
     }
 
+    /// Multiply-adds of one step for one sequence: the products `x·W` and `h·U` (the gates'
+    /// elementwise work is left out, a few operations per unit).
+    pub fn multiply_adds_per_step(self, units: usize, features: usize) -> usize {
+        let blocks = match self {
+            Contender::SimpleRnn => 1,
+            Contender::Gru => 3,
+            Contender::Lstm => 4,
+        };
+        blocks * units * (features + units)
+    }
+
     /// The number of units whose parameter count is closest to `budget`.
     pub fn units_for_budget(self, budget: usize, features: usize) -> usize {
         (1..=budget.max(1))
@@ -61,23 +76,14 @@ impl Contender {
     }
 }
 
-/// How the recall experiment trains each model.
+/// How [`recall_model`] builds a model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecallConfig {
     /// Parameters of the recurrent layer (each kind gets the units closest to it). Default 350.
     pub budget: usize,
-    /// Training sequences per distance. Default 1024.
-    pub train_samples: usize,
-    /// Held-out sequences per distance (another seed). Default 512.
-    pub test_samples: usize,
-    /// Epochs. Default 12.
-    pub epochs: usize,
-    /// Batch size. Default 32.
-    pub batch_size: usize,
     /// Adam's learning rate. Default 0.01.
     pub learning_rate: f32,
-    /// Seed of the data and the weights (the experiment runs one per entry of its seed list).
-    /// Default 0.
+    /// Seed of the weights. Default 0.
     pub seed: u64,
     /// Initial bias of the gate that keeps the state: the LSTM's forget gate, the GRU's update
     /// gate (its input-bias row). `None` (default): Keras' initialisation, 1 for the forget gate
@@ -90,38 +96,11 @@ impl Default for RecallConfig {
     fn default() -> Self {
         RecallConfig {
             budget: 350,
-            train_samples: 1024,
-            test_samples: 512,
-            epochs: 12,
-            batch_size: 32,
             learning_rate: 0.01,
             seed: 0,
             memory_gate_bias: None,
         }
     }
-}
-
-/// One trained model of the experiment.
-#[derive(Debug)]
-pub struct RecallResult {
-    /// Which layer.
-    pub kind: Contender,
-    /// The seed of its data and weights.
-    pub seed: u64,
-    /// Steps between the marked value and the answer.
-    pub distance: usize,
-    /// Units of the recurrent layer.
-    pub units: usize,
-    /// Parameters of the recurrent layer.
-    pub params: usize,
-    /// Accuracy on held-out sequences (0.5 is guessing).
-    pub test_accuracy: f32,
-    /// Accuracy on the training sequences after the last epoch.
-    pub train_accuracy: f32,
-    /// Training time.
-    pub seconds: f32,
-    /// The trained model (recurrent layer, then `Dense(2, softmax)`).
-    pub model: Sequential,
 }
 
 /// The recurrent layer of `kind` with about `config.budget` parameters, then `Dense(2, softmax)`,
@@ -185,80 +164,6 @@ pub fn open_memory_gate(model: &mut Sequential, kind: Contender, bias: f32) -> R
     model.set_weights(&weights)
 }
 
-/// Trains each kind at each distance, once per seed, on [`recall_task`](crate::data::recall_task)
-/// data and scores it on held-out sequences (another seed). Prints one line per model.
-pub fn recall_experiment(
-    distances: &[usize],
-    seeds: &[u64],
-    config: &RecallConfig,
-) -> Result<Vec<RecallResult>> {
-    if distances.is_empty() || seeds.is_empty() {
-        return Err(LstmError::Empty {
-            context: "recall_experiment: the lists of distances and seeds".into(),
-            min: 1,
-        });
-    }
-    let mut results = vec![];
-    for &distance in distances {
-        for &seed in seeds {
-            let config = RecallConfig {
-                seed,
-                ..config.clone()
-            };
-            let (x, y) = crate::data::recall_task(config.train_samples, distance, seed);
-            let (x_test, y_test) =
-                crate::data::recall_task(config.test_samples, distance, seed + 1_000_003);
-            for kind in Contender::ALL {
-                let started = std::time::Instant::now();
-                let mut model = recall_model(kind, distance, &config)?;
-                let fit = FitConfig::new()
-                    .epochs(config.epochs)
-                    .batch_size(config.batch_size)
-                    .verbose(0);
-                let history = model.fit(&x, &y, &fit)?;
-                let seconds = started.elapsed().as_secs_f32();
-                let train_accuracy = history
-                    .series("accuracy")
-                    .and_then(|a| a.last().copied())
-                    .unwrap_or(f32::NAN);
-                let test_accuracy = model
-                    .evaluate(&x_test, &y_test)?
-                    .metric("accuracy")
-                    .expect("compiled with accuracy");
-                let units = kind.units_for_budget(config.budget, 2);
-                println!(
-                    "distance {distance:3}  seed {seed}  {:9} held-out accuracy {:5.1}%  {}",
-                    kind.name(),
-                    100.0 * test_accuracy,
-                    crate::display::elapsed(std::time::Duration::from_secs_f32(seconds)),
-                );
-                results.push(RecallResult {
-                    kind,
-                    seed,
-                    distance,
-                    units,
-                    params: kind.params(units, 2),
-                    test_accuracy,
-                    train_accuracy,
-                    seconds,
-                    model,
-                });
-            }
-        }
-    }
-    Ok(results)
-}
-
-/// The mean held-out accuracy of `kind` at `distance` over the experiment's seeds.
-pub fn mean_accuracy(results: &[RecallResult], kind: Contender, distance: usize) -> Option<f32> {
-    let scores: Vec<f32> = results
-        .iter()
-        .filter(|r| r.kind == kind && r.distance == distance)
-        .map(|r| r.test_accuracy)
-        .collect();
-    (!scores.is_empty()).then(|| scores.iter().sum::<f32>() / scores.len() as f32)
-}
-
 /// The color of each layer in every chart of the experiment.
 pub fn color(kind: Contender) -> plotters::style::RGBColor {
     match kind {
@@ -266,53 +171,6 @@ pub fn color(kind: Contender) -> plotters::style::RGBColor {
         Contender::Gru => plotters::style::RGBColor(44, 160, 44),
         Contender::Lstm => plotters::style::RGBColor(31, 119, 180),
     }
-}
-
-/// Held-out accuracy against distance, one line per layer (the mean over seeds) and one dot per
-/// trained model.
-pub fn accuracy_chart(results: &[RecallResult]) -> Result<Figure> {
-    accuracy_chart_titled(
-        results,
-        "Recall at a distance: held-out accuracy (50% is guessing)",
-    )
-}
-
-/// [`accuracy_chart`] with its own title.
-pub fn accuracy_chart_titled(results: &[RecallResult], title: &str) -> Result<Figure> {
-    let mut distances: Vec<usize> = results.iter().map(|r| r.distance).collect();
-    distances.sort_unstable();
-    distances.dedup();
-    let mut series = vec![];
-    for kind in Contender::ALL {
-        let mean: Vec<(f32, f32)> = distances
-            .iter()
-            .filter_map(|&d| mean_accuracy(results, kind, d).map(|a| (d as f32, 100.0 * a)))
-            .collect();
-        series.push(Series::thick(
-            &format!("{} (mean over seeds)", kind.name()),
-            mean,
-            color(kind),
-        ));
-        let each: Vec<(f32, f32)> = results
-            .iter()
-            .filter(|r| r.kind == kind)
-            .map(|r| (r.distance as f32, 100.0 * r.test_accuracy))
-            .collect();
-        series.push(Series::dots(
-            &format!("{}, each seed", kind.name()),
-            each,
-            color(kind),
-        ));
-    }
-    plot::line_chart(
-        &Labels {
-            title,
-            x: "steps between the marked value and the answer",
-            y: "held-out accuracy (%)",
-        },
-        &series,
-        false,
-    )
 }
 
 /// Mean |d(loss)/d(x_t)| against distance from the output, one line per layer, log scale.
@@ -421,6 +279,5 @@ mod tests {
             .mean()
             .unwrap();
         assert!((profile[0] - last_step).abs() <= 1e-5 * last_step.abs().max(1e-12));
-        assert!(recall_experiment(&[], &[0], &RecallConfig::default()).is_err());
     }
 }
