@@ -15,7 +15,7 @@ EVCXR_ROOT := $(CURDIR)/target/evcxr
 export EVCXR_TMPDIR := $(EVCXR_ROOT)/build
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step bench-peers readme-tables
+.PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step bench-peers readme-tables memory-study
 
 ## Execute every notebook, write the outputs back, export HTML into target/site/.
 notebooks: setup
@@ -48,6 +48,11 @@ $(PEERS)/.installed: scripts/requirements-peers.txt
 ## Run `bench-peers` and rewrite the README's speed tables from that one run.
 readme-tables: bench-peers
 	$(PYTHON) scripts/readme_tables.py target/bench-peers.json README.md
+
+## The memory study of notebook 12 (every layer trained to a plateau, rates chosen on validation
+## data, five seeds, two budgets): rewrites data/memory_study.json; about an hour on two cores.
+memory-study:
+	cargo run --release -p lstm-core --example memory_study -- data/memory_study.json
 
 ## Criterion benches of the LSTM layer's forward and backward pass and of a training step.
 bench-step:

@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-# polars only reads small CSV files here; its crates build at level 1 (notebook 06 cold took
+# polars only reads small CSV files here; its crates build at level 1 (notebook 07 cold took
 # 592 s with them at level 3, 395 s at level 1, on two cores).
 POLARS_CRATES = """
 polars polars-arrow polars-async polars-buffer polars-compute polars-config polars-core

@@ -24,8 +24,8 @@ WORKLOADS = {
 METRICS = {
     "next": ("prediction_for_5_6_7", "predicts {:.3} for [5, 6, 7] (Keras 7.995)"),
     "sum": ("val_loss", "validation loss {:.1e}"),
-    "sine": ("test_mse", "test MSE {:.4} (notebook 05, seed 42)"),
-    "weather": ("test_mse", "test MSE {:.2} °C² (notebook 06, seed 42)"),
+    "sine": ("test_mse", "test MSE {:.4} (notebook 06, seed 42)"),
+    "weather": ("test_mse", "test MSE {:.2} °C² (notebook 07, seed 42)"),
     "textgen": ("train_accuracy", "training accuracy {:.3}"),
 }
 

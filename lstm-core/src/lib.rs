@@ -12,8 +12,8 @@
 //! math/        the LSTM's mathematics, no model in sight
 //!   activation   sigmoid, tanh, relu, ... (vectorised) and their derivatives
 //!   cell         the LSTM's gates written like the equations, and the in-place kernels it runs
-//!   gru          the GRU's gates (Keras 3, reset_after)
-//!   simple_rnn   the plain RNN step, and why its gradient vanishes
+//!   gru          the GRU's gates (Keras 3, reset_after), one function per equation
+//!   simple_rnn   the plain RNN step, and BPTT's product of Jacobians, measured
 //!   init         Keras' initialisers from one seeded RNG
 //!   packed       h·U with U packed once per pass: AVX-512 / AVX2 / portable kernels
 //!   helper       the second core's thread, awake between passes; large products split on it
@@ -35,7 +35,8 @@
 //!   weather      dates, messy CSVs, forecasts as polars DataFrames (feature `polars`)
 //!   tuner        random search and Hyperband
 //!   plot         charts as inline SVG        inspect    the gates of every step, for heatmaps
-//!   memory       SimpleRNN, GRU and LSTM at one budget on long-range recall
+//!   memory       SimpleRNN, GRU and LSTM at one budget on long-range recall; `study`: the
+//!                experiment that decides (plateaus, rates chosen on validation, five seeds)
 //! error        LstmError: what was expected, what was given
 //! check        shapes as Keras prints them, finite and non-empty inputs
 //! display      rich HTML output in evcxr

@@ -1012,7 +1012,7 @@ mod tests {
 
     #[test]
     fn gate_by_gate_functions_give_the_layers_exact_bits() {
-        // What notebook 02 shows: the readable functions and the fused step agree bit for bit.
+        // What notebook 03 shows: the readable functions and the fused step agree bit for bit.
         let z = arr2(&[
             [
                 0.3, -0.2, 0.5, 0.1, -0.4, 0.9, 0.2, -0.7, 1.3, -2.1, 0.05, 4.0,

@@ -204,6 +204,32 @@ pub fn curves_chart(runs: &[(&str, &[f32])], title: &str, y_label: &str) -> Resu
     )
 }
 
+/// The size of a gradient against how far back it reached (entry `k` is `k` steps back), one
+/// line per profile, on a log scale: a straight line is a fixed factor per step.
+pub fn distance_chart(profiles: &[(&str, &[f32])], title: &str) -> Result<Figure> {
+    let series: Vec<Series> = profiles
+        .iter()
+        .enumerate()
+        .map(|(k, (label, values))| {
+            let points = values
+                .iter()
+                .enumerate()
+                .map(|(back, &v)| (back as f32, v))
+                .collect();
+            Series::line(label, points, RUN_COLORS[k % RUN_COLORS.len()])
+        })
+        .collect();
+    plot::line_chart(
+        &Labels {
+            title,
+            x: "steps back from the last state",
+            y: "|dL/dh| (log scale)",
+        },
+        &series,
+        true,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
