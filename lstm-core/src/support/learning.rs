@@ -206,7 +206,7 @@ pub fn curves_chart(runs: &[(&str, &[f32])], title: &str, y_label: &str) -> Resu
 
 /// The size of a gradient against how far back it reached (entry `k` is `k` steps back), one
 /// line per profile, on a log scale: a straight line is a fixed factor per step.
-pub fn distance_chart(profiles: &[(&str, &[f32])], title: &str) -> Result<Figure> {
+pub fn distance_chart(profiles: &[(String, Vec<f32>)], title: &str) -> Result<Figure> {
     let series: Vec<Series> = profiles
         .iter()
         .enumerate()
