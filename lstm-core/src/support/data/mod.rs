@@ -255,4 +255,50 @@ mod tests {
             "noise std {std} should be about 0.1"
         );
     }
+
+    #[test]
+    fn the_tutorials_copy_and_reverse_tasks_are_as_defined_and_distinct() {
+        let (x, y) = tutorial_copy();
+        assert_eq!((x.dim(), y.len()), ((1000, 4, 1), 1000));
+        // Row 123 is [0.1, 0.2, 0.3, 0] → 0.1.
+        assert_eq!(x.slice(s![123, .., 0]).to_vec(), vec![0.1, 0.2, 0.3, 0.0]);
+        assert_eq!(y[123], 0.1);
+        assert!((0..1000).all(|k| y[k] == x[[k, 0, 0]] && x[[k, 3, 0]] == 0.0));
+        let (xr, yr) = tutorial_reverse();
+        assert_eq!(xr.dim(), (1000, 3, 1));
+        assert!((0..1000).all(|k| yr[k] == xr[[k, 2, 0]]));
+        assert_eq!(xr.slice(s![987, .., 0]).to_vec(), vec![0.9, 0.8, 0.7]);
+        // Every triple once: a split never repeats a training sequence in the held-out part.
+        let split = train_test_split(&x, &y, 0.2, 5).unwrap();
+        assert_eq!(shared_sequences(&split.x_train, &split.x_test).unwrap(), 0);
+        assert_eq!(shared_sequences(&x, &x).unwrap(), 1000);
+    }
+
+    #[test]
+    fn shared_sequences_are_counted_and_dropped() {
+        let train = arr2(&[[0.1f32, 0.2], [0.3, 0.4]]);
+        let held_out = arr2(&[[0.3f32, 0.4], [0.5, 0.6], [0.1, 0.2], [-0.0, 0.0]]);
+        assert_eq!(shared_sequences(&train, &held_out).unwrap(), 2);
+        let y = arr1(&[1.0f32, 2.0, 3.0, 4.0]);
+        let (x_new, y_new) = drop_shared(&train, &held_out, &y).unwrap();
+        assert_eq!(x_new, arr2(&[[0.5f32, 0.6], [-0.0, 0.0]]));
+        assert_eq!(y_new, arr1(&[2.0f32, 4.0]));
+        // -0.0 and 0.0 are one value.
+        let zero = arr2(&[[0.0f32, 0.0]]);
+        assert_eq!(
+            shared_sequences(&zero, &arr2(&[[-0.0f32, 0.0]])).unwrap(),
+            1
+        );
+        let err = shared_sequences(&train, &arr2(&[[0.1f32, 0.2, 0.3]])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected shape (None, 2), got (1, 3)"),
+            "{err}"
+        );
+        let err = drop_shared(&train, &held_out, &arr1(&[1.0f32])).unwrap_err();
+        assert!(
+            err.to_string().contains("one target per input sample"),
+            "{err}"
+        );
+    }
 }

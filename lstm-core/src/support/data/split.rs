@@ -63,10 +63,7 @@ where
     if train.ndim() == 0 || train.shape()[1..] != held_out.shape()[1..] {
         return Err(LstmError::Shape {
             context: "shared_sequences: held-out samples".into(),
-            expected: format!(
-                "samples shaped like the training ones, {}",
-                fmt_shape(train.shape())
-            ),
+            expected: crate::check::batch_shape(&train.shape()[1..]),
             got: fmt_shape(held_out.shape()),
         });
     }
