@@ -471,6 +471,11 @@ fn machine_name() -> String {
     format!("{cpu}, {cores} cores")
 }
 
+/// One value as compact JSON.
+fn compact<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("a study serialises")
+}
+
 /// Mean, lowest and highest of a set of scores.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spread {
@@ -512,11 +517,17 @@ impl std::fmt::Display for Spread {
 }
 
 impl Study {
-    /// Writes the study as pretty JSON.
+    /// Writes the study as JSON, one run per line (a re-run's diff shows which runs changed).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let json = serde_json::to_string_pretty(self).expect("a study serialises");
-        std::fs::write(path, json + "\n").map_err(|e| LstmError::Io {
+        let runs: Vec<String> = self.runs.iter().map(compact).collect();
+        let json = format!(
+            "{{\n\"plan\": {},\n\"provenance\": {},\n\"runs\": [\n{}\n]\n}}\n",
+            compact(&self.plan),
+            compact(&self.provenance),
+            runs.join(",\n")
+        );
+        std::fs::write(path, json).map_err(|e| LstmError::Io {
             path: path.display().to_string(),
             message: e.to_string(),
         })
