@@ -624,7 +624,7 @@ impl Study {
             out += &format!("\n{d:>8}");
             for &c in &conditions {
                 match self.spread(c, d) {
-                    Some(s) => out += &format!("  {s:>23}"),
+                    Some(s) => out += &format!("  {:>23}", s.to_string()),
                     None => out += &format!("  {:>23}", "-"),
                 }
             }
@@ -644,7 +644,7 @@ impl Study {
         let distances = &self.plan.distances;
         let mut series = vec![];
         for (k, &c) in conditions.iter().enumerate() {
-            let offset = 0.12 * (k as f32 - (conditions.len() as f32 - 1.0) / 2.0);
+            let offset = 0.25 * (k as f32 - (conditions.len() as f32 - 1.0) / 2.0);
             let mean: Vec<(f32, f32)> = distances
                 .iter()
                 .enumerate()
@@ -663,7 +663,7 @@ impl Study {
                 let scores = self.test_accuracies(c, d);
                 let n = scores.len() as f32;
                 for (s, a) in scores.iter().enumerate() {
-                    let jitter = 0.025 * (s as f32 - (n - 1.0) / 2.0);
+                    let jitter = 0.05 * (s as f32 - (n - 1.0) / 2.0);
                     dots.push((i as f32 + offset + jitter, 100.0 * a));
                 }
             }
