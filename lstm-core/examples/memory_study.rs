@@ -7,13 +7,42 @@
 //! ```
 //!
 //! (`make memory-study` runs exactly that.) On one machine a re-run writes the same numbers, bit
-//! for bit, but the times.
-use lstm_core::support::memory::study::{StudyPlan, run_study};
+//! for bit, but the times. `-- --costs FILE` only times one epoch of each layer again and writes
+//! those times into FILE (run it on a quiet machine: the study's own runs share the machine with
+//! whatever else runs).
+use lstm_core::support::memory::study::{Study, StudyPlan, measure_costs, run_study};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, file] = args.as_slice()
+        && flag == "--costs"
+    {
+        let result = Study::load(file).and_then(|mut study| {
+            let middle = study.plan.distances[study.plan.distances.len() / 2];
+            study.costs = measure_costs(&study.plan, middle)?;
+            study.save(file)?;
+            Ok(study)
+        });
+        match result {
+            Ok(study) => {
+                for c in &study.costs {
+                    println!(
+                        "{:9} {:4} parameters: {:.1} ms per epoch",
+                        c.layer.name(),
+                        c.budget,
+                        1000.0 * c.seconds_per_epoch
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("memory study costs failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let [out] = args.as_slice() else {
-        eprintln!("usage: memory_study OUTPUT.json");
+        eprintln!("usage: memory_study OUTPUT.json | memory_study --costs FILE.json");
         std::process::exit(2);
     };
     let command =

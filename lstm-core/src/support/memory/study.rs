@@ -393,6 +393,64 @@ pub struct Study {
     pub provenance: Provenance,
     /// Every model trained, learning-rate trials included.
     pub runs: Vec<StudyRun>,
+    /// What one epoch costs each layer, measured on a quiet machine after the runs.
+    pub costs: Vec<Cost>,
+}
+
+/// What one layer costs at one budget: what does not change between runs, and one measured time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    /// The layer.
+    pub layer: Contender,
+    /// Parameters of the recurrent layer asked for.
+    pub budget: usize,
+    /// Units of the recurrent layer.
+    pub units: usize,
+    /// Parameters of the recurrent layer.
+    pub params: usize,
+    /// Multiply-adds of one step for one sequence ([`Contender::multiply_adds_per_step`]).
+    pub multiply_adds_per_step: usize,
+    /// Steps per sequence in the timed epoch.
+    pub timesteps: usize,
+    /// Wall time of one training epoch (the median of three), in seconds.
+    pub seconds_per_epoch: f32,
+}
+
+/// Times one training epoch of every layer at every budget of `plan` at `distance` (the median
+/// of three epochs, after one to warm up), one after another.
+pub fn measure_costs(plan: &StudyPlan, distance: usize) -> Result<Vec<Cost>> {
+    plan.validate()?;
+    let [(x, y), _, _] = plan.data(distance, plan.seeds[0])?;
+    let mut costs = vec![];
+    for &budget in &plan.budgets {
+        for &layer in &plan.layers {
+            let config = RecallConfig {
+                budget,
+                ..RecallConfig::default()
+            };
+            let mut model = recall_model(layer, distance, &config)?;
+            let epoch = FitConfig::new().batch_size(plan.batch_size).verbose(0);
+            model.fit(&x, &y, &epoch)?;
+            let mut times = vec![];
+            for _ in 0..3 {
+                let started = Instant::now();
+                model.fit(&x, &y, &epoch)?;
+                times.push(started.elapsed().as_secs_f32());
+            }
+            times.sort_by(f32::total_cmp);
+            let units = layer.units_for_budget(budget, 2);
+            costs.push(Cost {
+                layer,
+                budget,
+                units,
+                params: layer.params(units, 2),
+                multiply_adds_per_step: layer.multiply_adds_per_step(units, 2),
+                timesteps: distance + 1,
+                seconds_per_epoch: times[1],
+            });
+        }
+    }
+    Ok(costs)
 }
 
 /// Runs the whole plan; `progress` sees each run as it finishes (scored or not).
@@ -445,7 +503,9 @@ pub fn run_study(
             }
         }
     }
+    let costs = measure_costs(plan, plan.distances[plan.distances.len() / 2])?;
     Ok(Study {
+        costs,
         plan: plan.clone(),
         provenance: Provenance {
             command: command.to_string(),
@@ -522,9 +582,10 @@ impl Study {
         let path = path.as_ref();
         let runs: Vec<String> = self.runs.iter().map(compact).collect();
         let json = format!(
-            "{{\n\"plan\": {},\n\"provenance\": {},\n\"runs\": [\n{}\n]\n}}\n",
+            "{{\n\"plan\": {},\n\"provenance\": {},\n\"costs\": {},\n\"runs\": [\n{}\n]\n}}\n",
             compact(&self.plan),
             compact(&self.provenance),
+            compact(&self.costs),
             runs.join(",\n")
         );
         std::fs::write(path, json).map_err(|e| LstmError::Io {
@@ -785,6 +846,13 @@ mod tests {
         // then one more seed.
         assert_eq!(seen, 3 * (2 + 1 + 1));
         assert_eq!(study.runs.len(), 3 * 3);
+        assert_eq!(study.costs.len(), 2, "one cost per layer and budget");
+        assert!(
+            study
+                .costs
+                .iter()
+                .all(|c| c.seconds_per_epoch > 0.0 && c.timesteps == 4)
+        );
         for c in plan.conditions() {
             let scored = study.scored(c, 3);
             assert_eq!(scored.len(), 2, "one scored run per seed");
