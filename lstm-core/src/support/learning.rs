@@ -181,53 +181,47 @@ const RUN_COLORS: [plotters::style::RGBColor; 5] = [
 
 /// One curve per run (e.g. validation loss per epoch for each optimizer), log scale.
 pub fn curves_chart(runs: &[(&str, &[f32])], title: &str, y_label: &str) -> Result<Figure> {
-    let series: Vec<Series> = runs
-        .iter()
-        .enumerate()
-        .map(|(k, (label, values))| {
-            let points = values
-                .iter()
-                .enumerate()
-                .map(|(e, &v)| ((e + 1) as f32, v))
-                .collect();
-            Series::line(label, points, RUN_COLORS[k % RUN_COLORS.len()])
-        })
-        .collect();
-    plot::line_chart(
-        &Labels {
-            title,
-            x: "epoch",
-            y: y_label,
-        },
-        &series,
-        true,
-    )
+    let labels = Labels {
+        title,
+        x: "epoch",
+        y: y_label,
+    };
+    log_lines(&labels, runs.iter().map(|(l, v)| (*l, *v)), 1)
 }
 
 /// The size of a gradient against how far back it reached (entry `k` is `k` steps back), one
 /// line per profile, on a log scale: a straight line is a fixed factor per step.
 pub fn distance_chart(profiles: &[(String, Vec<f32>)], title: &str) -> Result<Figure> {
-    let series: Vec<Series> = profiles
-        .iter()
+    let labels = Labels {
+        title,
+        x: "steps back from the last state",
+        y: "|dL/dh| (log scale)",
+    };
+    log_lines(
+        &labels,
+        profiles.iter().map(|(l, v)| (l.as_str(), v.as_slice())),
+        0,
+    )
+}
+
+/// One line per run, value `k` at `x = first_x + k`, each in the next of [`RUN_COLORS`].
+fn log_lines<'a>(
+    labels: &Labels<'_>,
+    runs: impl Iterator<Item = (&'a str, &'a [f32])>,
+    first_x: usize,
+) -> Result<Figure> {
+    let series: Vec<Series> = runs
         .enumerate()
         .map(|(k, (label, values))| {
             let points = values
                 .iter()
                 .enumerate()
-                .map(|(back, &v)| (back as f32, v))
+                .map(|(i, &v)| ((first_x + i) as f32, v))
                 .collect();
             Series::line(label, points, RUN_COLORS[k % RUN_COLORS.len()])
         })
         .collect();
-    plot::line_chart(
-        &Labels {
-            title,
-            x: "steps back from the last state",
-            y: "|dL/dh| (log scale)",
-        },
-        &series,
-        true,
-    )
+    plot::line_chart(labels, &series, true)
 }
 
 #[cfg(test)]

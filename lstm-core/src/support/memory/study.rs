@@ -5,8 +5,9 @@
 //!
 //! ```text
 //! for each condition (layer, budget, gate start) and distance:
-//!     first seed: train once per learning rate, keep the rate with the best validation accuracy
-//!     every seed: train with that rate, score the held-out test sequences once
+//!     selection seed: train once per learning rate, keep the rate with the best validation
+//!                     accuracy (these runs are never scored on test data)
+//!     every seed:     train with that rate, score the held-out test sequences once
 //! ```
 //!
 //! It takes minutes, so `examples/memory_study.rs` runs it and writes a JSON file the notebook
@@ -25,9 +26,9 @@ use crate::model::{FitConfig, Sequential};
 use crate::plot::{self, Figure, Labels, Series};
 
 /// What the study trains. Defaults: the three layers; budgets 350 and 1,400 parameters; gates
-/// started as Keras starts them and opened (bias 3); distances 10 to 200; seeds 0 to 4; Adam at
-/// 0.001, 0.003 or 0.01; at most 100 epochs, stopping after 20 without a better validation
-/// loss; 1,024 training, 256 validation and 512 test sequences; batch 32.
+/// started as Keras starts them and opened (bias 3); distances 10 to 200; seeds 0 to 4, the
+/// learning rate chosen on seed 100; Adam at 0.001, 0.003, 0.01 or 0.03; at most 100 epochs,
+/// stopping after 20 without a better validation loss; 1,024 training, 256 validation and 512 test sequences; batch 32.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudyPlan {
     /// The layers compared.
@@ -39,9 +40,13 @@ pub struct StudyPlan {
     pub gate_biases: Vec<Option<f32>>,
     /// Steps between the marked value and the answer.
     pub distances: Vec<usize>,
-    /// Seeds of the data and the weights; the first one also chooses the learning rate.
+    /// Seeds of the data and the weights of the scored runs.
     pub seeds: Vec<u64>,
-    /// Adam's learning rates tried on the first seed.
+    /// The seed of the runs that choose the learning rate: not one of `seeds`, so that every
+    /// scored run is one training run at a rate chosen elsewhere (a best of several runs on a
+    /// scored seed would be a lucky restart).
+    pub selection_seed: u64,
+    /// Adam's learning rates tried on the selection seed.
     pub learning_rates: Vec<f32>,
     /// The most epochs a model trains.
     pub max_epochs: usize,
@@ -65,7 +70,8 @@ impl Default for StudyPlan {
             gate_biases: vec![None, Some(3.0)],
             distances: vec![10, 25, 50, 100, 200],
             seeds: (0..5).collect(),
-            learning_rates: vec![0.001, 0.003, 0.01],
+            selection_seed: 100,
+            learning_rates: vec![0.001, 0.003, 0.01, 0.03],
             max_epochs: 100,
             patience: 20,
             train_samples: 1024,
@@ -133,6 +139,13 @@ impl StudyPlan {
                     0,
                 ));
             }
+        }
+        if self.seeds.contains(&self.selection_seed) {
+            return Err(LstmError::config(
+                "StudyPlan selection_seed",
+                "a seed that is not one of the scored seeds",
+                self.selection_seed,
+            ));
         }
         if self.patience == 0 || self.patience >= self.max_epochs {
             return Err(LstmError::config(
@@ -235,7 +248,8 @@ pub struct StudyRun {
     pub stopped_early: bool,
     /// Why training failed, if it diverged (then nothing is scored).
     pub diverged: Option<String>,
-    /// Whether this run used the learning rate chosen for its condition and distance.
+    /// Whether this is a scored run (a seed of the plan, at the rate chosen for its condition
+    /// and distance); `false` for the runs on the selection seed that chose the rate.
     pub chosen: bool,
     /// Held-out accuracy (0.5 is guessing), scored once, only for runs with the chosen rate.
     pub test_accuracy: Option<f32>,
@@ -420,7 +434,7 @@ pub struct Cost {
 /// of three epochs, after one to warm up), one after another.
 pub fn measure_costs(plan: &StudyPlan, distance: usize) -> Result<Vec<Cost>> {
     plan.validate()?;
-    let [(x, y), _, _] = plan.data(distance, plan.seeds[0])?;
+    let [(x, y), _, _] = plan.data(distance, plan.selection_seed)?;
     let mut costs = vec![];
     for &budget in &plan.budgets {
         for &layer in &plan.layers {
@@ -464,15 +478,13 @@ pub fn run_study(
     let mut runs = vec![];
     for condition in plan.conditions() {
         for &distance in &plan.distances {
-            let first = plan.seeds[0];
             let mut trials = vec![];
             for &lr in &plan.learning_rates {
-                let (run, model) = run_one(plan, condition, distance, first, lr)?;
+                let (run, _) = run_one(plan, condition, distance, plan.selection_seed, lr)?;
                 progress(&run);
-                trials.push((run, model));
+                trials.push(run);
             }
-            let trial_runs: Vec<StudyRun> = trials.iter().map(|(r, _)| r.clone()).collect();
-            let Some(pick) = choose(&trial_runs) else {
+            let Some(pick) = choose(&trials) else {
                 return Err(LstmError::config(
                     "memory study learning rates",
                     "at least one rate that trains without diverging",
@@ -484,15 +496,8 @@ pub fn run_study(
                 ));
             };
             let learning_rate = plan.learning_rates[pick];
-            for (k, (mut run, mut model)) in trials.into_iter().enumerate() {
-                if k == pick {
-                    run.chosen = true;
-                    score(plan, &mut run, &mut model)?;
-                    progress(&run);
-                }
-                runs.push(run);
-            }
-            for &seed in &plan.seeds[1..] {
+            runs.extend(trials);
+            for &seed in &plan.seeds {
                 let (mut run, mut model) = run_one(plan, condition, distance, seed, learning_rate)?;
                 run.chosen = true;
                 if run.diverged.is_none() {
@@ -613,7 +618,7 @@ impl Study {
         if let Some(stray) = study.runs.iter().find(|r| {
             !conditions.contains(&r.condition)
                 || !study.plan.distances.contains(&r.distance)
-                || !study.plan.seeds.contains(&r.seed)
+                || !(study.plan.seeds.contains(&r.seed) || r.seed == study.plan.selection_seed)
         }) {
             return Err(LstmError::Parse {
                 context: path.display().to_string(),
@@ -817,6 +822,7 @@ mod tests {
             gate_biases: vec![None, Some(3.0)],
             distances: vec![3],
             seeds: vec![0, 1],
+            selection_seed: 7,
             learning_rates: vec![0.003, 0.03],
             max_epochs: 4,
             patience: 2,
@@ -842,10 +848,9 @@ mod tests {
         let plan = tiny_plan();
         let mut seen = 0;
         let study = run_study(&plan, "test", &mut |_| seen += 1).unwrap();
-        // Per condition: 2 rate trials (the chosen one reported twice: trained, then scored),
-        // then one more seed.
-        assert_eq!(seen, 3 * (2 + 1 + 1));
-        assert_eq!(study.runs.len(), 3 * 3);
+        // Per condition: 2 rate trials on the selection seed, then the 2 scored seeds.
+        assert_eq!(seen, 3 * (2 + 2));
+        assert_eq!(study.runs.len(), 3 * 4);
         assert_eq!(study.costs.len(), 2, "one cost per layer and budget");
         assert!(
             study
@@ -859,19 +864,24 @@ mod tests {
             let trials: Vec<StudyRun> = study
                 .runs
                 .iter()
-                .filter(|r| r.condition == c && r.seed == 0)
+                .filter(|r| r.condition == c && r.seed == 7)
                 .cloned()
                 .collect();
+            assert_eq!(trials.len(), 2, "one selection run per rate");
             let pick = choose(&trials).unwrap();
-            assert!(trials[pick].chosen);
+            // The selection runs are never scored on test data, nor counted as seeds.
             assert!(
                 trials
                     .iter()
-                    .filter(|r| !r.chosen)
-                    .all(|r| r.test_accuracy.is_none())
+                    .all(|r| !r.chosen && r.test_accuracy.is_none())
             );
-            assert_eq!(scored[1].learning_rate, trials[pick].learning_rate);
+            assert!(
+                scored
+                    .iter()
+                    .all(|r| r.learning_rate == trials[pick].learning_rate)
+            );
             assert!(scored.iter().all(|r| r.test_accuracy.is_some()));
+            assert_eq!(study.learning_rate(c, 3), Some(trials[pick].learning_rate));
         }
         // Deterministic: the same point re-run gives the same bits.
         let c = plan.conditions()[1];
@@ -943,6 +953,14 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("learning_rates")
+        );
+        let mut plan = tiny_plan();
+        plan.selection_seed = 1;
+        assert!(
+            plan.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("selection_seed")
         );
         let mut plan = tiny_plan();
         plan.patience = 4;
