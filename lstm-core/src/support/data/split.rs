@@ -60,13 +60,7 @@ where
     S2: Data<Elem = f32>,
     D: RemoveAxis,
 {
-    if train.ndim() == 0 || train.shape()[1..] != held_out.shape()[1..] {
-        return Err(LstmError::Shape {
-            context: "shared_sequences: held-out samples".into(),
-            expected: crate::check::batch_shape(&train.shape()[1..]),
-            got: fmt_shape(held_out.shape()),
-        });
-    }
+    same_sample_shape("shared_sequences", train.shape(), held_out.shape())?;
     let seen = sample_keys(train);
     Ok(held_out
         .axis_iter(Axis(0))
@@ -87,7 +81,7 @@ where
     DX: RemoveAxis,
     DY: RemoveAxis,
 {
-    shared_sequences(train, x)?;
+    same_sample_shape("drop_shared", train.shape(), x.shape())?;
     if x.shape()[0] != y.shape()[0] {
         return Err(LstmError::Shape {
             context: "drop_shared: targets".into(),
@@ -103,6 +97,18 @@ where
         .map(|(k, _)| k)
         .collect();
     Ok((x.select(Axis(0), &keep), y.select(Axis(0), &keep)))
+}
+
+/// Refuses held-out samples shaped unlike the training ones (the batch axis aside).
+fn same_sample_shape(context: &str, train: &[usize], held_out: &[usize]) -> Result<()> {
+    if train[1..] != held_out[1..] {
+        return Err(LstmError::Shape {
+            context: format!("{context}: held-out samples"),
+            expected: crate::check::batch_shape(&train[1..]),
+            got: fmt_shape(held_out),
+        });
+    }
+    Ok(())
 }
 
 /// A sample's values as bit patterns, with -0.0 and 0.0 counted as one value.
