@@ -15,7 +15,7 @@ EVCXR_ROOT := $(CURDIR)/target/evcxr
 export EVCXR_TMPDIR := $(EVCXR_ROOT)/build
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step bench-peers readme-tables memory-study
+.PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step bench-peers readme-tables memory-study golden keras-reference
 
 ## Execute every notebook, write the outputs back, export HTML into target/site/.
 notebooks: setup
@@ -40,10 +40,27 @@ bench-peers: $(PEERS)/.installed
 	cargo run --release -q -p lstm-core --example tutorial_benchmarks -- --json target/bench.json --export-data target/bench-data
 	$(PEERS)/bin/python scripts/bench_peers.py --data target/bench-data --ours target/bench.json --json target/bench-peers.json
 
-$(PEERS)/.installed: scripts/requirements-peers.txt
-	$(PYTHON) -m venv $(PEERS)
+$(PEERS)/.installed: scripts/requirements-peers.txt $(PEERS)/.keras
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/requirements-peers.txt
 	touch $@
+
+# TensorFlow (CPU) and Keras alone, about 1 GB: all that `golden` and `keras-reference` need.
+$(PEERS)/.keras: scripts/keras/requirements.txt
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/keras/requirements.txt
+	touch $@
+
+## Rewrite lstm-core/tests/golden/ from Keras (scripts/keras/golden.py; a case is one line of
+## its CASES). On an unchanged tree the files come out byte for byte the same.
+golden: $(PEERS)/.keras
+	$(PEERS)/bin/python scripts/keras/golden.py
+
+## Train the tutorial's Keras models on the notebooks' own data, seed by seed, and rewrite
+## data/keras_reference.json, which the notebooks compare with (about 15 minutes on 2 cores).
+## On the same machine only the fit_seconds values change.
+keras-reference: $(PEERS)/.keras
+	cargo run --release -q -p lstm-core --example keras_tasks -- target/keras-tasks.json
+	$(PEERS)/bin/python scripts/keras/tutorial.py target/keras-tasks.json data/keras_reference.json
 
 ## Run `bench-peers` and rewrite the README's speed tables from that one run.
 readme-tables: bench-peers

@@ -60,7 +60,7 @@ pub mod training;
 pub use math::{activation, cell, gru, init, scaler, simple_rnn};
 #[cfg(feature = "polars")]
 pub use support::weather;
-pub use support::{baselines, data, inspect, plot, text, tuner};
+pub use support::{baselines, data, inspect, plot, reference, text, tuner};
 pub use training::{callbacks, history, io, loss, model, optim, summary};
 
 pub use activation::Activation;

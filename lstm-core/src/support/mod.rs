@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod learning;
 pub mod memory;
 pub mod plot;
+pub mod reference;
 pub mod text;
 pub mod tuner;
 #[cfg(feature = "polars")]
