@@ -66,7 +66,7 @@ keras-reference: $(PEERS)/.keras
 readme-tables: bench-peers
 	$(PYTHON) scripts/readme_tables.py target/bench-peers.json README.md
 
-## The memory study of notebook 12 (every layer trained to a plateau, rates chosen on validation
+## The memory study of notebook 14 (every layer trained to a plateau, rates chosen on validation
 ## data, five seeds, two budgets): rewrites data/memory_study.json; about an hour on two cores.
 memory-study:
 	cargo run --release -p lstm-core --example memory_study -- data/memory_study.json
@@ -84,10 +84,11 @@ cargo-test:
 	cargo test --workspace --all-features
 	cargo test --workspace --lib --tests
 
-## Formatting, clippy with and without polars (clippy's incompatible_msrv lint checks std APIs
+## Formatting (the crate, and the notebooks' code cells: scripts/format_notebooks.py), clippy with and without polars (clippy's incompatible_msrv lint checks std APIs
 ## against the declared rust-version), and the docs with warnings denied.
 lint:
 	cargo fmt --all -- --check
+	$(PYTHON) scripts/format_notebooks.py --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cargo clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps

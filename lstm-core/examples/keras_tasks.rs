@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 /// Seeds of the multi-seed comparisons (the notebooks use the same ones).
 const SEEDS: std::ops::Range<u64> = 0..10;
-/// The tutorial's sentence (notebook 08).
+/// The tutorial's sentence (notebook 10).
 const SENTENCE: &str = "Hello, world! This is a simple example of text generation using LSTM.";
 
 fn array<D: ndarray::Dimension>(a: &Array<f32, D>) -> Value {
@@ -88,7 +88,7 @@ fn weather() -> lstm_core::Result<Value> {
     }))
 }
 
-/// Notebook 08: next character of the tutorial's sentence, as raw indices and one-hot.
+/// Notebook 10: next character of the tutorial's sentence, as raw indices and one-hot.
 fn next_character() -> lstm_core::Result<Value> {
     let vocab = Vocabulary::from_text(SENTENCE)?;
     let mut encodings = serde_json::Map::new();

@@ -1,4 +1,4 @@
-//! Writes `data/city_temperature.csv`, the messy example CSV of notebook 07 (see `data/README.md`).
+//! Writes `data/city_temperature.csv`, the messy example CSV of notebook 08 (see `data/README.md`).
 //! `cargo run -p lstm-core --features polars --example make_example_csv`
 
 fn main() -> lstm_core::Result<()> {

@@ -1,5 +1,6 @@
-//! The tutorial's workloads and an LSTM throughput table, to set beside Keras' numbers in
-//! `shared/reference/RESULTS.md`.
+//! The tutorial's workloads and an LSTM throughput table, beside Keras' fit times and final
+//! losses for the same tasks (medians over the seeds of `data/keras_reference.json`, which
+//! `make keras-reference` writes; `make bench-peers` times Keras in the same run instead).
 //!
 //! Every fit shuffles once and keeps that order (`reshuffle_each_epoch(false)`): the reference
 //! Keras runs called `keras.utils.set_random_seed`, under which Keras 3 on TensorFlow replays the
@@ -26,7 +27,7 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
     (out, started.elapsed().as_secs_f64())
 }
 
-/// Runs a workload three times from scratch (as RESULTS.md does for Keras) and reports the median
+/// Runs a workload three times from scratch and reports the median
 /// fit time. The runs must agree bit for bit: the engine is deterministic.
 fn median_of_runs(mut run: impl FnMut() -> lstm_core::Result<Value>) -> lstm_core::Result<Value> {
     let runs = (0..3)
@@ -64,6 +65,16 @@ fn training_gflop(
     epochs as f64 * (24.0 * per_sample * train as f64 + 8.0 * per_sample * validation as f64) / 1e9
 }
 
+/// Keras' median fit time and final loss on a task of the repository's reference run.
+fn keras(task: &str) -> lstm_core::Result<(f64, f64)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/keras_reference.json");
+    let reference = lstm_core::reference::KerasReference::load(path)?;
+    Ok((
+        reference.spread(task, "fit_seconds")?.median as f64,
+        reference.spread(task, "final_loss")?.median as f64,
+    ))
+}
+
 fn regression(
     timesteps: usize,
     units: usize,
@@ -83,9 +94,9 @@ fn forecasting_workload(
     name: &str,
     timesteps: usize,
     split: &data::Split<ndarray::Ix3, ndarray::Ix1>,
-    keras_fit_seconds: f64,
-    keras_final_loss: f64,
+    keras_task: &str,
 ) -> lstm_core::Result<Value> {
+    let (keras_fit_seconds, keras_final_loss) = keras(keras_task)?;
     let mut m = regression(timesteps, 50, Activation::Relu, 42)?;
     let config = FitConfig::new()
         .epochs(50)
@@ -149,6 +160,7 @@ fn workloads(wanted: impl Fn(&str) -> bool, export: &mut Export) -> lstm_core::R
         let (mut sx, mut sy) = (MinMaxScaler::new(), MinMaxScaler::new());
         let x = data::to_sequences(&sx.fit_transform(&x)?, 1)?;
         let y = sy.fit_transform(&y)?;
+        let keras_sum = keras("sum_of_first_two")?;
         export.add("sum", &x, &y, json!({"units": 5, "activation": "tanh", "epochs": 50, "batch_size": 16, "validation_split": 0.2, "loss": "mse"}))?;
         out.push(median_of_runs(|| {
         let mut m = regression(3, 5, Activation::Tanh, 42)?;
@@ -164,19 +176,20 @@ fn workloads(wanted: impl Fn(&str) -> bool, export: &mut Export) -> lstm_core::R
             )
         });
         let h = h?;
-        Ok(json!({"name": "sum", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"val_loss": h.final_val_loss()}, "keras_fit_seconds": 13.2, "keras_final_loss": 2.047e-4, "training_gflop": training_gflop(5, 1, 3, 800, 200, 50)}))
+        Ok(json!({"name": "sum", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"val_loss": h.final_val_loss()}, "keras_fit_seconds": keras_sum.0, "keras_final_loss": keras_sum.1, "training_gflop": training_gflop(5, 1, 3, 800, 200, 50)}))
         })?);
     }
     if wanted("next") {
         // b. next number: LSTM(30), 4 samples, 500 epochs.
         let (x, y) = data::next_number();
+        let keras_next = keras("next_number")?;
         export.add("next", &x, &y, json!({"units": 30, "activation": "tanh", "epochs": 500, "batch_size": 32, "validation_split": 0.0, "loss": "mse"}))?;
         out.push(median_of_runs(|| {
         let mut m = regression(3, 30, Activation::Tanh, 42)?;
         let (h, s) = time(|| m.fit(&x, &y, &FitConfig::new().epochs(500).reshuffle_each_epoch(false).verbose(0)));
         let h = h?;
         let pred = m.predict(&ndarray::array![[[0.05f32], [0.06], [0.07]]])?[[0, 0]] * 100.0;
-        Ok(json!({"name": "next", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"prediction_for_5_6_7": pred}, "keras_fit_seconds": 36.0, "keras_final_loss": 6.783e-9, "training_gflop": training_gflop(30, 1, 3, 4, 0, 500)}))
+        Ok(json!({"name": "next", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"prediction_for_5_6_7": pred}, "keras_fit_seconds": keras_next.0, "keras_final_loss": keras_next.1, "training_gflop": training_gflop(30, 1, 3, 4, 0, 500)}))
         })?);
     }
     if wanted("sine") {
@@ -186,7 +199,7 @@ fn workloads(wanted: impl Fn(&str) -> bool, export: &mut Export) -> lstm_core::R
         let split = data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, 42)?;
         export.add("sine", &split.x_train, &split.y_train, json!({"units": 50, "activation": "relu", "epochs": 50, "batch_size": 32, "validation_split": 0.1, "loss": "mse"}))?;
         out.push(median_of_runs(|| {
-            forecasting_workload("sine", 10, &split, 8.1, 0.0169)
+            forecasting_workload("sine", 10, &split, "noisy_sine_relu")
         })?);
     }
     if wanted("weather") {
@@ -196,7 +209,7 @@ fn workloads(wanted: impl Fn(&str) -> bool, export: &mut Export) -> lstm_core::R
         let split = data::chronological_split(&data::to_sequences(&x, 1)?, &y, 0.8)?;
         export.add("weather", &split.x_train, &split.y_train, json!({"units": 50, "activation": "relu", "epochs": 50, "batch_size": 32, "validation_split": 0.1, "loss": "mse"}))?;
         out.push(median_of_runs(|| {
-            forecasting_workload("weather", 30, &split, 14.5, 4.268)
+            forecasting_workload("weather", 30, &split, "weather")
         })?);
     }
     if wanted("textgen") {
@@ -204,6 +217,7 @@ fn workloads(wanted: impl Fn(&str) -> bool, export: &mut Export) -> lstm_core::R
         let sentence = "Hello, world! This is a simple example of text generation using LSTM.";
         let vocab = Vocabulary::from_text(sentence)?;
         let d = text::sequences(sentence, &vocab, 10, Encoding::OneHot)?;
+        let keras_text = keras("next_character_one_hot")?;
         export.add("textgen", &d.x, &d.y_one_hot, json!({"units": 128, "activation": "tanh", "epochs": 100, "batch_size": 32, "validation_split": 0.0, "loss": "categorical_crossentropy"}))?;
         out.push(median_of_runs(|| {
         let mut m = Sequential::with_seed(&[10, vocab.len()], 42);
@@ -217,7 +231,7 @@ fn workloads(wanted: impl Fn(&str) -> bool, export: &mut Export) -> lstm_core::R
         let (h, s) = time(|| m.fit(&d.x, &d.y_one_hot, &FitConfig::new().epochs(100).reshuffle_each_epoch(false).verbose(0)));
         let h = h?;
         let accuracy = h.series("accuracy").and_then(|a| a.last().copied());
-        Ok(json!({"name": "textgen", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"train_accuracy": accuracy}, "keras_fit_seconds": 7.3, "keras_final_loss": 0.0787, "training_gflop": training_gflop(128, vocab.len(), 10, 59, 0, 100)}))
+        Ok(json!({"name": "textgen", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"train_accuracy": accuracy}, "keras_fit_seconds": keras_text.0, "keras_final_loss": keras_text.1, "training_gflop": training_gflop(128, vocab.len(), 10, 59, 0, 100)}))
         })?);
     }
     Ok(out)

@@ -5,7 +5,9 @@ notebooks compare with: test errors, final losses, predictions and fit times.
 The data comes from `cargo run --example keras_tasks` (the notebooks' own data and splits), so
 the only difference between a Keras run and an lstm-core run is the framework.
 
-    python scripts/keras/tutorial.py TASKS.json OUT.json
+    python scripts/keras/tutorial.py TASKS.json OUT.json [--only TASK ...]
+
+With --only, just those tasks run, and their results replace the ones in OUT.
 
 Every run is seeded (`keras.utils.set_random_seed`) with deterministic ops: on one machine a
 re-run changes only the `fit_seconds` values.
@@ -114,7 +116,7 @@ def next_character(task, encoding):
             "runs": runs}
 
 
-def main(tasks_path, out_path):
+def main(tasks_path, out_path, only):
     with open(tasks_path) as f:
         tasks = json.load(f)
     sine = "noisy sine, windows of 10, a random 20% of the windows held out; LSTM(50, {})+Dense(1), 50 epochs"
@@ -129,8 +131,16 @@ def main(tasks_path, out_path):
         "next_character_raw_index": lambda: next_character(tasks["next_character"], "raw_index"),
         "next_character_one_hot": lambda: next_character(tasks["next_character"], "one_hot"),
     }
+    unknown = set(only) - set(jobs)
+    if unknown:
+        sys.exit(f"unknown task(s) {sorted(unknown)}; the tasks are {list(jobs)}")
     results = {}
+    if only:
+        with open(out_path) as f:
+            results = json.load(f)["tasks"]
     for name, job in jobs.items():
+        if only and name not in only:
+            continue
         started = time.perf_counter()
         results[name] = job()
         print(f"{name}: {len(results[name]['runs'])} runs in {time.perf_counter() - started:.0f} s",
@@ -144,6 +154,10 @@ def main(tasks_path, out_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: tutorial.py TASKS.json OUT.json")
-    main(sys.argv[1], sys.argv[2])
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("tasks")
+    parser.add_argument("out")
+    parser.add_argument("--only", nargs="+", default=[])
+    args = parser.parse_args()
+    main(args.tasks, args.out, args.only)

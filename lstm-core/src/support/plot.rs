@@ -4,6 +4,9 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+pub use plotters::style::RGBColor;
 
 use crate::display::show_html;
 use crate::error::{LstmError, Result};
@@ -204,7 +207,7 @@ pub fn line_chart_with_x_format(
     let y_format = |v: &f32| significant(10f32.powf(*v));
     // The legend gets its own column right of the chart, so it never hides a curve.
     let legend_width = if plotted.len() > 1 || plotted.iter().any(|s| !s.label.is_empty()) {
-        LEGEND_WIDTH
+        legend_width(plotted.iter().map(|s| s.label.as_str()))
     } else {
         0
     };
@@ -262,8 +265,13 @@ pub fn line_chart_with_x_format(
     })
 }
 
-/// Width of the legend column right of a line chart, in pixels.
-const LEGEND_WIDTH: u32 = 230;
+/// Width of the legend column right of a line chart, in pixels: at least 230, and wide enough
+/// for the longest label (13-px sans-serif averages under 7.5 px per character) so that no label
+/// is cut off at the SVG's edge.
+fn legend_width<'a>(labels: impl Iterator<Item = &'a str>) -> u32 {
+    let longest = labels.map(|l| l.chars().count()).max().unwrap_or(0) as u32;
+    (48 + longest * 15 / 2).max(230)
+}
 
 /// Two significant digits, without trailing noise: 0.013, 0.25, 1.5, 40, 1200.
 fn significant(v: f32) -> String {
@@ -275,6 +283,70 @@ fn significant(v: f32) -> String {
         return format!("{v:.1e}");
     }
     let decimals = (1 - v.log10().floor() as i32).max(0) as usize;
+    format!("{v:.decimals$}")
+}
+
+/// One horizontal bar per named value (e.g. every model's test error), in the order given, each
+/// labelled with its value; the label column is as wide as the longest name.
+pub fn bar_chart(title: &str, x_label: &str, bars: &[(&str, f32, RGBColor)]) -> Result<Figure> {
+    if bars.is_empty() {
+        return Err(LstmError::Empty {
+            context: format!("bar_chart {title:?}: bars"),
+            min: 1,
+        });
+    }
+    if let Some((name, value, _)) = bars.iter().find(|b| !(b.1.is_finite() && b.1 >= 0.0)) {
+        return Err(LstmError::config(
+            "bar_chart: value",
+            "a finite value ≥ 0 for every bar",
+            format!("{value} for {name:?}"),
+        ));
+    }
+    let longest = bars.iter().map(|b| b.0.chars().count()).max().unwrap_or(0) as u32;
+    let label_width = 20 + longest * 15 / 2;
+    let top = bars.iter().map(|b| b.1).fold(0.0f32, f32::max).max(f32::MIN_POSITIVE) * 1.18;
+    let height = 90 + 34 * bars.len() as u32;
+    draw(title, (label_width + 560, height), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .margin_right(24)
+            .x_label_area_size(42)
+            .y_label_area_size(label_width)
+            .build_cartesian_2d(0f32..top, (0..bars.len()).into_segmented())?;
+        let name_of = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(k) if *k < bars.len() => bars[bars.len() - 1 - k].0.to_string(),
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_label_formatter(&name_of)
+            .y_labels(bars.len())
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
+        // The first bar on top: row k from the bottom holds bar n − 1 − k.
+        for (k, (_, value, color)) in bars.iter().rev().enumerate() {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, SegmentValue::Exact(k)), (*value, SegmentValue::Exact(k + 1))],
+                color.mix(0.85).filled(),
+            )))?;
+            chart.draw_series(std::iter::once(Text::new(
+                format!(" {}", significant_3(*value)),
+                (*value, SegmentValue::CenterOf(k)),
+                TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
+            )))?;
+        }
+        Ok(())
+    })
+}
+
+/// Three significant digits: 0.0142, 4.12, 153.
+fn significant_3(v: f32) -> String {
+    if v == 0.0 || v >= 100.0 {
+        return format!("{v:.0}");
+    }
+    let decimals = (2 - v.log10().floor() as i32).max(0) as usize;
     format!("{v:.decimals$}")
 }
 
@@ -687,6 +759,36 @@ pub fn rnn_unrolled_diagram() -> Result<Figure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bar_charts_show_every_name_and_value_and_refuse_bad_bars() {
+        let bars = [
+            ("LSTM(50, relu) on raw °C", 5.3884, TEST),
+            ("climatology (day of year ±15 days)", 4.124, ACTUAL),
+            ("persistence", 8.0, ACTUAL),
+        ];
+        let svg = bar_chart("Test error", "MSE (°C²)", &bars).unwrap().svg().to_string();
+        for text in ["LSTM(50, relu) on raw °C", "climatology (day of year ±15 days)", "5.39", "4.12", "8.00"] {
+            assert!(svg.contains(text), "{text} missing");
+        }
+        let e = bar_chart("t", "x", &[("nan", f32::NAN, TEST)]).unwrap_err().to_string();
+        assert!(e.contains("NaN for \"nan\""), "{e}");
+        assert!(bar_chart("t", "x", &[]).is_err());
+        assert_eq!((significant_3(0.014237), significant_3(4.124)), ("0.0142".into(), "4.12".into()));
+    }
+
+    #[test]
+    fn the_legend_is_as_wide_as_its_longest_label() {
+        assert_eq!(legend_width(["train", "validation"].into_iter()), 230);
+        let long = "stateful LSTM, truncated BPTT in chunks of 50 steps";
+        assert!(legend_width([long].into_iter()) >= 48 + 7 * long.len() as u32);
+        // The chart's SVG grows with the legend, so the label is drawn inside it.
+        let series = [Series::line(long, vec![(0.0, 1.0), (1.0, 2.0)], TRAIN)];
+        let labels = Labels { title: "t", x: "x", y: "y" };
+        let svg = line_chart(&labels, &series, false).unwrap().svg().to_string();
+        let width = 720 + legend_width([long].into_iter());
+        assert!(svg.contains(&format!("width=\"{width}\"")), "{}", &svg[..200]);
+    }
 
     #[test]
     fn tick_labels_stay_short_at_any_scale() {

@@ -19,6 +19,69 @@ mod tests {
     use ndarray::{Array1, Array2, arr1, arr2, s};
 
     #[test]
+    fn multistep_windows_cut_inputs_and_a_horizon_of_targets() {
+        let series: Vec<f32> = (0..8).map(|v| v as f32).collect();
+        let column = Array2::from_shape_vec((8, 1), series.clone()).unwrap();
+        // Horizon 1 on the series itself is prepare_data + to_sequences.
+        let (x, y) = multistep_windows(&column, &series, 3, 1).unwrap();
+        let (x1, y1) = prepare_data(&series, 3).unwrap();
+        assert_eq!(x, to_sequences(&x1, 1).unwrap());
+        assert_eq!(y.column(0), y1);
+        // Two features, three steps ahead: window k reads rows k..k+2, predicts k+3..k+5.
+        let inputs = Array2::from_shape_fn((8, 2), |(t, f)| (10 * f + t) as f32);
+        let (x, y) = multistep_windows(&inputs, &series, 3, 3).unwrap();
+        assert_eq!(x.dim(), (3, 3, 2));
+        assert_eq!(x.slice(s![1, .., 1]).to_vec(), vec![11.0, 12.0, 13.0]);
+        assert_eq!(y.row(2).to_vec(), vec![5.0, 6.0, 7.0]);
+        // Bad input: rows that do not match the target, too short a series, NaN.
+        let e = multistep_windows(&inputs, &series[..7], 3, 3).unwrap_err().to_string();
+        assert!(e.contains("(7, features)") && e.contains("(8, 2)"), "{e}");
+        let e = multistep_windows(&inputs, &series, 6, 3).unwrap_err();
+        assert!(matches!(e, LstmError::WindowTooLong { needed: 9, len: 8, .. }), "{e}");
+        let mut bad = inputs.clone();
+        bad[[4, 1]] = f32::NAN;
+        let e = multistep_windows(&bad, &series, 3, 3).unwrap_err().to_string();
+        assert!(e.contains("NaN at index [4, 1]"), "{e}");
+    }
+
+    #[test]
+    fn cycle_features_put_the_end_of_a_cycle_next_to_its_start() {
+        let f = cycle_features(&[0.0, 91.25, 364.0], 365.0).unwrap();
+        assert_eq!(f.dim(), (3, 2));
+        assert!((f[[0, 0]] - 0.0).abs() < 1e-6 && (f[[0, 1]] - 1.0).abs() < 1e-6);
+        assert!((f[[1, 0]] - 1.0).abs() < 1e-6 && f[[1, 1]].abs() < 1e-6);
+        // Day 364 is as close to day 0 as day 1 is.
+        let gap = |a: usize, b: usize| (f[[a, 0]] - f[[b, 0]]).hypot(f[[a, 1]] - f[[b, 1]]);
+        let one_day = cycle_features(&[1.0], 365.0).unwrap();
+        let step = (one_day[[0, 0]] - f[[0, 0]]).hypot(one_day[[0, 1]] - f[[0, 1]]);
+        assert!((gap(2, 0) - step).abs() < 1e-5);
+        assert!(cycle_features(&[1.0], 0.0).unwrap_err().to_string().contains("period"));
+        assert!(cycle_features(&[f32::NAN], 7.0).is_err());
+    }
+
+    #[test]
+    fn recursive_forecasts_feed_each_prediction_back() {
+        use crate::prelude::*;
+        let mut model = Sequential::with_seed(&[4, 1], 3);
+        model.add(Lstm::new(3)).unwrap();
+        model.add(Dense::new(1)).unwrap();
+        let series: Vec<f32> = (0..12).map(|v| (v as f32 * 0.7).sin()).collect();
+        let (x, _) = prepare_data(&series, 4).unwrap();
+        let x = to_sequences(&x, 1).unwrap();
+        let batch = recursive_forecasts(&mut model, &x, 3).unwrap();
+        assert_eq!(batch.dim(), (8, 3));
+        for k in [0, 5] {
+            let one = model.forecast(&series[k..k + 4], 3).unwrap();
+            for h in 0..3 {
+                assert!((batch[[k, h]] - one[h]).abs() < 1e-6, "window {k}, step {h}");
+            }
+        }
+        let two = Array3::zeros((2, 4, 2));
+        let e = recursive_forecasts(&mut model, &two, 3).unwrap_err().to_string();
+        assert!(e.contains("(2, 4, 2)"), "{e}");
+    }
+
+    #[test]
     fn differences_and_forecasts_from_them_add_up() {
         use crate::prelude::*;
         assert_eq!(differences(&[1.0, 3.0, 6.0]), vec![2.0, 3.0]);

@@ -96,3 +96,96 @@ pub fn forecast_from_differences(
         })
         .collect())
 }
+
+/// Windows for forecasting `horizon` steps at once: `X[k] = inputs[k..k + n_steps]` (every
+/// column of `inputs` is a feature: the series itself, and anything known alongside it) and
+/// `Y[k] = target[k + n_steps..k + n_steps + horizon]`. With `horizon` 1 and `inputs` the target
+/// as its one column, this is [`prepare_data`] followed by [`to_sequences`].
+pub fn multistep_windows<S: Data<Elem = f32>>(
+    inputs: &ArrayBase<S, ndarray::Ix2>,
+    target: &[f32],
+    n_steps: usize,
+    horizon: usize,
+) -> Result<(Array3<f32>, Array2<f32>)> {
+    let (len, features) = inputs.dim();
+    if len != target.len() {
+        return Err(LstmError::shape(
+            "multistep_windows: inputs",
+            format!("one row per target value, ({}, features)", target.len()),
+            fmt_shape(inputs.shape()),
+        ));
+    }
+    if n_steps == 0 || horizon == 0 || features == 0 {
+        return Err(LstmError::config(
+            "multistep_windows: n_steps, horizon and features",
+            "at least 1 each",
+            format!("{n_steps}, {horizon}, {features}"),
+        ));
+    }
+    if n_steps + horizon > len {
+        return Err(LstmError::WindowTooLong {
+            n_steps: n_steps + horizon - 1,
+            needed: n_steps + horizon,
+            len,
+        });
+    }
+    ensure_finite("multistep_windows: inputs", inputs)?;
+    ensure_finite("multistep_windows: target", &ndarray::ArrayView1::from(target))?;
+    let samples = len - n_steps - horizon + 1;
+    let x = Array3::from_shape_fn((samples, n_steps, features), |(k, t, f)| inputs[[k + t, f]]);
+    let y = Array2::from_shape_fn((samples, horizon), |(k, h)| target[k + n_steps + h]);
+    Ok((x, y))
+}
+
+/// `sin(2πt/period)` and `cos(2πt/period)` for each time index `t`, as `(len, 2)`: a cycle as
+/// two smooth inputs, so that the last day of a year sits next to the first (a raw day-of-year
+/// jumps from 365 to 1).
+pub fn cycle_features(t: &[f32], period: f32) -> Result<Array2<f32>> {
+    if !(period.is_finite() && period > 0.0) {
+        return Err(LstmError::config("cycle_features: period", "> 0", period));
+    }
+    ensure_finite("cycle_features: t", &ndarray::ArrayView1::from(t))?;
+    let angle = |k: usize| 2.0 * std::f32::consts::PI * t[k] / period;
+    Ok(Array2::from_shape_fn((t.len(), 2), |(k, c)| match c {
+        0 => angle(k).sin(),
+        _ => angle(k).cos(),
+    }))
+}
+
+/// Step-by-step forecasts of `horizon` steps from every window of a one-feature model at once:
+/// each step's predictions become the newest input of the next, for all windows in one batch.
+/// Returns `(windows, horizon)`; row `k` continues window `k`.
+pub fn recursive_forecasts(
+    model: &mut crate::model::Sequential,
+    windows: &Array3<f32>,
+    horizon: usize,
+) -> Result<Array2<f32>> {
+    let (samples, n_steps, features) = windows.dim();
+    if features != 1 || model.output_shape() != [1] {
+        return Err(LstmError::shape(
+            "recursive_forecasts: windows and model output",
+            "(samples, timesteps, 1) windows into a model with one output",
+            format!(
+                "{} windows, output {:?}",
+                fmt_shape(windows.shape()),
+                model.output_shape()
+            ),
+        ));
+    }
+    let mut window = windows.clone();
+    let mut out = Array2::zeros((samples, horizon));
+    for h in 0..horizon {
+        let next = model.predict(&window)?;
+        for k in 0..samples {
+            out[[k, h]] = next[[k, 0]];
+        }
+        // Shift every window one step left and append its prediction.
+        for k in 0..samples {
+            for t in 0..n_steps - 1 {
+                window[[k, t, 0]] = window[[k, t + 1, 0]];
+            }
+            window[[k, n_steps - 1, 0]] = out[[k, h]];
+        }
+    }
+    Ok(out)
+}
