@@ -13,6 +13,7 @@ nothing is written, and the exit status says whether a cell would change or a li
 import argparse
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -89,24 +90,59 @@ def shorten(code, width):
     return "\n".join(out)
 
 
+def join_continued_strings(code):
+    """Undoes earlier string splits: a line ending in `\\` continues a string literal."""
+    out = []
+    for line in code.split("\n"):
+        if out and out[-1].endswith("\\") and not out[-1].endswith("\\\\"):
+            out[-1] = out[-1][:-1] + line.lstrip()
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def rustfmt(code):
+    """The statements formatted as a function body, or None when rustfmt cannot parse them."""
+    body = "\n".join(INDENT + l if l else l for l in code.split("\n"))
+    run = subprocess.run(
+        ["rustfmt", "--edition", "2021", "--config", f"max_width={WIDTH + len(INDENT)},use_small_heuristics=Max"],
+        input=f"{WRAP_OPEN}\n{body}\n}}\n", capture_output=True, text=True)
+    if run.returncode != 0:
+        return None
+    lines = run.stdout.rstrip("\n").split("\n")
+    assert lines[0] == WRAP_OPEN and lines[-1] == "}", lines[:1] + lines[-1:]
+    return "\n".join(l[len(INDENT):] if l.startswith(INDENT) else l for l in lines[1:-1])
+
+
+def ends_in_block(code):
+    """Whether the last statement is a loop, `if` or block: evcxr would show its `()`, so the
+    cell keeps a `;` after it (which rustfmt removes as an empty statement)."""
+    lines = [l for l in code.split("\n") if l.strip()]
+    if not lines or lines[-1] != "}":
+        return False
+    for line in reversed(lines[:-1]):
+        if not line.startswith((" ", "}")):
+            return bool(re.match(r"(for|while|if|loop)\b|\{", line))
+    return False
+
+
 def format_cell(source):
     """The cell formatted, or None when rustfmt cannot parse it (left as it is)."""
     lines = source.split("\n")
     commands = [l for l in lines if l.startswith(":")]
-    code = "\n".join(INDENT + l if l else l for l in lines if not l.startswith(":"))
+    code = "\n".join(l for l in lines if not l.startswith(":"))
     if not code.strip():
         return source
-    code = shorten(code, WIDTH + len(INDENT))
-    wrapped = f"{WRAP_OPEN}\n{code}\n}}\n"
-    run = subprocess.run(
-        ["rustfmt", "--edition", "2021", "--config", f"max_width={WIDTH + len(INDENT)},use_small_heuristics=Max"],
-        input=wrapped, capture_output=True, text=True)
-    if run.returncode != 0:
+    # rustfmt first; then the lines it left long are shortened, and rustfmt places the result.
+    code = rustfmt(join_continued_strings(code))
+    if code is None:
         return None
-    body = run.stdout.rstrip("\n").split("\n")
-    assert body[0] == WRAP_OPEN and body[-1] == "}", body[:1] + body[-1:]
-    body = [l[len(INDENT):] if l.startswith(INDENT) else l for l in body[1:-1]]
-    return "\n".join(commands + body)
+    code = rustfmt(shorten(code, WIDTH))
+    if code is None:
+        return None
+    if ends_in_block(code):
+        code += ";"
+    return "\n".join(commands + code.split("\n"))
 
 
 def main():

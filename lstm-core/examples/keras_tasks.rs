@@ -7,7 +7,7 @@
 
 use lstm_core::prelude::*;
 use lstm_core::text::{self, Encoding, Vocabulary};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Seeds of the multi-seed comparisons (the notebooks use the same ones).
 const SEEDS: std::ops::Range<u64> = 0..10;
@@ -31,7 +31,12 @@ fn next_number() -> Value {
 
 /// The rows notebook 05 asks the sum model about.
 fn sum_probe() -> Array2<f32> {
-    array![[10.0f32, 20.0, 99.0], [1.0, 2.0, 100.0], [50.0, 60.0, 0.0], [1.0, 2.0, 0.0]]
+    array![
+        [10.0f32, 20.0, 99.0],
+        [1.0, 2.0, 100.0],
+        [50.0, 60.0, 0.0],
+        [1.0, 2.0, 0.0]
+    ]
 }
 
 /// Notebook 05, section 2: the sum of the first two of three numbers, MinMax-scaled inputs and
@@ -45,8 +50,10 @@ fn sum_of_first_two() -> lstm_core::Result<Value> {
         let y = y_scaler.fit_transform(&y_raw)?;
         let (low, high) = y_scaler.data_range().expect("fitted");
         let probe = data::to_sequences(&x_scaler.transform(&sum_probe())?, 1)?;
-        runs.push(json!({"seed": seed, "x": array(&x), "y": array(&y), "y_raw": array(&y_raw),
-                         "y_min": low, "y_max": high, "probe": array(&probe)}));
+        runs.push(
+            json!({"seed": seed, "x": array(&x), "y": array(&y), "y_raw": array(&y_raw),
+                         "y_min": low, "y_max": high, "probe": array(&probe)}),
+        );
     }
     Ok(json!({
         "model": "LSTM(5, tanh) + Dense(1)", "epochs": 50, "batch_size": 16,
@@ -92,9 +99,15 @@ fn weather() -> lstm_core::Result<Value> {
 fn next_character() -> lstm_core::Result<Value> {
     let vocab = Vocabulary::from_text(SENTENCE)?;
     let mut encodings = serde_json::Map::new();
-    for (name, encoding) in [("raw_index", Encoding::RawIndex), ("one_hot", Encoding::OneHot)] {
+    for (name, encoding) in [
+        ("raw_index", Encoding::RawIndex),
+        ("one_hot", Encoding::OneHot),
+    ] {
         let s = text::sequences(SENTENCE, &vocab, 10, encoding)?;
-        encodings.insert(name.into(), json!({"x": array(&s.x), "y": array(&s.y_one_hot)}));
+        encodings.insert(
+            name.into(),
+            json!({"x": array(&s.x), "y": array(&s.y_one_hot)}),
+        );
     }
     Ok(json!({
         "model": "LSTM(128) + Dense(vocab, softmax)", "epochs": 100, "batch_size": 32,
@@ -103,13 +116,11 @@ fn next_character() -> lstm_core::Result<Value> {
 }
 
 fn main() -> lstm_core::Result<()> {
-    let out = std::env::args()
-        .nth(1)
-        .ok_or_else(|| LstmError::Config {
-            param: "arguments".into(),
-            expected: "keras_tasks OUT.json".into(),
-            got: "no output path".into(),
-        })?;
+    let out = std::env::args().nth(1).ok_or_else(|| LstmError::Config {
+        param: "arguments".into(),
+        expected: "keras_tasks OUT.json".into(),
+        got: "no output path".into(),
+    })?;
     let tasks = json!({
         "next_number": next_number(),
         "sum_of_first_two": sum_of_first_two()?,

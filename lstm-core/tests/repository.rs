@@ -4,7 +4,13 @@
 use std::path::{Path, PathBuf};
 
 /// Folders that are built or installed, not written: they are not part of the repository.
-const SKIPPED: [&str; 5] = ["target", ".venv", ".git", "__pycache__", ".ipynb_checkpoints"];
+const SKIPPED: [&str; 5] = [
+    "target",
+    ".venv",
+    ".git",
+    "__pycache__",
+    ".ipynb_checkpoints",
+];
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

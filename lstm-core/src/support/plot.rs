@@ -4,6 +4,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::series::Histogram;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub use plotters::style::RGBColor;
@@ -303,40 +304,58 @@ pub fn bar_chart(title: &str, x_label: &str, bars: &[(&str, f32, RGBColor)]) -> 
         ));
     }
     let longest = bars.iter().map(|b| b.0.chars().count()).max().unwrap_or(0) as u32;
-    let label_width = 20 + longest * 15 / 2;
-    let top = bars.iter().map(|b| b.1).fold(0.0f32, f32::max).max(f32::MIN_POSITIVE) * 1.18;
-    let height = 90 + 34 * bars.len() as u32;
+    let label_width = 24 + longest * 13 / 2;
+    let top = bars
+        .iter()
+        .map(|b| b.1)
+        .fold(0.0f32, f32::max)
+        .max(f32::MIN_POSITIVE)
+        * 1.18;
+    // Row k from the bottom holds bar n − 1 − k, so the first bar is drawn on top. plotters'
+    // integer ranges are inclusive (0..n − 1 has n rows) and need two rows at least: a single
+    // bar sits on an empty row.
+    let n = bars.len().max(2);
+    let blank = std::iter::repeat(("", 0.0, WHITE));
+    let bars: Vec<(&str, f32, RGBColor)> = bars.iter().copied().chain(blank).take(n).collect();
+    let height = 90 + 34 * n as u32;
+    let bar_of = |v: &SegmentValue<usize>| match v {
+        SegmentValue::Exact(k) | SegmentValue::CenterOf(k) if *k < n => Some(&bars[n - 1 - k]),
+        _ => None,
+    };
     draw(title, (label_width + 560, height), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 20))
             .margin(12)
-            .margin_right(24)
+            .margin_right(40)
             .x_label_area_size(42)
             .y_label_area_size(label_width)
-            .build_cartesian_2d(0f32..top, (0..bars.len()).into_segmented())?;
+            .build_cartesian_2d(0f32..top, (0..n - 1).into_segmented())?;
         let name_of = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(k) if *k < bars.len() => bars[bars.len() - 1 - k].0.to_string(),
+            SegmentValue::CenterOf(_) => bar_of(v).map(|b| b.0.to_string()).unwrap_or_default(),
             _ => String::new(),
         };
         chart
             .configure_mesh()
             .x_desc(x_label)
             .y_label_formatter(&name_of)
-            .y_labels(bars.len())
+            .y_labels(n)
+            .disable_y_mesh()
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
-        // The first bar on top: row k from the bottom holds bar n − 1 − k.
-        for (k, (_, value, color)) in bars.iter().rev().enumerate() {
-            chart.draw_series(std::iter::once(Rectangle::new(
-                [(0.0, SegmentValue::Exact(k)), (*value, SegmentValue::Exact(k + 1))],
-                color.mix(0.85).filled(),
-            )))?;
-            chart.draw_series(std::iter::once(Text::new(
-                format!(" {}", significant_3(*value)),
-                (*value, SegmentValue::CenterOf(k)),
-                TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
-            )))?;
-        }
+        chart.draw_series(
+            Histogram::horizontal(&chart)
+                .style_func(|v, _| bar_of(v).map_or(BLACK, |b| b.2).mix(0.85).filled())
+                .margin(6)
+                .data((0..n).map(|k| (k, bars[n - 1 - k].1))),
+        )?;
+        chart.draw_series((0..n).filter(|&k| !bars[n - 1 - k].0.is_empty()).map(|k| {
+            Text::new(
+                format!(" {}", significant_3(bars[n - 1 - k].1)),
+                (bars[n - 1 - k].1, SegmentValue::CenterOf(k)),
+                TextStyle::from(("sans-serif", 13).into_font())
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
+            )
+        }))?;
         Ok(())
     })
 }
@@ -767,14 +786,28 @@ mod tests {
             ("climatology (day of year ±15 days)", 4.124, ACTUAL),
             ("persistence", 8.0, ACTUAL),
         ];
-        let svg = bar_chart("Test error", "MSE (°C²)", &bars).unwrap().svg().to_string();
-        for text in ["LSTM(50, relu) on raw °C", "climatology (day of year ±15 days)", "5.39", "4.12", "8.00"] {
+        let svg = bar_chart("Test error", "MSE (°C²)", &bars)
+            .unwrap()
+            .svg()
+            .to_string();
+        for text in [
+            "LSTM(50, relu) on raw °C",
+            "climatology (day of year ±15 days)",
+            "5.39",
+            "4.12",
+            "8.00",
+        ] {
             assert!(svg.contains(text), "{text} missing");
         }
-        let e = bar_chart("t", "x", &[("nan", f32::NAN, TEST)]).unwrap_err().to_string();
+        let e = bar_chart("t", "x", &[("nan", f32::NAN, TEST)])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("NaN for \"nan\""), "{e}");
         assert!(bar_chart("t", "x", &[]).is_err());
-        assert_eq!((significant_3(0.014237), significant_3(4.124)), ("0.0142".into(), "4.12".into()));
+        assert_eq!(
+            (significant_3(0.014237), significant_3(4.124)),
+            ("0.0142".into(), "4.12".into())
+        );
     }
 
     #[test]
@@ -784,10 +817,21 @@ mod tests {
         assert!(legend_width([long].into_iter()) >= 48 + 7 * long.len() as u32);
         // The chart's SVG grows with the legend, so the label is drawn inside it.
         let series = [Series::line(long, vec![(0.0, 1.0), (1.0, 2.0)], TRAIN)];
-        let labels = Labels { title: "t", x: "x", y: "y" };
-        let svg = line_chart(&labels, &series, false).unwrap().svg().to_string();
+        let labels = Labels {
+            title: "t",
+            x: "x",
+            y: "y",
+        };
+        let svg = line_chart(&labels, &series, false)
+            .unwrap()
+            .svg()
+            .to_string();
         let width = 720 + legend_width([long].into_iter());
-        assert!(svg.contains(&format!("width=\"{width}\"")), "{}", &svg[..200]);
+        assert!(
+            svg.contains(&format!("width=\"{width}\"")),
+            "{}",
+            &svg[..200]
+        );
     }
 
     #[test]

@@ -50,12 +50,11 @@ impl KerasReference {
             path: shown.clone(),
             message: format!("{e} (`make keras-reference` writes it)"),
         })?;
-        let reference: KerasReference = serde_json::from_str(&text).map_err(|e| {
-            LstmError::Parse {
+        let reference: KerasReference =
+            serde_json::from_str(&text).map_err(|e| LstmError::Parse {
                 context: shown.clone(),
                 message: format!("not a Keras reference file ({e})"),
-            }
-        })?;
+            })?;
         for (name, task) in &reference.tasks {
             let seedless = task.runs.iter().position(|r| !r.contains_key("seed"));
             if task.runs.is_empty() || seedless.is_some() {
@@ -120,7 +119,7 @@ impl KerasReference {
         Ok(self.values(task, metric)?[k])
     }
 
-    /// "Keras 3.15.1 (TensorFlow 2.21.0) on <processor>, N cores".
+    /// `"Keras 3.15.1 (TensorFlow 2.21.0) on <processor>, N cores"`.
     pub fn describe(&self) -> String {
         let version = |k: &str| {
             self.versions
@@ -155,13 +154,15 @@ impl KerasReference {
                     Some(i) => field.get(i),
                     None => Some(field),
                 };
-                value.and_then(Value::as_f64).ok_or_else(|| LstmError::Parse {
-                    context: format!("{task}, run {k}, {metric}"),
-                    message: match index {
-                        Some(i) => format!("expected a list with a number at {i}, got {field}"),
-                        None => format!("expected a number, got {field}"),
-                    },
-                })
+                value
+                    .and_then(Value::as_f64)
+                    .ok_or_else(|| LstmError::Parse {
+                        context: format!("{task}, run {k}, {metric}"),
+                        message: match index {
+                            Some(i) => format!("expected a list with a number at {i}, got {field}"),
+                            None => format!("expected a number, got {field}"),
+                        },
+                    })
             })
             .collect()
     }
@@ -204,9 +205,15 @@ mod tests {
     fn unknown_names_list_what_there_is() {
         let r = KerasReference::load(write("small2.json", SMALL)).unwrap();
         let e = r.values("weather", "test_mse").unwrap_err().to_string();
-        assert!(e.contains("one of sine") && e.contains("\"weather\""), "{e}");
+        assert!(
+            e.contains("one of sine") && e.contains("\"weather\""),
+            "{e}"
+        );
         let e = r.values("sine", "mae").unwrap_err().to_string();
-        assert!(e.contains("probe, seed, test_mse") && e.contains("\"mae\""), "{e}");
+        assert!(
+            e.contains("probe, seed, test_mse") && e.contains("\"mae\""),
+            "{e}"
+        );
         let e = r.value("sine", "test_mse", 1).unwrap_err().to_string();
         assert!(e.contains("[0, 3]"), "{e}");
         let e = r.values("sine", "probe").unwrap_err().to_string();

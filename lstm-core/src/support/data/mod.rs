@@ -34,13 +34,27 @@ mod tests {
         assert_eq!(x.slice(s![1, .., 1]).to_vec(), vec![11.0, 12.0, 13.0]);
         assert_eq!(y.row(2).to_vec(), vec![5.0, 6.0, 7.0]);
         // Bad input: rows that do not match the target, too short a series, NaN.
-        let e = multistep_windows(&inputs, &series[..7], 3, 3).unwrap_err().to_string();
+        let e = multistep_windows(&inputs, &series[..7], 3, 3)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("(7, features)") && e.contains("(8, 2)"), "{e}");
         let e = multistep_windows(&inputs, &series, 6, 3).unwrap_err();
-        assert!(matches!(e, LstmError::WindowTooLong { needed: 9, len: 8, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                LstmError::WindowTooLong {
+                    needed: 9,
+                    len: 8,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let mut bad = inputs.clone();
         bad[[4, 1]] = f32::NAN;
-        let e = multistep_windows(&bad, &series, 3, 3).unwrap_err().to_string();
+        let e = multistep_windows(&bad, &series, 3, 3)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("NaN at index [4, 1]"), "{e}");
     }
 
@@ -55,7 +69,12 @@ mod tests {
         let one_day = cycle_features(&[1.0], 365.0).unwrap();
         let step = (one_day[[0, 0]] - f[[0, 0]]).hypot(one_day[[0, 1]] - f[[0, 1]]);
         assert!((gap(2, 0) - step).abs() < 1e-5);
-        assert!(cycle_features(&[1.0], 0.0).unwrap_err().to_string().contains("period"));
+        assert!(
+            cycle_features(&[1.0], 0.0)
+                .unwrap_err()
+                .to_string()
+                .contains("period")
+        );
         assert!(cycle_features(&[f32::NAN], 7.0).is_err());
     }
 
@@ -73,11 +92,16 @@ mod tests {
         for k in [0, 5] {
             let one = model.forecast(&series[k..k + 4], 3).unwrap();
             for h in 0..3 {
-                assert!((batch[[k, h]] - one[h]).abs() < 1e-6, "window {k}, step {h}");
+                assert!(
+                    (batch[[k, h]] - one[h]).abs() < 1e-6,
+                    "window {k}, step {h}"
+                );
             }
         }
         let two = Array3::zeros((2, 4, 2));
-        let e = recursive_forecasts(&mut model, &two, 3).unwrap_err().to_string();
+        let e = recursive_forecasts(&mut model, &two, 3)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("(2, 4, 2)"), "{e}");
     }
 

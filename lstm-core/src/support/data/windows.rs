@@ -130,7 +130,10 @@ pub fn multistep_windows<S: Data<Elem = f32>>(
         });
     }
     ensure_finite("multistep_windows: inputs", inputs)?;
-    ensure_finite("multistep_windows: target", &ndarray::ArrayView1::from(target))?;
+    ensure_finite(
+        "multistep_windows: target",
+        &ndarray::ArrayView1::from(target),
+    )?;
     let samples = len - n_steps - horizon + 1;
     let x = Array3::from_shape_fn((samples, n_steps, features), |(k, t, f)| inputs[[k + t, f]]);
     let y = Array2::from_shape_fn((samples, horizon), |(k, h)| target[k + n_steps + h]);
