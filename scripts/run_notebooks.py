@@ -328,6 +328,12 @@ def main():
         return 1
     if args.site:
         args.site.mkdir(parents=True, exist_ok=True)
+        # Pages of notebooks that no longer exist (renamed or removed) would stay in the site,
+        # unlinked from its index.
+        current = {path.stem for path in sorted((ROOT / "notebooks").glob("*.ipynb"))}
+        for page in args.site.glob("*.html"):
+            if page.name != "index.html" and page.stem not in current:
+                page.unlink()
 
     started_all = time.monotonic()
     names, first_build, other_builds = kernel_names(max(1, min(args.jobs, len(paths))))
