@@ -61,38 +61,41 @@ fn sum_of_first_two() -> lstm_core::Result<Value> {
     }))
 }
 
-/// Notebook 06: windows of 10 values of `sin(t) + N(0, 0.1)`, a random 20% held out.
-fn noisy_sine() -> lstm_core::Result<Value> {
+/// One windowed forecasting task: for every seed, the split `split_of(seed)` gives, and the
+/// settings both notebooks share (50 epochs, batch 32, the last 10% of the training windows for
+/// validation).
+fn windowed(
+    model: &str,
+    split_of: impl Fn(u64) -> lstm_core::Result<data::Split<ndarray::Ix3, ndarray::Ix1>>,
+) -> lstm_core::Result<Value> {
     let mut runs = vec![];
     for seed in SEEDS {
-        let (_, series) = data::noisy_sine(200, seed);
-        let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 10)?;
-        let split = data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, seed)?;
+        let split = split_of(seed)?;
         runs.push(json!({"seed": seed,
             "x_train": array(&split.x_train), "y_train": array(&split.y_train),
             "x_test": array(&split.x_test), "y_test": array(&split.y_test)}));
     }
     Ok(json!({
-        "model": "LSTM(50, relu|tanh) + Dense(1)", "epochs": 50, "batch_size": 32,
-        "validation_split": 0.1, "runs": runs,
+        "model": model, "epochs": 50, "batch_size": 32, "validation_split": 0.1, "runs": runs,
     }))
+}
+
+/// Notebook 06: windows of 10 values of `sin(t) + N(0, 0.1)`, a random 20% held out.
+fn noisy_sine() -> lstm_core::Result<Value> {
+    windowed("LSTM(50, relu|tanh) + Dense(1)", |seed| {
+        let (_, series) = data::noisy_sine(200, seed);
+        let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 10)?;
+        data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, seed)
+    })
 }
 
 /// Notebook 07: two years of synthetic daily temperature, 30-day windows, the last 20% held out.
 fn weather() -> lstm_core::Result<Value> {
-    let mut runs = vec![];
-    for seed in SEEDS {
+    windowed("LSTM(50, relu) + Dense(1), raw °C", |seed| {
         let series = data::synthetic_temperature(730, seed);
         let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 30)?;
-        let split = data::chronological_split(&data::to_sequences(&x, 1)?, &y, 0.8)?;
-        runs.push(json!({"seed": seed,
-            "x_train": array(&split.x_train), "y_train": array(&split.y_train),
-            "x_test": array(&split.x_test), "y_test": array(&split.y_test)}));
-    }
-    Ok(json!({
-        "model": "LSTM(50, relu) + Dense(1), raw °C", "epochs": 50, "batch_size": 32,
-        "validation_split": 0.1, "runs": runs,
-    }))
+        data::chronological_split(&data::to_sequences(&x, 1)?, &y, 0.8)
+    })
 }
 
 /// Notebook 10: next character of the tutorial's sentence, as raw indices and one-hot.

@@ -128,8 +128,34 @@ def adam_record(step, loss, named_vars):
     return rec
 
 
+def keras_adam_steps(keras_loss, named, variables):
+    """Keras' Adam with its defaults, ADAM_STEPS steps, each on a fresh gradient of
+    `keras_loss()[0]`; the record of every step (the loss before it, every weight after it)."""
+    optimizer, steps = keras.optimizers.Adam(**ADAM), []
+    for k in range(1, ADAM_STEPS + 1):
+        with tf.GradientTape() as tape:
+            loss_k = keras_loss()[0]
+        optimizer.apply_gradients(zip(tape.gradient(loss_k, variables), variables))
+        steps.append(adam_record(k, loss_k, named))
+    return steps
+
+
+def check_adam_steps(checks, steps, params, loss):
+    """Replays Keras' steps in NumPy from `params` (the input `x` stays fixed) and records each
+    step's largest difference, in the loss before it and in every weight after it. A weight named
+    `group.name` sits in the step's record as `[group][name]`."""
+    fixed = {k: v for k, v in params.items() if k != "x"}
+    replay = numpy_adam_steps(fixed, lambda p: loss(dict(p, x=params["x"])))
+    for k, (step, (before, after)) in enumerate(zip(steps, replay), 1):
+        def recorded(name):
+            group, _, leaf = name.partition(".")
+            return step[group][leaf] if leaf else step[group]
+        checks[f"adam_step{k}"] = max([abs(step["loss_before"] - before)]
+                                      + [worst(recorded(n), v) for n, v in after.items()])
+
+
 def numpy_adam_steps(params, loss):
-    """The Adam steps again in NumPy, gradients by central differences."""
+    """The Adam steps again in NumPy, gradients by complex steps."""
     params = {k: v.copy() for k, v in params.items()}
     adam, out = cells.KerasAdam(**ADAM), []
     for _ in range(ADAM_STEPS):
@@ -219,17 +245,8 @@ def single(kind, s, dtype):
                   "grads": {k: lists(v) for k, v in grads.items()}}
 
     # three Adam steps, each on a fresh gradient
-    optimizer, steps = keras.optimizers.Adam(**ADAM), []
-    for k in range(1, ADAM_STEPS + 1):
-        with tf.GradientTape() as tape:
-            loss_k, _, _ = keras_loss()
-        optimizer.apply_gradients(zip(tape.gradient(loss_k, list(named.values())), named.values()))
-        steps.append(adam_record(k, loss_k, named))
-    fixed_x = {k: v for k, v in params.items() if k != "x"}
-    replay = numpy_adam_steps(fixed_x, lambda p: numpy_loss(dict(p, x=X64)))
-    for k, (step, (before, after)) in enumerate(zip(steps, replay), 1):
-        checks[f"adam_step{k}"] = max([abs(step["loss_before"] - before)]
-                                      + [worst(step[n], after[n]) for n in after])
+    steps = keras_adam_steps(keras_loss, named, list(named.values()))
+    check_adam_steps(checks, steps, params, numpy_loss)
 
     config = dict(units=units, input_dim=D, timesteps=T, batch=B, activation=activation,
                   use_bias=use_bias, initial_state="zeros", seed=s["seed"])
@@ -298,17 +315,8 @@ def stacked(_, s, dtype):
             checks[f"grad_{group}_{name}"] = worst(grads[group][name], want[f"{group}.{name}"])
     checks["grad_x"] = worst(grads["x"], want["x"])
 
-    optimizer, steps = keras.optimizers.Adam(**ADAM), []
-    for k in range(1, ADAM_STEPS + 1):
-        with tf.GradientTape() as tape:
-            loss_k, _, _, _ = keras_loss()
-        optimizer.apply_gradients(zip(tape.gradient(loss_k, flat), flat))
-        steps.append(adam_record(k, loss_k, named))
-    fixed = {k: v for k, v in params.items() if k != "x"}
-    replay = numpy_adam_steps(fixed, lambda p: numpy_loss(dict(p, x=params["x"], y=as_dtype(Y, np.float64))))
-    for k, (step, (before, after)) in enumerate(zip(steps, replay), 1):
-        checks[f"adam_step{k}"] = max([abs(step["loss_before"] - before)] + [
-            worst(step[n.split(".")[0]][n.split(".")[1]], v) for n, v in after.items()])
+    steps = keras_adam_steps(keras_loss, named, flat)
+    check_adam_steps(checks, steps, params, lambda p: numpy_loss(dict(p, y=as_dtype(Y, np.float64))))
 
     obj = {"config": dict(input_dim=D, timesteps=T, batch=B, seed=s["seed"],
                           layers=[dict(type="LSTM", units=u1, return_sequences=True, activation="tanh"),
@@ -370,17 +378,8 @@ def charhead(_, s, dtype):
               "loss": abs(float(numpy_of(loss)) - numpy_loss(params))}
     for k in grads:
         checks[f"grad_{k}"] = worst(grads[k], want[k])
-    optimizer, steps = keras.optimizers.Adam(**ADAM), []
-    for k in range(1, ADAM_STEPS + 1):
-        with tf.GradientTape() as tape:
-            loss_k, _, _ = keras_loss()
-        optimizer.apply_gradients(zip(tape.gradient(loss_k, list(named.values())), named.values()))
-        steps.append(adam_record(k, loss_k, named))
-    fixed = {k: v for k, v in params.items() if k != "x"}
-    replay = numpy_adam_steps(fixed, lambda p: numpy_loss(dict(p, x=params["x"])))
-    for k, (step, (before, after)) in enumerate(zip(steps, replay), 1):
-        checks[f"adam_step{k}"] = max([abs(step["loss_before"] - before)]
-                                      + [worst(step[n], after[n]) for n in after])
+    steps = keras_adam_steps(keras_loss, named, list(named.values()))
+    check_adam_steps(checks, steps, params, numpy_loss)
     obj = {"config": dict(units=units, vocab=V, input_dim=V, timesteps=T, batch=B, seed=s["seed"],
                           input_encoding="one_hot", head="Dense(vocab, softmax)",
                           loss="CategoricalCrossentropy (Keras' defaults)"),
