@@ -539,3 +539,34 @@ fn a_cell_state_below_the_normal_range_is_flushed_to_zero_as_in_keras() {
     let ieee = std::hint::black_box(h[[0, 3, 0]]) * std::hint::black_box(1.026_188e-10_f32);
     assert!(ieee.is_subnormal(), "outside the engine: {ieee:e}");
 }
+
+/// Forecasting from many windows at once gives, row by row, what a loop of single predictions
+/// gives: each prediction becomes the window's newest value; and `forecast` agrees.
+#[test]
+fn forecast_windows_feed_each_prediction_back() {
+    let mut model = Sequential::with_seed(&[4, 1], 3);
+    model.add(Lstm::new(3)).unwrap();
+    model.add(Dense::new(1)).unwrap();
+    let series: Vec<f32> = (0..12).map(|v| (v as f32 * 0.7).sin()).collect();
+    let (x, _) = data::prepare_data(&series, 4).unwrap();
+    let x = data::to_sequences(&x, 1).unwrap();
+    let batch = model.forecast_windows(&x, 3).unwrap();
+    assert_eq!(batch.dim(), (8, 3));
+    for k in [0, 5] {
+        let mut window = series[k..k + 4].to_vec();
+        for h in 0..3 {
+            let one = Array3::from_shape_vec((1, 4, 1), window.clone()).unwrap();
+            let next = model.predict(&one).unwrap()[[0, 0]];
+            assert!((batch[[k, h]] - next).abs() < 1e-6, "window {k}, step {h}");
+            window.remove(0);
+            window.push(next);
+        }
+        assert_eq!(
+            model.forecast(&series[k..k + 4], 3).unwrap(),
+            batch.row(k).to_vec()
+        );
+    }
+    let two = Array3::zeros((2, 4, 2));
+    let e = model.forecast_windows(&two, 3).unwrap_err().to_string();
+    assert!(e.contains("(2, 4, 2)"), "{e}");
+}

@@ -571,15 +571,44 @@ impl Sequential {
                 len: history.len(),
             });
         }
-        let mut window: Vec<f32> = history[history.len() - timesteps..].to_vec();
-        let mut out = Vec::with_capacity(steps);
-        for _ in 0..steps {
-            let x = ndarray::Array3::from_shape_vec((1, timesteps, 1), window.clone())
-                .expect("sizes match");
-            let next = self.predict(&x)?[[0, 0]];
-            out.push(next);
-            window.remove(0);
-            window.push(next);
+        let window = history[history.len() - timesteps..].to_vec();
+        let window =
+            ndarray::Array3::from_shape_vec((1, timesteps, 1), window).expect("sizes match");
+        Ok(self.forecast_windows(&window, steps)?.row(0).to_vec())
+    }
+
+    /// [`Sequential::forecast`] from many windows at once: `steps` values after each window of a
+    /// one-feature, one-output model, every prediction fed back as that window's newest input, all
+    /// windows in one batch per step. Returns `(windows, steps)`; row `k` continues window `k`.
+    pub fn forecast_windows(
+        &mut self,
+        windows: &ndarray::Array3<f32>,
+        steps: usize,
+    ) -> Result<ndarray::Array2<f32>> {
+        let (samples, timesteps, features) = windows.dim();
+        if features != 1 || self.output_shape() != [1] {
+            return Err(LstmError::shape(
+                "forecast_windows: windows and model output",
+                "(samples, timesteps, 1) windows into a model with one output",
+                format!(
+                    "{} windows, output {}",
+                    fmt_shape(windows.shape()),
+                    batch_shape(&self.output_shape())
+                ),
+            ));
+        }
+        let mut window = windows.clone();
+        let mut out = ndarray::Array2::zeros((samples, steps));
+        for step in 0..steps {
+            let next = self.predict(&window)?;
+            for k in 0..samples {
+                out[[k, step]] = next[[k, 0]];
+                // Shift the window one step left and append its prediction.
+                for t in 0..timesteps - 1 {
+                    window[[k, t, 0]] = window[[k, t + 1, 0]];
+                }
+                window[[k, timesteps - 1, 0]] = next[[k, 0]];
+            }
         }
         Ok(out)
     }

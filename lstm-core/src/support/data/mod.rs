@@ -79,33 +79,6 @@ mod tests {
     }
 
     #[test]
-    fn recursive_forecasts_feed_each_prediction_back() {
-        use crate::prelude::*;
-        let mut model = Sequential::with_seed(&[4, 1], 3);
-        model.add(Lstm::new(3)).unwrap();
-        model.add(Dense::new(1)).unwrap();
-        let series: Vec<f32> = (0..12).map(|v| (v as f32 * 0.7).sin()).collect();
-        let (x, _) = prepare_data(&series, 4).unwrap();
-        let x = to_sequences(&x, 1).unwrap();
-        let batch = recursive_forecasts(&mut model, &x, 3).unwrap();
-        assert_eq!(batch.dim(), (8, 3));
-        for k in [0, 5] {
-            let one = model.forecast(&series[k..k + 4], 3).unwrap();
-            for h in 0..3 {
-                assert!(
-                    (batch[[k, h]] - one[h]).abs() < 1e-6,
-                    "window {k}, step {h}"
-                );
-            }
-        }
-        let two = Array3::zeros((2, 4, 2));
-        let e = recursive_forecasts(&mut model, &two, 3)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("(2, 4, 2)"), "{e}");
-    }
-
-    #[test]
     fn differences_and_forecasts_from_them_add_up() {
         use crate::prelude::*;
         assert_eq!(differences(&[1.0, 3.0, 6.0]), vec![2.0, 3.0]);
