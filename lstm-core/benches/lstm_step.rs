@@ -4,9 +4,9 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use lstm_core::init::seeded_rng;
+use lstm_core::engine::packed::{PackedMatrix, Simd};
 use lstm_core::layers::Layer;
-use lstm_core::math::packed::{PackedMatrix, Simd};
+use lstm_core::math::init::seeded_rng;
 use lstm_core::ndarray::linalg::general_mat_mul;
 use lstm_core::ndarray::{Array1, Array2, Array3, ArrayD};
 use lstm_core::{Adam, Dense, Loss, Lstm, Sequential};

@@ -6,7 +6,7 @@
 //! `cargo run --release -p lstm-core --example keras_tasks -- OUT.json`
 
 use lstm_core::prelude::*;
-use lstm_core::text::{self, Encoding, Vocabulary};
+use lstm_core::support::text::{self, Encoding, Vocabulary};
 use serde_json::{Value, json};
 
 /// Seeds of the multi-seed comparisons (the notebooks use the same ones).

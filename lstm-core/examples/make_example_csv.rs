@@ -4,7 +4,7 @@
 fn main() -> lstm_core::Result<()> {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/city_temperature.csv");
-    lstm_core::weather::write_example_csv(&path, 7)?;
+    lstm_core::support::weather::write_example_csv(&path, 7)?;
     println!("wrote {}", path.display());
     Ok(())
 }

@@ -16,9 +16,9 @@
 
 use std::time::Instant;
 
-use lstm_core::math::helper::mat_mul;
+use lstm_core::engine::helper::mat_mul;
 use lstm_core::prelude::*;
-use lstm_core::text::{self, Encoding, Vocabulary};
+use lstm_core::support::text::{self, Encoding, Vocabulary};
 use serde_json::{Value, json};
 
 fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
@@ -68,7 +68,7 @@ fn training_gflop(
 /// Keras' median fit time and final loss on a task of the repository's reference run.
 fn keras(task: &str) -> lstm_core::Result<(f64, f64)> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/keras_reference.json");
-    let reference = lstm_core::reference::KerasReference::load(path)?;
+    let reference = lstm_core::support::reference::KerasReference::load(path)?;
     Ok((
         reference.spread(task, "fit_seconds")?.median as f64,
         reference.spread(task, "final_loss")?.median as f64,
@@ -267,7 +267,7 @@ fn throughput() -> lstm_core::Result<Vec<Value>> {
 }
 
 /// The f32 matrix-product rate of the kernel the engine uses (matrixmultiply through
-/// `math::helper::mat_mul`, both cores).
+/// `engine::helper::mat_mul`, both cores).
 fn sgemm_peak_gflops() -> f64 {
     let n = 1024;
     let a = Array2::from_shape_fn((n, n), |(i, j)| ((i * 3 + j) % 7) as f32 * 0.1);

@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 
 use lstm_core::error::{Divergence, KeptWeights};
-use lstm_core::io;
 use lstm_core::prelude::*;
-use lstm_core::tuner::SearchResult;
+use lstm_core::support::tuner::SearchResult;
+use lstm_core::training::io;
 use ndarray::{ArrayD, IxDyn};
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -436,8 +436,8 @@ fn losses_and_metrics_refuse_shapes_instead_of_panicking() {
 #[cfg(feature = "polars")]
 mod csv {
     use super::*;
-    use lstm_core::weather::chrono::NaiveDate;
-    use lstm_core::weather::{self, CsvOptions, Gaps, Missing, Outliers};
+    use lstm_core::support::weather::chrono::NaiveDate;
+    use lstm_core::support::weather::{self, CsvOptions, Gaps, Missing, Outliers};
 
     fn csv(name: &str, text: &str) -> PathBuf {
         let path = temp_dir("csv").join(format!("{name}.csv"));

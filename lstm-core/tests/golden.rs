@@ -275,7 +275,10 @@ fn check_gates_trace<C: Cell>(
         let mut got: Vec<(&str, ArrayD<f32>)> = vec![];
         match C::CLASS {
             "LSTM" => {
-                let s = &layer.as_lstm().unwrap().last_steps().unwrap()[t];
+                let lstm = (layer as &dyn std::any::Any)
+                    .downcast_ref::<Lstm>()
+                    .unwrap();
+                let s = &lstm.last_steps().unwrap()[t];
                 for (name, v) in [
                     ("i", &s.i),
                     ("f", &s.f),
@@ -288,7 +291,7 @@ fn check_gates_trace<C: Cell>(
                 }
             }
             "GRU" => {
-                let s = lstm_core::gru::step(
+                let s = lstm_core::math::gru::step(
                     x_t.view(),
                     h.view(),
                     as2(&weights[0]).view(),
@@ -310,7 +313,7 @@ fn check_gates_trace<C: Cell>(
                     .clone()
                     .into_dimensionality::<ndarray::Ix1>()
                     .unwrap();
-                h = lstm_core::simple_rnn::step(
+                h = lstm_core::math::simple_rnn::step(
                     x_t.view(),
                     h.view(),
                     as2(&weights[0]).view(),
@@ -355,7 +358,7 @@ where
     let x3 = x.clone().into_dimensionality::<Ix3>().unwrap();
     let input_shape = [x.shape()[1], x.shape()[2]];
     let weights = lstm_weights(&j["weights"]);
-    let mut rng = lstm_core::init::seeded_rng(0);
+    let mut rng = lstm_core::math::init::seeded_rng(0);
 
     // forward (return_sequences + return_state)
     let mut forward = layer().return_sequences(true).return_state(true);

@@ -220,7 +220,7 @@ fn check(
         timesteps,
         batch,
     } = sizes;
-    let mut rng = lstm_core::init::seeded_rng(seed);
+    let mut rng = lstm_core::math::init::seeded_rng(seed);
     let mut model = Sequential::with_seed(&[timesteps, features], seed);
     let sequence_out = matches!(arch, Arch::SequenceToSequence);
     match arch {
@@ -542,7 +542,7 @@ fn a_two_percent_gradient_error_is_caught_everywhere() {
 #[test]
 fn dropout_passes_gradients_only_through_kept_units() {
     let mut layer = Dropout::new(0.5);
-    let mut rng = lstm_core::init::seeded_rng(3);
+    let mut rng = lstm_core::math::init::seeded_rng(3);
     layer.build(&[100], &mut rng).unwrap();
     let x = ArrayD::from_elem(IxDyn(&[4, 100]), 1.0f32);
     let out = layer.forward(&x, true, &mut rng).unwrap();

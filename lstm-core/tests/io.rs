@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use lstm_core::data::Scaler;
-use lstm_core::io;
 use lstm_core::prelude::*;
+use lstm_core::support::data::Scaler;
+use lstm_core::training::io;
 use lstm_core::{LstmError, MergeMode};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;

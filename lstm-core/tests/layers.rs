@@ -6,7 +6,7 @@ use lstm_core::{Layer, MergeMode};
 
 fn check(name: &str, mut layer: Box<dyn Layer>, input: &[usize]) {
     layer
-        .build(input, &mut lstm_core::init::seeded_rng(7))
+        .build(input, &mut lstm_core::math::init::seeded_rng(7))
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let weights: Vec<Vec<f32>> = layer
         .weights()
@@ -127,9 +127,9 @@ fn saved_layer_settings_keep_their_format() {
         "merge_mode": "concat"
     });
     let config: lstm_core::layers::LayerConfig = serde_json::from_value(old).unwrap();
-    let mut layer = config.to_layer();
+    let mut layer = config.to_layer().unwrap();
     layer
-        .build(&[3, 1], &mut lstm_core::init::seeded_rng(1))
+        .build(&[3, 1], &mut lstm_core::math::init::seeded_rng(1))
         .unwrap();
     assert_eq!(layer.weights()[0].name, "forward_lstm/kernel");
     assert!(Lstm::new(3).settings().units == 3 && !Lstm::new(3).settings().go_backwards);
@@ -139,7 +139,7 @@ fn saved_layer_settings_keep_their_format() {
 /// what a learner computes by hand is what the layer runs (notebook 03).
 #[test]
 fn gru_by_hand_is_the_gru_layer_bit_for_bit() {
-    use lstm_core::gru::{self, Block};
+    use lstm_core::math::gru::{self, Block};
     use ndarray::{Array2, Axis, array};
     let (x, h_prev) = (array![[0.4f32, 0.5]], array![[0.1f32, 0.2, 0.3]]);
     let kernel = Array2::from_shape_fn((2, 9), |(r, k)| ((r * 9 + k) % 7) as f32 * 0.1 - 0.3);
@@ -182,7 +182,7 @@ fn gru_by_hand_is_the_gru_layer_bit_for_bit() {
 
     let mut layer = Gru::new(3);
     layer
-        .build(&[1, 2], &mut lstm_core::init::seeded_rng(0))
+        .build(&[1, 2], &mut lstm_core::math::init::seeded_rng(0))
         .unwrap();
     layer
         .set_weights(&[
@@ -222,7 +222,7 @@ fn simple_rnn_by_hand_matches_the_layer() {
     }
     let mut layer = SimpleRnn::new(4);
     layer
-        .build(&[5, 2], &mut lstm_core::init::seeded_rng(0))
+        .build(&[5, 2], &mut lstm_core::math::init::seeded_rng(0))
         .unwrap();
     layer
         .set_weights(&[w.into_dyn(), u.into_dyn(), b.into_dyn()])

@@ -463,7 +463,7 @@ fn stateful_recurrent_layers_carry_state_across_batches() {
         x.slice(s![.., 3.., ..]).to_owned(),
     );
     fn halves(mut whole: Box<dyn Layer>, mut halves: Box<dyn Layer>, x: [&Array3<f32>; 3]) {
-        let mut rng = lstm_core::init::seeded_rng(3);
+        let mut rng = lstm_core::math::init::seeded_rng(3);
         whole.build(&[6, 3], &mut rng).unwrap();
         halves.build(&[3, 3], &mut rng).unwrap();
         let weights: Vec<_> = whole.weights().into_iter().map(|w| w.value).collect();

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use lstm_core::LstmError;
 use lstm_core::prelude::*;
-use lstm_core::weather::chrono::NaiveDate;
-use lstm_core::weather::{self, CsvOptions, Duplicates, Gaps, Missing};
+use lstm_core::support::weather::chrono::NaiveDate;
+use lstm_core::support::weather::{self, CsvOptions, Duplicates, Gaps, Missing};
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()

@@ -2,8 +2,9 @@
 
 use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn};
 
+use super::config::{DenseConfig, LayerConfig};
+use super::layer::{Layer, Param, Weight, not_built, sealed};
 use super::params::{ParamSet, grad_matrix, grad_vector, vector};
-use super::{Layer, Param, Weight, not_built};
 use crate::check::{batch_shape, fmt_shape};
 use crate::error::{LstmError, Result};
 use crate::math::activation::Activation;
@@ -62,8 +63,8 @@ impl Dense {
     }
 
     /// The settings, by their Keras names (`dense.settings().activation`).
-    pub fn settings(&self) -> super::DenseConfig {
-        super::DenseConfig {
+    pub fn settings(&self) -> DenseConfig {
+        DenseConfig {
             units: self.units,
             activation: self.activation,
             use_bias: self.use_bias,
@@ -71,7 +72,7 @@ impl Dense {
     }
 
     /// An unbuilt layer with these settings.
-    pub fn from_config(c: &super::DenseConfig) -> Self {
+    pub fn from_config(c: &DenseConfig) -> Self {
         Dense::new(c.units)
             .activation(c.activation)
             .use_bias(c.use_bias)
@@ -113,6 +114,8 @@ impl Dense {
     }
 }
 
+impl sealed::Sealed for Dense {}
+
 impl Layer for Dense {
     fn class_name(&self) -> &'static str {
         "Dense"
@@ -121,8 +124,8 @@ impl Layer for Dense {
         "dense"
     }
 
-    fn config(&self) -> super::LayerConfig {
-        super::LayerConfig::Dense(self.settings())
+    fn config(&self) -> LayerConfig {
+        LayerConfig::Dense(self.settings())
     }
 
     fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {

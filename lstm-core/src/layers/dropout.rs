@@ -4,7 +4,9 @@
 use ndarray::ArrayD;
 use ndarray_rand::rand::Rng as _;
 
-use super::{Layer, Param, Weight, check_weight_shapes};
+use super::config::LayerConfig;
+use super::layer::{Layer, Param, Weight, sealed};
+use super::params::check_weight_shapes;
 use crate::error::{LstmError, Result};
 use crate::math::init::Rng;
 
@@ -27,6 +29,8 @@ impl Dropout {
     }
 }
 
+impl sealed::Sealed for Dropout {}
+
 impl Layer for Dropout {
     fn class_name(&self) -> &'static str {
         "Dropout"
@@ -35,8 +39,8 @@ impl Layer for Dropout {
         "dropout"
     }
 
-    fn config(&self) -> super::LayerConfig {
-        super::LayerConfig::Dropout { rate: self.rate }
+    fn config(&self) -> LayerConfig {
+        LayerConfig::Dropout { rate: self.rate }
     }
 
     fn build(&mut self, input_shape: &[usize], _rng: &mut Rng) -> Result<Vec<usize>> {

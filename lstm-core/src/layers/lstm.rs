@@ -1,15 +1,21 @@
-//! `LSTM`: the cell of [`crate::math::cell`] run over time by the shared recurrent layer.
+//! `LSTM`: the cell of [`crate::math::lstm`], one step forward and back, for the shared
+//! recurrent layer; and its own time loops that split the units between the two cores.
+
+use std::any::Any;
 
 use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, s};
 
-use super::recurrent::machinery::{Cell, Recurrence, StepGrads, Steps, StepsRef, UnitSplit};
-use super::recurrent::{Recurrent, RecurrentKind, add_output_grad, product_transposed};
+use super::recurrent::cell::{
+    Cell, RecurrentProduct, StepBackward, StepForward, UnitSplitLoops, WeightSpec, standard_weights,
+};
+use super::recurrent::steps::{StepGrads, Steps, StepsRef, UnitSplit, add_output_grad};
+use super::recurrent::{Passes, Recurrent};
+use crate::engine::helper;
+use crate::engine::packed::PackedMatrix;
 use crate::error::Result;
 use crate::math::activation::Activation;
-use crate::math::cell::{self, CellStep, GateBlocks};
-use crate::math::helper;
-use crate::math::init;
-use crate::math::packed::PackedMatrix;
+use crate::math::init::Initializer;
+use crate::math::lstm::{self as equations, CellStep, GateBlocks};
 
 /// `keras.layers.LSTM`. Weights in Keras layout: `kernel [in, 4u]`, `recurrent_kernel [u, 4u]`,
 /// `bias [4u]`, gates packed i, f, g, o (Keras' i, f, c, o: "c" is the candidate g);
@@ -21,84 +27,59 @@ use crate::math::packed::PackedMatrix;
 /// `dropout` 0 (on the inputs, one mask per sequence shared by every step, as Keras 3 does).
 pub type Lstm = Recurrent<LstmCell>;
 
-/// The LSTM's cell for [`Recurrent`]: equations in [`crate::math::cell`].
+/// The LSTM's cell for [`Recurrent`]: equations in [`crate::math::lstm`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LstmCell;
 
 impl Cell for LstmCell {
     const CLASS: &'static str = "LSTM";
     const BASE: &'static str = "lstm";
-    const KIND: RecurrentKind = RecurrentKind::Lstm;
     const GATES: usize = 4;
-    const CELL_STATE: bool = true;
-    const RECURRENT_BIAS: bool = false;
-    /// `act(c_t)`: backward needs it and need not recompute it.
-    const AUX_BLOCKS: usize = 1;
-    const SPLITS_UNITS: bool = true;
+    const STATES: &'static [&'static str] = &["h", "c"];
+    /// `act(c_t)`: the step back needs it and need not recompute it.
+    const SAVED_BLOCKS: usize = 1;
 
-    fn initial_bias(units: usize) -> ArrayD<f32> {
-        init::unit_forget_bias(units).into_dyn()
+    fn weights(features: usize, units: usize, use_bias: bool) -> Vec<WeightSpec> {
+        let bias = Initializer::UnitForgetBias;
+        standard_weights(4, RecurrentProduct::Summed, features, units, use_bias, bias)
     }
 
-    fn forward(mut s: Steps<'_>, recurrence: &Recurrence<'_>, activation: Activation) {
-        if let Some(split) = recurrence.by_units {
-            return forward_by_units(s, split, activation);
-        }
-        for t in 0..s.gates.len_of(Axis(0)) {
-            // z_t = x_t·W + b + h_{t-1}·U
-            s.input_and_recurrent_product(t, recurrence);
-            let z_t = s.gates.index_axis_mut(Axis(0), t);
-            let (c_before, mut c_after) = s.c.view_mut().split_at(Axis(0), t + 1);
-            let (_, mut h_after) = s.h.view_mut().split_at(Axis(0), t + 1);
-            cell::step_in_place(
-                z_t,
-                c_before.index_axis(Axis(0), t),
-                c_after.index_axis_mut(Axis(0), 0),
-                s.aux.index_axis_mut(Axis(0), t),
-                h_after.index_axis_mut(Axis(0), 0),
-                activation,
-            );
-        }
+    fn step(s: StepForward<'_>) {
+        // z = x_t·W + b + h_{t-1}·U is in s.gates; the gates, c_t, act(c_t) and h_t follow.
+        equations::step_in_place(s.gates, s.c_prev, s.c, s.saved, s.h, s.activation);
     }
 
-    fn backward(
-        s: StepsRef<'_>,
-        recurrence: &Recurrence<'_>,
-        grad_output: ArrayViewD<'_, f32>,
-        mut g: StepGrads<'_>,
-        activation: Activation,
-    ) {
-        if let Some(split) = recurrence.by_units {
-            return backward_by_units(s, split, grad_output, g, activation);
-        }
-        let timesteps = s.gates.len_of(Axis(0));
-        g.dh.fill(0.0);
-        g.dc.fill(0.0);
-        for t in (0..timesteps).rev() {
-            // Gradient reaching h_t: from the output at this step and (already in dh) from t+1.
-            add_output_grad(&mut g.dh, &grad_output, t, timesteps);
-            cell::step_backward_in_place(
-                s.gates.index_axis(Axis(0), t),
-                s.c.index_axis(Axis(0), t),
-                s.aux.index_axis(Axis(0), t),
-                g.dh.view(),
-                g.dc.view_mut(),
-                g.d_in.index_axis_mut(Axis(0), t),
-                activation,
-            );
-            if t > 0 {
-                // dh_{t-1} = dz_t·Uᵀ
-                let dz = g.d_in.index_axis(Axis(0), t);
-                product_transposed(&mut g.dh, dz, recurrence, 0.0);
-            }
-        }
+    fn step_back(mut s: StepBackward<'_>) {
+        equations::step_backward_in_place(
+            s.gates,
+            s.c_prev,
+            s.saved,
+            s.dh.view(),
+            s.dc,
+            s.d_gates,
+            s.activation,
+        );
+        // h_{t-1} reaches h_t only through U.
+        s.dh.fill(0.0);
+    }
+
+    fn unit_split() -> Option<UnitSplitLoops> {
+        Some(UnitSplitLoops {
+            forward: forward_by_units,
+            backward: backward_by_units,
+        })
+    }
+
+    fn compiled_passes() -> Option<&'static dyn Any> {
+        static PASSES: Passes = Passes::of::<LstmCell>();
+        Some(&PASSES)
     }
 }
 
 /// The time loop with units `..at` on this core and `at..` on the other: each step, each core
 /// multiplies `h_{t-1}` (all units) by its half of `U` and runs its units' gates. The halves meet
-/// once per step (the next step needs all of `h_t`). Every value is computed as in the loop
-/// above, so the same bits.
+/// once per step (the next step needs all of `h_t`). Every value is computed as in the layer's
+/// loop, so the same bits.
 fn forward_by_units(mut s: Steps<'_>, split: UnitSplit<'_>, activation: Activation) {
     let (at, units) = (split.at, s.h.len_of(Axis(2)));
     let halves = split
@@ -137,7 +118,7 @@ fn forward_by_units(mut s: Steps<'_>, split: UnitSplit<'_>, activation: Activati
             {
                 part.multiply_after_input(h_prev, input, x_t, bias.row(0), z.view_mut());
             }
-            cell::step_units_in_place(z, c_prev, c, act_c, h, activation);
+            equations::step_units_in_place(z, c_prev, c, act_c, h, activation);
         };
         helper::join(
             || {
@@ -200,7 +181,7 @@ fn backward_by_units(
                 None => dh.fill(0.0),
             }
             add_output_grad(&mut dh, &grad_output, t, timesteps);
-            cell::step_backward_units_in_place(
+            equations::step_backward_units_in_place(
                 GateBlocks::of_units(gates, range.clone()),
                 c_prev.slice_move(s![.., range.clone()]),
                 act_c.slice_move(s![.., range.clone()]),
@@ -298,14 +279,14 @@ impl Recurrent<LstmCell> {
         initial_state: Option<&LstmState>,
     ) -> Result<LstmOutput> {
         let initial = initial_state.map(|s| vec![s.h.clone(), s.c.clone()]);
-        let (output, states) = self.call_states(x, initial.as_deref())?;
+        let (output, states) = self.call_with_states(x, initial.as_deref())?;
         let [h, c] = <[Array2<f32>; 2]>::try_from(states).expect("h and c");
         Ok(LstmOutput { output, h, c })
     }
 
     /// The per-step gates and states of the last forward pass, in processing order.
     pub fn last_steps(&self) -> Option<Vec<CellStep>> {
-        let cache = self.cache.as_ref()?;
+        let cache = self.state.cache.as_ref()?;
         let steps = (0..cache.timesteps).map(|t| {
             let state = |a: &Array2<f32>| a.slice(s![cache.block(t + 1), ..]).to_owned();
             CellStep::from_gates(
@@ -321,12 +302,13 @@ impl Recurrent<LstmCell> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Layer;
+    use crate::layers::Layer;
     use crate::layers::recurrent::DIRECT_PRODUCT_BELOW;
-    use crate::math::cell::step;
+    use crate::math::init;
+    use crate::math::lstm::step;
     use ndarray::{Array, Array1};
 
-    /// The layer against the textbook loop: `cell::step` and `cell::step_backward` one step at a
+    /// The layer against the textbook loop: `math::lstm::step` and `step_backward` one step at a
     /// time, products by `dot`. Sizes on both sides of `DIRECT_PRODUCT_BELOW`, both directions.
     #[test]
     fn layer_matches_the_step_by_step_loop() {
@@ -403,9 +385,14 @@ mod tests {
             for t in (0..timesteps).rev() {
                 let (x_t, h_prev, c_prev, s) = &steps[t];
                 let dh = &dh_next + &grad.slice(s![.., t, ..]);
-                let (dz, dc_prev) =
-                    cell::step_backward(s, c_prev.view(), dh.view(), dc.view(), Activation::Tanh)
-                        .unwrap();
+                let (dz, dc_prev) = equations::step_backward(
+                    s,
+                    c_prev.view(),
+                    dh.view(),
+                    dc.view(),
+                    Activation::Tanh,
+                )
+                .unwrap();
                 dw += &x_t.t().dot(&dz);
                 du += &h_prev.t().dot(&dz);
                 db += &dz.sum_axis(Axis(0));

@@ -5,7 +5,7 @@
 
 use ndarray::{ArrayD, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Ix1, Ix2};
 
-use super::{Param, Weight};
+use super::layer::{Param, Weight};
 use crate::check::{ensure_finite, fmt_shape};
 use crate::error::{LstmError, Result};
 
@@ -48,6 +48,16 @@ impl ParamSet {
 
     fn find(&self, name: &str) -> Option<&Tensor> {
         self.tensors.iter().find(|t| t.name == name)
+    }
+
+    /// Names and values, in order.
+    pub(crate) fn named(&self) -> impl Iterator<Item = (&'static str, &ArrayD<f32>)> {
+        self.tensors.iter().map(|t| (t.name, &t.value))
+    }
+
+    /// The names, in order.
+    pub(crate) fn names(&self) -> Vec<&'static str> {
+        self.tensors.iter().map(|t| t.name).collect()
     }
 
     /// The value of `name`, if the layer has it (a layer without bias has no `bias`).

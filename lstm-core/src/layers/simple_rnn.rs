@@ -1,11 +1,11 @@
-//! `SimpleRNN`: the cell of [`crate::math::simple_rnn`] run over time by the shared recurrent layer.
+//! `SimpleRNN`: the cell of [`crate::math::simple_rnn`], one step forward and back, for the
+//! shared recurrent layer.
 
-use ndarray::{Array1, ArrayD, ArrayViewD, Axis};
+use std::any::Any;
 
-use super::recurrent::machinery::{Cell, Recurrence, StepGrads, Steps, StepsRef};
-use super::recurrent::{Recurrent, RecurrentKind, add_output_grad, product_transposed};
-use crate::math::activation::Activation;
-use crate::math::simple_rnn;
+use super::recurrent::cell::{Cell, StepBackward, StepForward};
+use super::recurrent::{HiddenStateOnly, Passes, Recurrent};
+use crate::math::simple_rnn as equations;
 
 /// `keras.layers.SimpleRNN`: `h_t = act(x_t·W + b + h_{t-1}·U)`. Weights in Keras layout:
 /// `kernel [in, u]`, `recurrent_kernel [u, u]`, `bias [u]`; `u·(in + u + 1)` parameters.
@@ -19,54 +19,26 @@ pub type SimpleRnn = Recurrent<SimpleRnnCell>;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SimpleRnnCell;
 
-impl super::recurrent::HiddenStateOnly for SimpleRnnCell {}
+impl HiddenStateOnly for SimpleRnnCell {}
 
 impl Cell for SimpleRnnCell {
     const CLASS: &'static str = "SimpleRNN";
     const BASE: &'static str = "simple_rnn";
-    const KIND: RecurrentKind = RecurrentKind::SimpleRnn;
     const GATES: usize = 1;
-    const CELL_STATE: bool = false;
-    const RECURRENT_BIAS: bool = false;
-    const AUX_BLOCKS: usize = 0;
 
-    fn initial_bias(units: usize) -> ArrayD<f32> {
-        Array1::<f32>::zeros(units).into_dyn()
+    fn step(s: StepForward<'_>) {
+        // a_t = x_t·W + b + h_{t-1}·U is in s.gates; h_t = act(a_t) stays there too.
+        equations::step_in_place(s.gates, s.h, s.activation);
     }
 
-    fn forward(mut s: Steps<'_>, recurrence: &Recurrence<'_>, activation: Activation) {
-        for t in 0..s.gates.len_of(Axis(0)) {
-            // a_t = x_t·W + b + h_{t-1}·U
-            s.input_and_recurrent_product(t, recurrence);
-            let a_t = s.gates.index_axis_mut(Axis(0), t);
-            let (_, mut h_after) = s.h.view_mut().split_at(Axis(0), t + 1);
-            simple_rnn::step_in_place(a_t, h_after.index_axis_mut(Axis(0), 0), activation);
-        }
+    fn step_back(mut s: StepBackward<'_>) {
+        equations::step_backward_in_place(s.gates, s.dh.view(), s.d_gates, s.activation);
+        // h_{t-1} reaches h_t only through U.
+        s.dh.fill(0.0);
     }
 
-    fn backward(
-        s: StepsRef<'_>,
-        recurrence: &Recurrence<'_>,
-        grad_output: ArrayViewD<'_, f32>,
-        mut g: StepGrads<'_>,
-        activation: Activation,
-    ) {
-        let timesteps = s.gates.len_of(Axis(0));
-        g.dh.fill(0.0);
-        for t in (0..timesteps).rev() {
-            add_output_grad(&mut g.dh, &grad_output, t, timesteps);
-            // After forward, gates[t] holds h_t.
-            simple_rnn::step_backward_in_place(
-                s.gates.index_axis(Axis(0), t),
-                g.dh.view(),
-                g.d_in.index_axis_mut(Axis(0), t),
-                activation,
-            );
-            if t > 0 {
-                // dh_{t-1} = da_t·Uᵀ
-                let da = g.d_in.index_axis(Axis(0), t);
-                product_transposed(&mut g.dh, da, recurrence, 0.0);
-            }
-        }
+    fn compiled_passes() -> Option<&'static dyn Any> {
+        static PASSES: Passes = Passes::of::<SimpleRnnCell>();
+        Some(&PASSES)
     }
 }

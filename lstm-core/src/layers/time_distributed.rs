@@ -2,7 +2,9 @@
 
 use ndarray::ArrayD;
 
-use super::{Dense, Layer, Param, Weight};
+use super::config::LayerConfig;
+use super::dense::Dense;
+use super::layer::{Layer, Param, Weight, sealed};
 use crate::check::batch_shape;
 use crate::error::{LstmError, Result};
 use crate::math::init::Rng;
@@ -25,6 +27,8 @@ impl TimeDistributed {
     }
 }
 
+impl sealed::Sealed for TimeDistributed {}
+
 impl Layer for TimeDistributed {
     fn class_name(&self) -> &'static str {
         "TimeDistributed"
@@ -33,8 +37,8 @@ impl Layer for TimeDistributed {
         "time_distributed"
     }
 
-    fn config(&self) -> super::LayerConfig {
-        super::LayerConfig::TimeDistributed(self.inner.settings())
+    fn config(&self) -> LayerConfig {
+        LayerConfig::TimeDistributed(self.inner.settings())
     }
 
     fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {

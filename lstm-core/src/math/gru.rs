@@ -20,7 +20,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip, s};
 use crate::check::fmt_shape;
 use crate::error::{LstmError, Result};
 use crate::math::activation::{self, Activation};
-use crate::math::cell::{activated, elementwise, same_shape};
+use crate::math::shapes::{activated, elementwise, same_shape};
 
 /// The GRU's three blocks, in Keras' order along the packed `3·units` axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

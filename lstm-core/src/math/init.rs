@@ -62,6 +62,52 @@ pub fn unit_forget_bias(units: usize) -> Array1<f32> {
     bias
 }
 
+/// How a weight starts, by Keras' initialiser names. A cell lists one per weight
+/// ([`WeightSpec`](crate::layers::WeightSpec)); they draw from the model's RNG in the order listed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Initializer {
+    /// `glorot_uniform` over a 2-D shape `[fan_in, fan_out]`.
+    GlorotUniform,
+    /// `orthogonal` over a 2-D shape.
+    Orthogonal,
+    /// `zeros`: draws nothing.
+    Zeros,
+    /// Every value the same (`constant`): draws nothing.
+    Constant(f32),
+    /// The LSTM's `unit_forget_bias` over `[4u]` (1 on the forget block): draws nothing.
+    UnitForgetBias,
+}
+
+impl Initializer {
+    /// Values of `shape`, drawn from `rng` if the initialiser is random.
+    pub fn draw(self, shape: &[usize], rng: &mut Rng) -> ndarray::ArrayD<f32> {
+        let matrix = || -> (usize, usize) {
+            match *shape {
+                [rows, cols] => (rows, cols),
+                _ => panic!("{self:?} needs a 2-D shape, got {shape:?}"),
+            }
+        };
+        match self {
+            Initializer::GlorotUniform => {
+                let (rows, cols) = matrix();
+                glorot_uniform(rows, cols, rng).into_dyn()
+            }
+            Initializer::Orthogonal => {
+                let (rows, cols) = matrix();
+                orthogonal(rows, cols, rng).into_dyn()
+            }
+            Initializer::Zeros => ndarray::ArrayD::zeros(shape),
+            Initializer::Constant(value) => ndarray::ArrayD::from_elem(shape, value),
+            Initializer::UnitForgetBias => {
+                let size: usize = shape.iter().product();
+                unit_forget_bias(size / 4)
+                    .into_shape_with_order(shape)
+                    .expect("a bias of 4u values")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 
 use crate::error::Result;
 use crate::math::activation::Activation;
-use crate::math::cell::{elementwise, same_shape};
+use crate::math::shapes::{elementwise, same_shape};
 
 /// One step with Keras weights (`kernel: [in, u]`, `recurrent_kernel: [u, u]`, `bias: [u]`):
 /// returns `h_t`, `[batch, u]`.

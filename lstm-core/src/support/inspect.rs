@@ -40,7 +40,7 @@ impl GateTrace {
                 sample,
             ));
         }
-        let pick = |get: fn(&crate::math::cell::CellStep) -> &Array2<f32>| {
+        let pick = |get: fn(&crate::math::lstm::CellStep) -> &Array2<f32>| {
             let rows: Vec<_> = steps.iter().map(|s| get(s).row(sample)).collect();
             ndarray::stack(Axis(0), &rows).expect("same units")
         };

@@ -4,11 +4,11 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use crate::activation::Activation;
-use crate::cell;
 use crate::error::{LstmError, Result};
-use crate::model::Sequential;
-use crate::plot::{self, Figure, Labels, Series};
+use crate::math::activation::Activation;
+use crate::math::lstm as cell;
+use crate::support::plot::{self, Figure, Labels, Series};
+use crate::training::model::Sequential;
 
 /// Central finite differences of one LSTM step, the reference [`cell::step_backward`] is checked
 /// against.
@@ -70,7 +70,7 @@ pub fn numeric_step_gradient(
 /// The largest `|a − b| / max(1, |a|, |b|)` over two arrays of one shape: relative where the
 /// values are large, absolute where they are small.
 pub fn max_relative_difference(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Result<f32> {
-    cell::same_shape("max_relative_difference", "b", a.shape(), b.shape())?;
+    crate::math::shapes::same_shape("max_relative_difference", "b", a.shape(), b.shape())?;
     Ok(a.iter()
         .zip(b.iter())
         .map(|(&a, &b)| (a - b).abs() / 1f32.max(a.abs()).max(b.abs()))

@@ -7,10 +7,10 @@ use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension};
 use ndarray_rand::rand::seq::SliceRandom;
 
 use crate::check::{batch_shape, decimal_f64, ensure_finite, fmt_shape};
+use crate::engine::{denormals, helper};
 use crate::error::{Divergence, KeptWeights, LstmError, Result};
 use crate::layers::{Layer, Lstm};
 use crate::math::init::{Rng, seeded_rng};
-use crate::math::{denormals, helper};
 use crate::training::callbacks::{EarlyStopping, EpochEnd};
 use crate::training::history::{Evaluation, History};
 use crate::training::loss::{Loss, Metric};
@@ -398,7 +398,14 @@ impl Sequential {
 
     /// The `index`-th layer as an LSTM, if it is one.
     pub fn lstm(&self, index: usize) -> Option<&Lstm> {
-        self.layers.get(index).and_then(|l| l.as_lstm())
+        self.layer(index)
+    }
+
+    /// The `index`-th layer as its own type (`model.layer::<Gru>(0)`), if it is one: for
+    /// looking inside it (an LSTM's gates, a layer's settings).
+    pub fn layer<L: Layer>(&self, index: usize) -> Option<&L> {
+        let layer: &dyn std::any::Any = self.layers.get(index)?.as_ref();
+        layer.downcast_ref()
     }
 
     /// Trainable scalars in all layers, as `model.count_params()`.

@@ -1,8 +1,8 @@
 //! Optimizers with Keras' update rules and defaults, and gradient clipping.
 
+use crate::engine::helper;
 use crate::error::{LstmError, Result};
 use crate::layers::Param;
-use crate::math::helper;
 
 /// Gradient clipping, as Keras' `clipnorm`, `clipvalue` and `global_clipnorm` (at most one).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -64,7 +64,7 @@ pub fn differences(series: &[f32]) -> Vec<f32> {
 /// [`differences`]: the last `timesteps` differences of `levels` go in, each predicted change is
 /// fed back, and the changes are added up from the last level.
 pub fn forecast_from_differences(
-    model: &mut crate::model::Sequential,
+    model: &mut crate::training::model::Sequential,
     scaler: &crate::math::scaler::StandardScaler,
     levels: &[f32],
     steps: usize,

@@ -1,5 +1,5 @@
 //! Long-range memory, measured: SimpleRNN, GRU and LSTM of (about) equal parameter budget on the
-//! recall task of [`crate::data::recall_task`], and how much of the loss's gradient reaches each
+//! recall task of [`crate::support::data::recall_task`], and how much of the loss's gradient reaches each
 //! input step. Notebook "Why LSTM" runs these; [`study`] is the experiment that decides, run from
 //! `examples/memory_study.rs` and read back from its JSON file.
 
@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{LstmError, Result};
 use crate::layers::{Dense, Gru, Layer, Lstm, SimpleRnn};
-use crate::loss::{Loss, Metric};
-use crate::model::Sequential;
-use crate::optim::Adam;
-use crate::plot::{self, Figure, Labels, Series};
+use crate::support::plot::{self, Figure, Labels, Series};
+use crate::training::loss::{Loss, Metric};
+use crate::training::model::Sequential;
+use crate::training::optim::Adam;
 
 /// One of the three recurrent layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn gradient_profile_has_one_entry_per_step_last_step_first() {
-        let (x, y) = crate::data::recall_task(8, 6, 1);
+        let (x, y) = crate::support::data::recall_task(8, 6, 1);
         let mut model = recall_model(Contender::SimpleRnn, 6, &RecallConfig::default()).unwrap();
         let profile = input_gradient_by_distance(&mut model, &x, &y).unwrap();
         assert_eq!(profile.len(), 7);

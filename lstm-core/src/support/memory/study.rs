@@ -20,10 +20,10 @@ use ndarray::{Array1, Array3};
 use serde::{Deserialize, Serialize};
 
 use super::{Contender, RecallConfig, color, recall_model};
-use crate::callbacks::EarlyStopping;
 use crate::error::{LstmError, Result};
-use crate::model::{FitConfig, Sequential};
-use crate::plot::{self, Figure, Labels, Series};
+use crate::support::plot::{self, Figure, Labels, Series};
+use crate::training::callbacks::EarlyStopping;
+use crate::training::model::{FitConfig, Sequential};
 
 /// What the study trains. Defaults: the three layers; budgets 350 and 1,400 parameters; gates
 /// started as Keras starts them and opened (bias 3); distances 10 to 200; seeds 0 to 4, the
@@ -182,12 +182,12 @@ impl StudyPlan {
     /// An error if any validation or test sequence also appears in training.
     #[allow(clippy::type_complexity)]
     pub fn data(&self, distance: usize, seed: u64) -> Result<[(Array3<f32>, Array1<f32>); 3]> {
-        let train = crate::data::recall_task(self.train_samples, distance, seed);
+        let train = crate::support::data::recall_task(self.train_samples, distance, seed);
         let validation =
-            crate::data::recall_task(self.validation_samples, distance, seed + 500_009);
-        let test = crate::data::recall_task(self.test_samples, distance, seed + 1_000_003);
+            crate::support::data::recall_task(self.validation_samples, distance, seed + 500_009);
+        let test = crate::support::data::recall_task(self.test_samples, distance, seed + 1_000_003);
         for (name, part) in [("validation", &validation.0), ("test", &test.0)] {
-            let shared = crate::data::shared_sequences(&train.0, part)?;
+            let shared = crate::support::data::shared_sequences(&train.0, part)?;
             if shared > 0 {
                 return Err(LstmError::config(
                     "memory study data",

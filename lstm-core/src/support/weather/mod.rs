@@ -262,7 +262,7 @@ pub fn plot_on_dates(
     )
 }
 
-/// The day of the year (1 to 366) of each date, for [`crate::baselines::Climatology`].
+/// The day of the year (1 to 366) of each date, for [`crate::support::baselines::Climatology`].
 pub fn days_of_year(dates: &[NaiveDate]) -> Vec<u32> {
     use chrono::Datelike;
     dates.iter().map(|d| d.ordinal()).collect()

@@ -22,6 +22,7 @@ use rten_simd::{Isa, Simd, SimdOp, SimdUnaryOp};
 use crate::check::fmt_shape;
 use crate::error::{LstmError, Result};
 use crate::math::activation::{self, Activation};
+use crate::math::shapes::{activated, elementwise, same_shape};
 
 /// The four gates in Keras' order along the packed `4·units` axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,35 +77,6 @@ fn packed_units(context: &str, len: usize, shape: &[usize]) -> Result<usize> {
         ));
     }
     Ok(len / 4)
-}
-
-/// Refuses a shape other than `expected`, naming the argument (the GRU and RNN steps use it too).
-pub(crate) fn same_shape(
-    context: &str,
-    name: &str,
-    expected: &[usize],
-    got: &[usize],
-) -> Result<()> {
-    if expected != got {
-        return Err(LstmError::shape(
-            format!("{context}: {name}"),
-            fmt_shape(expected),
-            fmt_shape(got),
-        ));
-    }
-    Ok(())
-}
-
-/// The cell's activations are element-wise; softmax (over a row) is for `Dense` only.
-pub(crate) fn elementwise(context: &str, activation: Activation) -> Result<()> {
-    if activation == Activation::Softmax {
-        return Err(LstmError::config(
-            "cell activation",
-            format!("an element-wise activation (tanh, relu, sigmoid or linear) for {context}"),
-            "softmax",
-        ));
-    }
-    Ok(())
 }
 
 /// `z = x·W + h_prev·U + b`, for one gate (`W: [in, u]`) or all four packed (`W: [in, 4u]`).
@@ -179,13 +151,6 @@ pub fn hidden_state(
     elementwise(context, activation)?;
     same_shape(context, "c", o.shape(), c.shape())?;
     Ok(&o * &activated(c, activation))
-}
-
-/// The nonlinearity the layer applies (vectorised), so these functions give the layer's exact bits.
-pub(crate) fn activated(z: ArrayView2<f32>, activation: Activation) -> Array2<f32> {
-    let mut out = z.as_standard_layout().into_owned();
-    activation.apply_in_place(out.as_slice_mut().expect("standard layout"));
-    out
 }
 
 /// Everything one step computes; [`crate::Lstm::last_steps`] returns these for `inspect`.

@@ -7,7 +7,7 @@
 //! this helper keeps polling for 20 ms after its last job, yielding the core to any
 //! other runnable thread, then sleeps until the next one.
 
-use crate::math::denormals;
+use crate::engine::denormals;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};

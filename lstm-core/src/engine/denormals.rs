@@ -9,7 +9,7 @@
 //!
 //! The mode is per thread and restored on the way out, so code around the engine keeps IEEE
 //! denormals. The helper thread computes each job in the mode of the thread that hands it
-//! over ([`crate::math::helper::join`] uses [`mode`] and [`in_mode`]). (`no_denormals` sets
+//! over ([`crate::engine::helper::join`] uses [`mode`] and [`in_mode`]). (`no_denormals` sets
 //! the mode but cannot hand a thread's mode to another one, hence the two register accesses
 //! here.) On other architectures the mode is left alone and denormals are kept.
 
@@ -119,7 +119,7 @@ pub fn flushed<T>(work: impl FnOnce() -> T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::math::helper;
+    use crate::engine::helper;
     use std::sync::Mutex;
 
     /// Half of the smallest normal f32: a denormal, unless the mode flushes it. The result

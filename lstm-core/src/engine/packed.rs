@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 
-use crate::math::helper;
+use crate::engine::helper;
 
 /// Columns per panel: one AVX-512 register, two AVX2 registers.
 const NR: usize = 16;
