@@ -84,13 +84,14 @@ cargo-test:
 	cargo test --workspace --all-features
 	cargo test --workspace --lib --tests
 
-## Formatting (the crate, and the notebooks' code cells: scripts/format_notebooks.py), clippy with and without polars (clippy's incompatible_msrv lint checks std APIs
+## Formatting (the crate, and the notebooks' code cells: scripts/format_notebooks.py), clippy with and without polars, and of the engine alone (no default features) (clippy's incompatible_msrv lint checks std APIs
 ## against the declared rust-version), and the docs with warnings denied.
 lint:
 	cargo fmt --all -- --check
 	$(PYTHON) scripts/format_notebooks.py --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p lstm-core --lib --no-default-features -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
 
 setup: $(VENV)/.installed kernel

@@ -294,28 +294,12 @@ pub fn load(path: impl AsRef<Path>) -> Result<Sequential> {
 
 /// Keras 3 weight paths, in Keras' order (`lstm/lstm_cell/kernel`, `dense/bias`, ...).
 pub fn keras_weight_names(model: &Sequential) -> Vec<String> {
-    let mut names = vec![];
-    for (layer, layer_name) in model.layers().iter().zip(model.layer_names()) {
-        for w in layer.weights() {
-            // A recurrent layer keeps its weights in its cell: `gru/gru_cell/kernel`.
-            let path = match layer.class_name() {
-                "LSTM" | "GRU" | "SimpleRNN" => {
-                    format!("{layer_name}/{}_cell/{}", layer.base_name(), w.name)
-                }
-                "Bidirectional" => {
-                    let (direction, weight) = w
-                        .name
-                        .split_once('/')
-                        .expect("forward_lstm/… or backward_gru/…");
-                    let (_, base) = direction.split_once('_').expect("forward_<layer>");
-                    format!("{layer_name}/{direction}/{base}_cell/{weight}")
-                }
-                _ => format!("{layer_name}/{}", w.name),
-            };
-            names.push(path);
-        }
-    }
-    names
+    model
+        .layers()
+        .iter()
+        .zip(model.layer_names())
+        .flat_map(|(layer, layer_name)| layer.weight_paths(layer_name))
+        .collect()
 }
 
 /// Writes the weights as `.npz`, one float32 array per Keras weight, in Keras' order.

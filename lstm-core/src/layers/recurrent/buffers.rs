@@ -124,8 +124,8 @@ impl Cache {
         let last = s![self.timesteps * self.batch.., ..];
         let mut states = vec![self.h.slice(last).to_owned()];
         let units = self.h.ncols();
-        if units > 0 {
-            for k in 0..self.c.ncols() / units {
+        if let Some(others) = self.c.ncols().checked_div(units) {
+            for k in 0..others {
                 states.push(
                     self.c
                         .slice(last)

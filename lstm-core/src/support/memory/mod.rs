@@ -110,7 +110,7 @@ pub fn recall_model(kind: Contender, distance: usize, config: &RecallConfig) -> 
     let units = kind.units_for_budget(config.budget, features);
     let mut model = Sequential::with_seed(&[distance + 1, features], config.seed);
     model.add_boxed(kind.layer(units))?;
-    model.add(Dense::new(2).activation(crate::Activation::Softmax))?;
+    model.add(Dense::new(2).activation(crate::math::activation::Activation::Softmax))?;
     // The plain RNN has no gate to open: it stays as Keras builds it.
     if let Some(bias) = config.memory_gate_bias
         && kind != Contender::SimpleRnn
