@@ -79,8 +79,9 @@ pub use math::activation::Activation;
 pub use training::callbacks::EarlyStopping;
 pub use training::history::{Evaluation, History};
 pub use training::loss::{Loss, Metric};
-pub use training::model::{FitConfig, Gradients, Sequential};
+pub use training::model::Sequential;
 pub use training::optim::{Adam, Optimizer, RmsProp, Sgd};
+pub use training::trainer::{FitConfig, Gradients};
 
 /// The README's examples compile and run as doc tests.
 #[cfg(all(doctest, feature = "notebook"))]

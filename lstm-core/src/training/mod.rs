@@ -9,3 +9,4 @@ pub mod loss;
 pub mod model;
 pub mod optim;
 pub mod summary;
+pub mod trainer;

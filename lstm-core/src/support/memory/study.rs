@@ -23,7 +23,8 @@ use super::{Contender, RecallConfig, color, recall_model};
 use crate::error::{LstmError, Result};
 use crate::support::plot::{self, Figure, Labels, Series};
 use crate::training::callbacks::EarlyStopping;
-use crate::training::model::{FitConfig, Sequential};
+use crate::training::model::Sequential;
+use crate::training::trainer::FitConfig;
 
 /// What the study trains. Defaults: the three layers; budgets 350 and 1,400 parameters; gates
 /// started as Keras starts them and opened (bias 3); distances 10 to 200; seeds 0 to 4, the
