@@ -53,8 +53,11 @@
 //!
 //! ## Features
 //!
-//! * `notebook` (default): the `support` tier and plotters. Without it
-//!   (`default-features = false`) the crate is the engine alone: layers, training, saving.
+//! * `notebook` (default): the `support` tier and plotters.
+//! * `npz` (default): weights in Keras' `.npz` layout (`save_npz`, `load_npz`, `read_npz`).
+//!
+//! Without default features (`default-features = false`) the crate is the engine alone:
+//! layers, training, saving and loading its own model files.
 //! * `polars`: dates, CSV files and DataFrames (`support::weather`); turns on `notebook`.
 
 #![warn(missing_docs)]

@@ -23,6 +23,7 @@ use std::path::Path;
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "npz")]
 use crate::check::fmt_shape;
 use crate::error::{LstmError, Result};
 use crate::layers::LayerConfig;
@@ -302,6 +303,7 @@ pub fn keras_weight_names(model: &Sequential) -> Vec<String> {
         .collect()
 }
 
+#[cfg(feature = "npz")]
 /// Writes the weights as `.npz`, one float32 array per Keras weight, in Keras' order.
 pub fn save_npz(model: &Sequential, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
@@ -321,6 +323,7 @@ pub fn save_npz(model: &Sequential, path: impl AsRef<Path>) -> Result<()> {
     })
 }
 
+#[cfg(feature = "npz")]
 /// Reads `.npz` weights (from [`save_npz`] or from Keras, as the module documentation shows)
 /// into `model`. Arrays are matched to weights by their Keras names:
 ///
@@ -388,6 +391,7 @@ pub fn load_npz(model: &mut Sequential, path: impl AsRef<Path>) -> Result<()> {
     model.set_weights(&arrays)
 }
 
+#[cfg(feature = "npz")]
 /// For each expected weight (in Keras order), the position in `names` of the array that holds
 /// it, by the rules of [`load_npz`]; an error message naming the first mismatch otherwise.
 fn match_npz_names(
@@ -441,6 +445,7 @@ fn match_npz_names(
     Ok((0..names.len()).collect())
 }
 
+#[cfg(feature = "npz")]
 /// Every array of an `.npz` file, in file order, as float32 (to look at what a file holds).
 pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, ArrayD<f32>)>> {
     let path = path.as_ref();
@@ -467,11 +472,13 @@ impl Sequential {
         save(self, path)
     }
 
+    #[cfg(feature = "npz")]
     /// Writes the weights as Keras-layout `.npz` (see [`crate::training::io`]).
     pub fn save_npz(&self, path: impl AsRef<Path>) -> Result<()> {
         save_npz(self, path)
     }
 
+    #[cfg(feature = "npz")]
     /// Reads Keras-layout `.npz` weights into this model (see [`crate::training::io`]).
     pub fn load_npz(&mut self, path: impl AsRef<Path>) -> Result<()> {
         load_npz(self, path)
