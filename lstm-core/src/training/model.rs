@@ -320,6 +320,20 @@ impl Sequential {
         ensure_finite(&format!("{context}: input x"), x)
     }
 
+    /// `x` and `y` as the model's methods take them, checked (`context` names the method):
+    /// dynamic arrays, `y` in the shape the compiled loss needs.
+    pub(crate) fn prepared(
+        &self,
+        context: &str,
+        x: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
+        y: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
+    ) -> Result<(ArrayD<f32>, ArrayD<f32>)> {
+        let loss = self.compiled()?.loss;
+        let (x, y) = (to_dyn(x), to_dyn(y));
+        let y = self.prepare(context, &x, &y, loss)?;
+        Ok((x, y))
+    }
+
     pub(crate) fn prepare(
         &self,
         context: &str,
@@ -463,20 +477,12 @@ impl Sequential {
     }
 
     /// Loss (and compiled metrics) on `x`, `y` without training.
-    pub fn evaluate<S1, D1, S2, D2>(
+    pub fn evaluate(
         &mut self,
-        x: &ArrayBase<S1, D1>,
-        y: &ArrayBase<S2, D2>,
-    ) -> Result<Evaluation>
-    where
-        S1: Data<Elem = f32>,
-        S2: Data<Elem = f32>,
-        D1: Dimension,
-        D2: Dimension,
-    {
-        let loss = self.compiled()?.loss;
-        let (x, y) = (to_dyn(x), to_dyn(y));
-        let y = self.prepare("evaluate", &x, &y, loss)?;
+        x: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
+        y: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
+    ) -> Result<Evaluation> {
+        let (x, y) = self.prepared("evaluate", x, y)?;
         let evaluation = self.evaluate_prepared(&x, &y)?;
         if !evaluation.loss.is_finite() {
             return Err(LstmError::NonFinite {

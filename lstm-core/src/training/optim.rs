@@ -227,6 +227,25 @@ fn slots(state: &mut Vec<Vec<f32>>, params: &[Param<'_>]) {
     }
 }
 
+/// The `Optimizer` methods every optimizer answers from its fields of the same names
+/// (`learning_rate`, `clipping`, `iterations`).
+macro_rules! field_accessors {
+    () => {
+        fn learning_rate(&self) -> f32 {
+            self.learning_rate
+        }
+        fn set_learning_rate(&mut self, learning_rate: f32) {
+            self.learning_rate = learning_rate;
+        }
+        fn clipping(&self) -> Clipping {
+            self.clipping
+        }
+        fn iterations(&self) -> u64 {
+            self.iterations
+        }
+    };
+}
+
 macro_rules! clipping_builders {
     ($t:ty) => {
         impl $t {
@@ -305,18 +324,7 @@ impl Optimizer for Adam {
     fn name(&self) -> &'static str {
         "Adam"
     }
-    fn learning_rate(&self) -> f32 {
-        self.learning_rate
-    }
-    fn set_learning_rate(&mut self, learning_rate: f32) {
-        self.learning_rate = learning_rate;
-    }
-    fn clipping(&self) -> Clipping {
-        self.clipping
-    }
-    fn iterations(&self) -> u64 {
-        self.iterations
-    }
+    field_accessors!();
     fn validate(&self) -> Result<()> {
         check_learning_rate(self.learning_rate)?;
         check_unit_interval("beta_1", self.beta_1)?;
@@ -429,18 +437,7 @@ impl Optimizer for Sgd {
     fn name(&self) -> &'static str {
         "SGD"
     }
-    fn learning_rate(&self) -> f32 {
-        self.learning_rate
-    }
-    fn set_learning_rate(&mut self, learning_rate: f32) {
-        self.learning_rate = learning_rate;
-    }
-    fn clipping(&self) -> Clipping {
-        self.clipping
-    }
-    fn iterations(&self) -> u64 {
-        self.iterations
-    }
+    field_accessors!();
     fn validate(&self) -> Result<()> {
         check_learning_rate(self.learning_rate)?;
         check_unit_interval("momentum", self.momentum as f64)?;
@@ -540,18 +537,7 @@ impl Optimizer for RmsProp {
     fn name(&self) -> &'static str {
         "RMSprop"
     }
-    fn learning_rate(&self) -> f32 {
-        self.learning_rate
-    }
-    fn set_learning_rate(&mut self, learning_rate: f32) {
-        self.learning_rate = learning_rate;
-    }
-    fn clipping(&self) -> Clipping {
-        self.clipping
-    }
-    fn iterations(&self) -> u64 {
-        self.iterations
-    }
+    field_accessors!();
     fn validate(&self) -> Result<()> {
         check_learning_rate(self.learning_rate)?;
         check_unit_interval("rho", self.rho as f64)?;

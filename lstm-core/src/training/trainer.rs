@@ -87,17 +87,11 @@ impl FitConfig {
         self
     }
     /// Validates on `x`, `y` after each epoch (`val_loss`, `val_<metric>`).
-    pub fn validation_data<S1, D1, S2, D2>(
+    pub fn validation_data(
         mut self,
-        x: &ArrayBase<S1, D1>,
-        y: &ArrayBase<S2, D2>,
-    ) -> Self
-    where
-        S1: Data<Elem = f32>,
-        S2: Data<Elem = f32>,
-        D1: Dimension,
-        D2: Dimension,
-    {
+        x: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
+        y: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
+    ) -> Self {
         self.validation_data = Some((to_dyn(x), to_dyn(y)));
         self
     }
@@ -171,20 +165,12 @@ fn gather_rows(a: &ArrayD<f32>, rows: &[usize]) -> ArrayD<f32> {
 
 impl Sequential {
     /// One optimizer step on one batch (`model.train_on_batch`); returns the loss before the step.
-    pub fn train_on_batch<S1, D1, S2, D2>(
+    pub fn train_on_batch(
         &mut self,
-        x: &ArrayBase<S1, D1>,
-        y: &ArrayBase<S2, D2>,
-    ) -> Result<f32>
-    where
-        S1: Data<Elem = f32>,
-        S2: Data<Elem = f32>,
-        D1: Dimension,
-        D2: Dimension,
-    {
-        let loss = self.compiled()?.loss;
-        let (x, y) = (to_dyn(x), to_dyn(y));
-        let y = self.prepare("train_on_batch", &x, &y, loss)?;
+        x: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
+        y: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
+    ) -> Result<f32> {
+        let (x, y) = self.prepared("train_on_batch", x, y)?;
         self.train_step(&x, &y)
             .map(|(loss, _)| loss)
             .map_err(|e| at_batch(e, 1, 1))
@@ -240,20 +226,12 @@ impl Sequential {
 
     /// The loss and its gradients for a batch, without changing the weights: one array per
     /// weight in Keras order (as [`Sequential::get_weights`]), and d(loss)/d(x).
-    pub fn gradients<S1, D1, S2, D2>(
+    pub fn gradients(
         &mut self,
-        x: &ArrayBase<S1, D1>,
-        y: &ArrayBase<S2, D2>,
-    ) -> Result<Gradients>
-    where
-        S1: Data<Elem = f32>,
-        S2: Data<Elem = f32>,
-        D1: Dimension,
-        D2: Dimension,
-    {
-        let loss = self.compiled()?.loss;
-        let (x, y) = (to_dyn(x), to_dyn(y));
-        let y = self.prepare("gradients", &x, &y, loss)?;
+        x: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
+        y: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
+    ) -> Result<Gradients> {
+        let (x, y) = self.prepared("gradients", x, y)?;
         let outcome = denormals::flushed(|| self.forward_backward(&x, &y, true));
         let (loss, _, input) = outcome.map_err(|e| match e {
             LstmError::Diverged {
@@ -353,18 +331,12 @@ impl Sequential {
     /// `validation_split` takes the last samples before shuffling; the training set is shuffled
     /// each epoch (seeded); the last batch may be partial; the epoch loss is the mean of the batch
     /// losses (weighted by batch size), each taken before that batch's update.
-    pub fn fit<S1, D1, S2, D2>(
+    pub fn fit(
         &mut self,
-        x: &ArrayBase<S1, D1>,
-        y: &ArrayBase<S2, D2>,
+        x: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
+        y: &ArrayBase<impl Data<Elem = f32>, impl Dimension>,
         config: &FitConfig,
-    ) -> Result<History>
-    where
-        S1: Data<Elem = f32>,
-        S2: Data<Elem = f32>,
-        D1: Dimension,
-        D2: Dimension,
-    {
+    ) -> Result<History> {
         self.fit_dyn(to_dyn(x), to_dyn(y), config)
     }
 
