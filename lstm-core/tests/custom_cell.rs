@@ -115,7 +115,7 @@ impl Cell for PeepholeCell {
         history: History<'_>,
         _weights: &[ArrayViewD<'_, f32>],
         gradients: &mut [ArrayViewMutD<'_, f32>],
-    ) {
+    ) -> lstm_core::Result<()> {
         // dp_i = Σ dz_i ⊙ c_{t-1}, dp_f = Σ dz_f ⊙ c_{t-1}, dp_o = Σ dz_o ⊙ c_t, over steps and rows.
         let units = history.h.ncols();
         let rows = history.d_gates.nrows();
@@ -129,6 +129,7 @@ impl Cell for PeepholeCell {
                 gradients[2][[k]] += d(3) * c[k];
             }
         }
+        Ok(())
     }
 }
 
@@ -140,14 +141,28 @@ fn inputs(batch: usize, timesteps: usize, features: usize) -> Array3<f32> {
 
 /// A model of the peephole layer and a Dense head, with peepholes set to `p` (all three).
 fn model(units: usize, timesteps: usize, features: usize, p: f32) -> Sequential {
+    model_with_bias(units, timesteps, features, p, true)
+}
+
+/// [`model`], with or without the bias.
+fn model_with_bias(
+    units: usize,
+    timesteps: usize,
+    features: usize,
+    p: f32,
+    use_bias: bool,
+) -> Sequential {
     let mut model = Sequential::with_seed(&[timesteps, features], 3);
-    model.add(PeepholeLstm::new(units)).unwrap();
+    model
+        .add(PeepholeLstm::new(units).use_bias(use_bias))
+        .unwrap();
     model.add(Dense::new(1)).unwrap();
     model
         .compile(Adam::new(0.01), Loss::MeanSquaredError)
         .unwrap();
     let mut weights = model.get_weights();
-    for (k, w) in weights[3..6].iter_mut().enumerate() {
+    let own = if use_bias { 3..6 } else { 2..5 };
+    for (k, w) in weights[own].iter_mut().enumerate() {
         let mut v = 0.0;
         w.mapv_inplace(|_| {
             v += 0.1;
@@ -201,10 +216,16 @@ fn with_zero_peepholes_it_is_the_lstm() {
 /// cell state to grow, so the peepholes' gradients are far above the differences' noise.
 #[test]
 fn gradients_match_finite_differences() {
+    for use_bias in [true, false] {
+        gradients_match_finite_differences_with(use_bias);
+    }
+}
+
+fn gradients_match_finite_differences_with(use_bias: bool) {
     let (timesteps, features, units) = (4, 2, 3);
     let x = (inputs(5, timesteps, features) * 4.0).into_dyn();
     let y = Array2::from_shape_fn((5, 1), |(b, _)| (b as f32 - 2.0) * 0.8).into_dyn();
-    let mut model = model(units, timesteps, features, 0.8);
+    let mut model = model_with_bias(units, timesteps, features, 0.8, use_bias);
     let mut weights = model.get_weights();
     weights[0] *= 3.0;
     model.set_weights(&weights).unwrap();
@@ -225,12 +246,13 @@ fn gradients_match_finite_differences() {
             let got = analytic.weights[k].as_slice().unwrap()[i] as f64;
             assert!(
                 (got - numeric).abs() <= 1e-2 * numeric.abs() + 2e-4,
-                "weight {k}[{i}]: analytic {got}, numeric {numeric}"
+                "bias {use_bias}, weight {k}[{i}]: analytic {got}, numeric {numeric}"
             );
         }
     }
     // The peepholes matter here: each has a gradient well above the tolerance.
-    for k in 3..6 {
+    let own = if use_bias { 3..6 } else { 2..5 };
+    for k in own {
         let largest = analytic.weights[k]
             .iter()
             .fold(0.0f32, |m, g| m.max(g.abs()));
@@ -284,23 +306,24 @@ fn it_trains_and_prints_a_keras_summary() {
 /// Keras-style `.npz` paths come from its names.
 #[test]
 fn saved_models_load_once_the_cell_is_registered() {
-    let model = model(3, 4, 2, 0.5);
+    let mut model = model(3, 4, 2, 0.5);
     let x = inputs(2, 4, 2);
-    let mut model = model;
     let before = model.predict(&x).unwrap();
     let dir = std::env::temp_dir().join(format!("custom-cell-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("peephole.lstm");
-    model.save(&path).unwrap();
 
-    let err = Sequential::load(&path).unwrap_err().to_string();
+    // Saving a model that load could not rebuild is refused, naming the fix; nothing is written.
+    let err = model.save(&path).unwrap_err().to_string();
     assert!(
         err.contains("PeepholeLSTM") && err.contains("register_cell"),
         "{err}"
     );
+    assert!(!path.exists());
 
     register_cell::<PeepholeCell>().unwrap();
     register_cell::<PeepholeCell>().unwrap();
+    model.save(&path).unwrap();
     let mut loaded = Sequential::load(&path).unwrap();
     assert_eq!(loaded.predict(&x).unwrap(), before);
 
@@ -311,7 +334,7 @@ fn saved_models_load_once_the_cell_is_registered() {
         "peephole_lstm/peephole_lstm_cell/forget_gate_peephole_weights"
     );
 
-    // Another cell may not take a class name in use.
+    // Another cell may not take a class name in use...
     #[derive(Debug, Clone, Copy, Default)]
     struct Impostor;
     impl Cell for Impostor {
@@ -323,6 +346,14 @@ fn saved_models_load_once_the_cell_is_registered() {
     }
     let err = register_cell::<Impostor>().unwrap_err().to_string();
     assert!(err.contains("LSTM"), "{err}");
+    // ... nor save under it: the file would load as the real LSTM.
+    let mut impostor = Sequential::new(&[4, 2]);
+    impostor.add(Recurrent::<Impostor>::new(3)).unwrap();
+    let err = impostor
+        .save(dir.join("impostor.lstm"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("loads as another cell"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -342,16 +373,36 @@ fn bidirectional_and_two_cores() {
     let x = inputs(32, timesteps, features).into_dyn();
     let out = layer.forward(&x, false, &mut rng).unwrap();
     assert_eq!(out.shape(), &[32, timesteps, 2 * units]);
+    let same = |a: ndarray::ArrayViewD<f32>, b: &ArrayD<f32>| {
+        a.shape() == b.shape() && a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits())
+    };
     for first in (0..32).step_by(8) {
         let part = x.slice(s![first..first + 8, .., ..]).to_owned().into_dyn();
         let out_part = layer.forward(&part, false, &mut rng).unwrap();
-        let whole = out.slice(s![first..first + 8, .., ..]);
-        assert!(
-            whole
-                .iter()
-                .zip(&out_part)
-                .all(|(a, b)| a.to_bits() == b.to_bits())
-        );
+        assert!(same(
+            out.slice(s![first..first + 8, .., ..]).into_dyn(),
+            &out_part
+        ));
+    }
+    // Training passes too, forward and backward, with peepholes that are not zero.
+    let weights: Vec<ArrayD<f32>> = layer
+        .weights()
+        .into_iter()
+        .map(|w| w.value.mapv(|v| if v == 0.0 { 0.3 } else { v }))
+        .collect();
+    layer.set_weights(&weights).unwrap();
+    let grad = ArrayD::from_shape_fn(out.shape(), |i| ((i[0] * 3 + i[1] + i[2]) % 7) as f32 / 7.0);
+    let out = layer.forward(&x, true, &mut rng).unwrap();
+    let dx = layer.backward(&grad).unwrap();
+    for first in (0..32).step_by(8) {
+        let rows = s![first..first + 8, .., ..];
+        let part = x.slice(rows).to_owned().into_dyn();
+        let out_part = layer.forward(&part, true, &mut rng).unwrap();
+        let dx_part = layer
+            .backward(&grad.slice(rows).to_owned().into_dyn())
+            .unwrap();
+        assert!(same(out.slice(rows).into_dyn(), &out_part), "output");
+        assert!(same(dx.slice(rows).into_dyn(), &dx_part), "input gradient");
     }
 }
 
@@ -382,4 +433,88 @@ fn a_wrong_declaration_is_refused_at_build() {
         .to_string();
     assert!(err.contains("kernel of shape [2, 6]"), "{err}");
     assert!(model.layers().is_empty());
+
+    // A bias declared again among the cell's own weights (so twice, or without use_bias).
+    #[derive(Debug, Clone, Copy, Default)]
+    struct TwoBiases;
+    impl Cell for TwoBiases {
+        const CLASS: &'static str = "TwoBiases";
+        const BASE: &'static str = "two_biases";
+        const GATES: usize = 1;
+        fn weights(features: usize, units: usize, use_bias: bool) -> Vec<WeightSpec> {
+            let mut weights = standard_weights(
+                1,
+                RecurrentProduct::Summed,
+                features,
+                units,
+                use_bias,
+                Initializer::Zeros,
+            );
+            weights.push(WeightSpec {
+                name: "bias",
+                shape: vec![units],
+                initializer: Initializer::Zeros,
+            });
+            weights
+        }
+        fn step(_: StepForward<'_>) {}
+        fn step_back(_: StepBackward<'_>) {}
+    }
+    for use_bias in [true, false] {
+        let err = model
+            .add(Recurrent::<TwoBiases>::new(3).use_bias(use_bias))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a name of its own") && err.contains("bias"),
+            "{err}"
+        );
+    }
+
+    // Weights of its own but no gradients for them: training says so, instead of not learning.
+    #[derive(Debug, Clone, Copy, Default)]
+    struct NoOwnGradients;
+    impl Cell for NoOwnGradients {
+        const CLASS: &'static str = "NoOwnGradients";
+        const BASE: &'static str = "no_own_gradients";
+        const GATES: usize = 1;
+        fn weights(features: usize, units: usize, use_bias: bool) -> Vec<WeightSpec> {
+            let mut weights = standard_weights(
+                1,
+                RecurrentProduct::Summed,
+                features,
+                units,
+                use_bias,
+                Initializer::Zeros,
+            );
+            weights.push(WeightSpec {
+                name: "gain",
+                shape: vec![units],
+                initializer: Initializer::Constant(1.0),
+            });
+            weights
+        }
+        fn step(mut s: StepForward<'_>) {
+            s.h.assign(&s.gates);
+        }
+        fn step_back(mut s: StepBackward<'_>) {
+            s.d_gates.assign(&s.dh);
+            s.dh.fill(0.0);
+        }
+    }
+    model.add(Recurrent::<NoOwnGradients>::new(3)).unwrap();
+    model.add(Dense::new(1)).unwrap();
+    model
+        .compile(Adam::default(), Loss::MeanSquaredError)
+        .unwrap();
+    let weights = model.get_weights();
+    let x = inputs(2, 4, 2);
+    let y = Array2::<f32>::zeros((2, 1));
+    let err = model.train_on_batch(&x, &y).unwrap_err().to_string();
+    assert!(err.contains("own_weight_gradients"), "{err}");
+    assert_eq!(
+        model.get_weights(),
+        weights,
+        "a refused step changes nothing"
+    );
 }

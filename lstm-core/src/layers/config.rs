@@ -133,10 +133,6 @@ pub struct DenseConfig {
     pub use_bias: bool,
 }
 
-/// The settings of an [`Lstm`](crate::Lstm) (the name the notebooks know [`RecurrentConfig`]
-/// by).
-pub type LstmConfig = RecurrentConfig;
-
 /// The settings of a recurrent layer, by their Keras names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecurrentConfig {

@@ -17,7 +17,7 @@ mod simple_rnn;
 mod time_distributed;
 
 pub use bidirectional::Bidirectional;
-pub use config::{DenseConfig, LayerConfig, LstmConfig, MergeMode, RecurrentConfig};
+pub use config::{DenseConfig, LayerConfig, MergeMode, RecurrentConfig};
 pub use dense::{Dense, softmax_rows};
 pub use dropout::Dropout;
 pub use gru::{Gru, GruCell};

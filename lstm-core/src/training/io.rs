@@ -128,8 +128,23 @@ pub fn write_atomic(
     result
 }
 
-/// The model as bytes (see the module documentation for the layout).
+/// The model as bytes (see the module documentation for the layout). A model that `load`
+/// could not rebuild (a cell of your own not registered, or a class name another cell owns) is
+/// refused here, before anything is written.
 pub fn to_bytes(model: &Sequential) -> Result<Vec<u8>> {
+    for layer in model.layers() {
+        // An unknown class: the error names register_cell.
+        let rebuilt = layer.config().to_layer()?;
+        let (saved, rebuilt): (&dyn std::any::Any, &dyn std::any::Any) =
+            (layer.as_ref(), rebuilt.as_ref());
+        if saved.type_id() != rebuilt.type_id() {
+            return Err(LstmError::config(
+                format!("saving a {} layer", layer.class_name()),
+                "a class name that no other layer or cell uses",
+                format!("{:?}, which loads as another cell", layer.class_name()),
+            ));
+        }
+    }
     let weights = model.get_weights();
     let compiled = model.compiled_state();
     let mut slot_data: Vec<f32> = vec![];

@@ -76,6 +76,8 @@ pub fn standard_weights(
 }
 
 /// One step forward, for a batch of `B` rows and `u` units. Every array is in standard layout.
+/// The buffers are reused from batch to batch: a step must write every element of `h`, `c`
+/// and `saved` (and leave in `gates` what its step back reads).
 pub struct StepForward<'a> {
     /// `[B, G·u]`: the pre-activations on entry (`x_t·W + b`, plus `h_{t-1}·U` when the product
     /// is [`RecurrentProduct::Summed`]); on exit, what the step back reads (usually the gates).
@@ -101,30 +103,35 @@ pub struct StepForward<'a> {
 }
 
 /// One step back, for a batch of `B` rows: the gradients of the step's inputs from the
-/// gradients of its outputs.
+/// gradients of its outputs. The buffers are reused: a step back must write every element of
+/// `dh`, `dc`, `d_gates` and (when the product is apart) `d_recurrent`.
 pub struct StepBackward<'a> {
     /// What the forward step left in its `gates`.
     pub gates: ArrayView2<'a, f32>,
-    /// `h_{t-1}` and `h_t`.
+    /// `h_{t-1}`.
     pub h_prev: ArrayView2<'a, f32>,
     /// `h_t`.
     pub h: ArrayView2<'a, f32>,
-    /// The states after `h`, before and after the step (an LSTM's `c_{t-1}` and `c_t`).
+    /// The states after `h` before the step (an LSTM's `c_{t-1}`).
     pub c_prev: ArrayView2<'a, f32>,
     /// The states after `h` after the step.
     pub c: ArrayView2<'a, f32>,
     /// What the forward step saved.
     pub saved: ArrayView2<'a, f32>,
     /// On entry d(loss)/d(h_t). On exit the part of d(loss)/d(h_{t-1}) that does not pass
-    /// through `U` (the GRU's `dh ⊙ z`; zero for a cell whose `h_{t-1}` only enters through
-    /// `U`): the layer adds the product with `Uᵀ`.
+    /// through `U` (the GRU's `dh ⊙ z`), which the step must write: **zero** for a cell whose
+    /// `h_{t-1}` only enters through `U` (LSTM, SimpleRNN). The layer then adds the product of
+    /// `d_gates` (or `d_recurrent`, when apart) with `Uᵀ`.
     pub dh: ArrayViewMut2<'a, f32>,
     /// On entry d(loss)/d(states after `h`) at `t`, on exit at `t − 1` (an LSTM's `dc`).
     pub dc: ArrayViewMut2<'a, f32>,
-    /// Receives d(loss)/d(pre-activations), `[B, G·u]`: the layer turns it into the gradients
-    /// of `kernel`, `bias` and (when the product is summed) `recurrent_kernel`.
+    /// Receives d(loss)/d(pre-activations), `[B, G·u]`. The layer turns it into the gradients
+    /// of `kernel` (·xᵀ), of the input's input (·Wᵀ) and of `bias` (row 0 when apart); when
+    /// the product is summed also of `recurrent_kernel` and of `h_{t-1}` (·Uᵀ).
     pub d_gates: ArrayViewMut2<'a, f32>,
-    /// Receives d(loss)/d(recurrent product) when it is [`RecurrentProduct::Apart`].
+    /// Receives d(loss)/d(recurrent product) when it is [`RecurrentProduct::Apart`]: the layer
+    /// turns it into the gradients of `recurrent_kernel`, bias row 1 and `h_{t-1}` (·Uᵀ).
+    /// `[B, 0]` otherwise.
     pub d_recurrent: ArrayViewMut2<'a, f32>,
     /// The cell's own weights, as in [`StepForward::weights`].
     pub weights: &'a [ArrayViewD<'a, f32>],
@@ -132,8 +139,8 @@ pub struct StepBackward<'a> {
     pub activation: Activation,
 }
 
-/// Every step of one pass, time-major (row `t·B + b` is sample `b` at step `t`), for the
-/// gradients of a cell's own weights.
+/// Every step of one pass, time-major (row `t·B + b` is sample `b` at step `t`, in processing
+/// order: reversed with `go_backwards`), for the gradients of a cell's own weights.
 pub struct History<'a> {
     /// Rows per step.
     pub batch: usize,
@@ -147,6 +154,9 @@ pub struct History<'a> {
     pub saved: ArrayView2<'a, f32>,
     /// d(loss)/d(pre-activations) of every step, `[T·B, G·u]`.
     pub d_gates: ArrayView2<'a, f32>,
+    /// d(loss)/d(recurrent product) of every step when it is apart, `[T·B, G·u]` (`[T·B, 0]`
+    /// otherwise).
+    pub d_recurrent: ArrayView2<'a, f32>,
 }
 
 /// A recurrent cell: what [`Recurrent<C>`](super::Recurrent) asks of it. Implement it for a
@@ -160,7 +170,8 @@ pub trait Cell: Clone + Copy + std::fmt::Debug + Default + Send + Sync + 'static
     const BASE: &'static str;
     /// Blocks along the gate axis: `kernel` is `[in, GATES·u]`.
     const GATES: usize;
-    /// The states carried from step to step, `h` first: `["h"]`, or `["h", "c"]`.
+    /// The states carried from step to step, `h` first, each `[B, u]`: `["h"]`, or
+    /// `["h", "c"]`.
     const STATES: &'static [&'static str] = &["h"];
     /// How `h_{t-1}·U` reaches the step.
     const RECURRENT_PRODUCT: RecurrentProduct = RecurrentProduct::Summed;
@@ -186,14 +197,27 @@ pub trait Cell: Clone + Copy + std::fmt::Debug + Default + Send + Sync + 'static
     /// One step back.
     fn step_back(step: StepBackward<'_>);
 
-    /// Adds the gradients of the cell's own weights (in declared order) for a whole pass. The
-    /// layer computes those of `kernel`, `recurrent_kernel` and `bias` (the usual products).
+    /// The gradients of the cell's own weights (in declared order), once per backward pass,
+    /// after the loop, over the whole batch: `gradients` arrive zeroed, to be added to. The layer
+    /// computes those of `kernel`, `recurrent_kernel` and `bias` (the usual products). A cell
+    /// that declares weights of its own must implement this: the default refuses them.
     fn own_weight_gradients(
         history: History<'_>,
         weights: &[ArrayViewD<'_, f32>],
         gradients: &mut [ArrayViewMutD<'_, f32>],
-    ) {
-        let _ = (history, weights, gradients);
+    ) -> crate::error::Result<()> {
+        let _ = (history, weights);
+        if gradients.is_empty() {
+            return Ok(());
+        }
+        Err(crate::error::LstmError::config(
+            format!("{}: the cell's own weights", Self::CLASS),
+            "gradients from Cell::own_weight_gradients",
+            format!(
+                "{} weight(s) of its own and no gradients for them",
+                gradients.len()
+            ),
+        ))
     }
 
     /// Time loops that split the units between the two cores, if the cell has faster ones than

@@ -241,6 +241,24 @@ fn check_declaration<C: Cell>(
             }
         }
     }
+    // Keras' three only in their places (the passes find them by name), every name once.
+    for (k, spec) in specs.iter().enumerate() {
+        let standard = ["kernel", "recurrent_kernel", "bias"].contains(&spec.name);
+        if (standard && k >= expected.len()) || specs[..k].iter().any(|s| s.name == spec.name) {
+            return Err(LstmError::config(
+                format!("{}: weight {k} of the cell's declaration", C::CLASS),
+                format!(
+                    "a name of its own, used once, after {}",
+                    expected
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                spec.name,
+            ));
+        }
+    }
     if C::STATES.first() != Some(&"h") {
         return Err(LstmError::config(
             format!("{}: the cell's states", C::CLASS),

@@ -26,6 +26,8 @@ use crate::math::init::Rng;
 /// A layer's forward and backward passes for one cell, as function pointers: a cell can hand
 /// out ones compiled in its own crate ([`Cell::compiled_passes`]).
 pub struct Passes {
+    /// The cell the passes were compiled for.
+    cell: fn() -> std::any::TypeId,
     /// The forward pass: output of `x`, from the given, carried or zero states.
     pub(crate) forward: ForwardPass,
     /// Backpropagation through time: d(loss)/d(input) if asked for.
@@ -48,6 +50,7 @@ impl Passes {
     /// The passes of cell `C`, compiled where this is called.
     pub const fn of<C: Cell>() -> Passes {
         Passes {
+            cell: std::any::TypeId::of::<C>,
             forward: forward::<C>,
             backward: backward::<C>,
         }
@@ -55,9 +58,12 @@ impl Passes {
 
     /// `C`'s own compiled passes if it has them, else ones compiled here.
     pub(crate) fn for_cell<C: Cell>() -> Passes {
+        // Passes compiled for another cell (a copied `compiled_passes`) are not used.
         C::compiled_passes()
             .and_then(|any| any.downcast_ref::<Passes>())
+            .filter(|p| (p.cell)() == std::any::TypeId::of::<C>())
             .map_or_else(Passes::of::<C>, |p| Passes {
+                cell: p.cell,
                 forward: p.forward,
                 backward: p.backward,
             })
@@ -582,8 +588,9 @@ fn backward<C: Cell>(
             c: cache.c.view(),
             saved: cache.aux.view(),
             d_gates: d_in.view(),
+            d_recurrent: d_rec.view(),
         };
-        C::own_weight_gradients(history, &own_values, &mut own_grads);
+        C::own_weight_gradients(history, &own_values, &mut own_grads)?;
     }
 
     // Input gradient, back in (batch, time, feature) order.

@@ -10,7 +10,7 @@ use crate::engine::packed::PackedMatrix;
 
 /// Forward buffers as `[steps, batch, ..]` views.
 pub struct Steps<'a> {
-    /// `[T, B, G·u]`: the input projection on entry, the cell's gate values on exit.
+    /// `[T, B, G·u]`: each step writes its projection here, and the cell its gate values.
     pub gates: ArrayViewMut3<'a, f32>,
     /// `[T+1, B, u]`: block 0 the initial `h`, block t+1 the `h` after step t.
     pub h: ArrayViewMut3<'a, f32>,
