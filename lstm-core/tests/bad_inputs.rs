@@ -628,3 +628,141 @@ mod csv {
         assert!(weather::forecast(&mut model, &three, "temp", 1, |v| v, |v| v).is_ok());
     }
 }
+
+/// A crafted model file: a valid checksum, but a header that claims LSTM(100000) (320 GB of
+/// weights) in a file of a few KB. It must be refused before anything is allocated. The load
+/// runs in a child process, so an abort fails this test instead of killing the suite.
+#[test]
+fn a_crafted_model_file_is_refused_before_anything_is_allocated() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "crafted_model_file_in_a_child",
+            "--nocapture",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "the child failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("refused: "), "{stdout}");
+}
+
+/// The child of the test above: a model file whose header says 100000 units, checksum fixed.
+#[test]
+#[ignore = "run in a child process by a_crafted_model_file_is_refused_before_anything_is_allocated"]
+fn crafted_model_file_in_a_child() {
+    let mut model = Sequential::new(&[3, 2]);
+    model.add(Lstm::new(4)).unwrap();
+    model.add(Dense::new(1)).unwrap();
+    let bytes = io::to_bytes(&model).unwrap();
+    let json_len = u64::from_le_bytes(bytes[12..20].try_into().unwrap()) as usize;
+    let json = std::str::from_utf8(&bytes[20..20 + json_len]).unwrap();
+    let crafted_json = json.replacen("\"units\":4", "\"units\":100000", 1);
+    assert_ne!(crafted_json, json, "the header names the LSTM's units");
+    let mut crafted = bytes[..12].to_vec();
+    crafted.extend_from_slice(&(crafted_json.len() as u64).to_le_bytes());
+    crafted.extend_from_slice(crafted_json.as_bytes());
+    crafted.extend_from_slice(&bytes[20 + json_len..bytes.len() - 8]);
+    // FNV-1a, as the file format: the checksum is valid, only the claim is false.
+    let sum = crafted.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    crafted.extend_from_slice(&sum.to_le_bytes());
+    assert!(crafted.len() < 10_000, "a file of a few KB");
+    let err = io::from_bytes(&crafted, "crafted.lstm")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("crafted.lstm") && err.contains("layers need"),
+        "{err}"
+    );
+    println!("refused: {err}");
+}
+
+/// A stateful model needs batches of one size. 230 samples in batches of 32 used to train 7
+/// batches and refuse the 8th, after the weights had changed; now `fit` refuses before the first
+/// step, saying which sizes work, and the model is unchanged.
+#[test]
+fn a_stateful_fit_with_a_ragged_last_batch_is_refused_before_training() {
+    let mut model = Sequential::with_seed(&[5, 1], 1);
+    model.add(Gru::new(4).stateful(true)).unwrap();
+    model.add(Dense::new(1)).unwrap();
+    model
+        .compile(Adam::default(), Loss::MeanSquaredError)
+        .unwrap();
+    let x = Array3::from_shape_fn((230, 5, 1), |(b, t, _)| ((b + t) % 7) as f32 / 7.0);
+    let y = Array2::from_shape_fn((230, 1), |(b, _)| (b % 5) as f32 / 5.0);
+    let before = model.get_weights();
+    let err = model
+        .fit(
+            &x,
+            &y,
+            &FitConfig::new().epochs(1).batch_size(32).verbose(0),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("stateful") && err.contains("230 samples"),
+        "{err}"
+    );
+    assert!(err.contains("224 or 256"), "{err}");
+    assert_eq!(model.get_weights(), before, "a refused fit changes nothing");
+    // 224 samples train.
+    let (x, y) = (
+        x.slice(s![..224, .., ..]).to_owned(),
+        y.slice(s![..224, ..]).to_owned(),
+    );
+    model
+        .fit(
+            &x,
+            &y,
+            &FitConfig::new().epochs(1).batch_size(32).verbose(0),
+        )
+        .unwrap();
+}
+
+/// A trial whose objective is NaN is never the winner: 0/0 gives a *negative* NaN, which
+/// `total_cmp` sorts before every number, so it used to be returned as the best trial. With no
+/// number at all, `best` says so.
+#[test]
+fn a_nan_objective_never_wins_a_search() {
+    use lstm_core::support::tuner::{HyperParameters, Trial};
+    let trial = |id: usize, val_loss: f32| Trial {
+        id,
+        hyperparameters: HyperParameters {
+            units: 4,
+            layers: 1,
+            dropout: 0.0,
+            learning_rate: 0.01,
+        },
+        epochs: 3,
+        val_loss,
+        bracket: None,
+        round: None,
+        continues: None,
+    };
+    let zero = std::hint::black_box(0.0f32);
+    let negative_nan = zero / zero;
+    assert!(negative_nan.is_nan());
+    let result = SearchResult {
+        trials: vec![
+            trial(0, 0.5),
+            trial(1, negative_nan),
+            trial(2, 0.3),
+            trial(3, f32::NAN),
+        ],
+    };
+    assert_eq!(result.best().unwrap().id, 2);
+    let all_nan = SearchResult {
+        trials: vec![trial(0, negative_nan), trial(1, f32::NAN)],
+    };
+    let err = all_nan.best().unwrap_err().to_string();
+    assert!(err.contains("every one of the 2 trials"), "{err}");
+}

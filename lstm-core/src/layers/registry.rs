@@ -27,6 +27,8 @@ pub struct CellKind {
     layer: fn(&RecurrentConfig) -> Box<dyn Layer>,
     /// An unbuilt `Bidirectional<C>`.
     bidirectional: fn(&RecurrentConfig, MergeMode) -> Box<dyn Layer>,
+    /// The shapes of the weights the cell declares for `(features, units, use_bias)`.
+    weight_shapes: fn(usize, usize, bool) -> Vec<Vec<usize>>,
 }
 
 impl CellKind {
@@ -37,12 +39,20 @@ impl CellKind {
             type_id: std::any::TypeId::of::<C>,
             layer: layer_of::<C>,
             bidirectional: bidirectional_of::<C>,
+            weight_shapes: weight_shapes_of::<C>,
         }
     }
 }
 
 fn layer_of<C: Cell>(config: &RecurrentConfig) -> Box<dyn Layer> {
     Box::new(Recurrent::<C>::from_config(config))
+}
+
+fn weight_shapes_of<C: Cell>(features: usize, units: usize, use_bias: bool) -> Vec<Vec<usize>> {
+    C::weights(features, units, use_bias)
+        .into_iter()
+        .map(|w| w.shape)
+        .collect()
 }
 
 fn bidirectional_of<C: Cell>(config: &RecurrentConfig, merge_mode: MergeMode) -> Box<dyn Layer> {
@@ -105,7 +115,64 @@ fn cell_kind(class: &str) -> Result<CellKind> {
         })
 }
 
+/// Elements of a tensor of `shape`, saturating (a crafted size must not wrap around).
+fn elements(shape: &[usize]) -> usize {
+    shape.iter().fold(1usize, |n, &d| n.saturating_mul(d))
+}
+
 impl LayerConfig {
+    /// How many weights the layer will hold on inputs of `input_shape` (without the batch axis),
+    /// and its output shape, computed from the settings alone: nothing is allocated, so a
+    /// model file's claims can be checked before a layer is built. Shapes the layer would
+    /// refuse count 0 (its `build` says why).
+    pub fn weight_count(&self, input_shape: &[usize]) -> Result<(usize, Vec<usize>)> {
+        let last = input_shape.last().copied().unwrap_or(0);
+        let dense = |c: &super::config::DenseConfig| {
+            let count =
+                last.saturating_mul(c.units)
+                    .saturating_add(if c.use_bias { c.units } else { 0 });
+            let mut output = input_shape.to_vec();
+            if let Some(l) = output.last_mut() {
+                *l = c.units;
+            }
+            (count, output)
+        };
+        let recurrent = |class: &str, c: &RecurrentConfig, copies: usize, width: usize| {
+            let [timesteps, features] = *input_shape else {
+                return Ok((0, input_shape.to_vec()));
+            };
+            let shapes = (cell_kind(class)?.weight_shapes)(features, c.units, c.use_bias);
+            let count = shapes
+                .iter()
+                .fold(0usize, |n, s| n.saturating_add(elements(s)))
+                .saturating_mul(copies);
+            let units = c.units.saturating_mul(width);
+            let output = if c.return_sequences {
+                vec![timesteps, units]
+            } else {
+                vec![units]
+            };
+            Ok((count, output))
+        };
+        match self {
+            LayerConfig::Recurrent { class, settings } => recurrent(class, settings, 1, 1),
+            LayerConfig::Bidirectional {
+                layer,
+                cell,
+                merge_mode,
+            } => {
+                let width = if *merge_mode == MergeMode::Concat {
+                    2
+                } else {
+                    1
+                };
+                recurrent(cell, layer, 2, width)
+            }
+            LayerConfig::Dense(c) | LayerConfig::TimeDistributed(c) => Ok(dense(c)),
+            LayerConfig::Dropout { .. } => Ok((0, input_shape.to_vec())),
+        }
+    }
+
     /// A fresh, unbuilt layer with these settings. A recurrent class must be built in or
     /// registered ([`register_cell`]).
     pub fn to_layer(&self) -> Result<Box<dyn Layer>> {

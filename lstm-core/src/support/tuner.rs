@@ -102,6 +102,12 @@ impl std::fmt::Display for HyperParameters {
     }
 }
 
+/// Lower objectives first, NaN last whatever its sign (`total_cmp` alone puts a negative NaN,
+/// which 0/0 gives, before every number).
+fn by_objective(a: f32, b: f32) -> std::cmp::Ordering {
+    a.is_nan().cmp(&b.is_nan()).then(a.total_cmp(&b))
+}
+
 /// One trained configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trial {
@@ -129,14 +135,25 @@ pub struct SearchResult {
 }
 
 impl SearchResult {
-    /// The trial with the lowest validation loss (an error for a result without trials).
+    /// The trial with the lowest validation loss. A trial whose objective is NaN (a model that
+    /// diverged, or 0/0) is never the winner; an error if there are no trials, or none with a
+    /// number.
     pub fn best(&self) -> Result<&Trial> {
+        let first = self.trials.first().ok_or(LstmError::Empty {
+            context: "SearchResult::best: the search result holds no trials".into(),
+            min: 1,
+        })?;
         self.trials
             .iter()
-            .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
-            .ok_or(LstmError::Empty {
-                context: "SearchResult::best: the search result holds no trials".into(),
-                min: 1,
+            .filter(|t| !t.val_loss.is_nan())
+            .min_by(|a, b| by_objective(a.val_loss, b.val_loss))
+            .ok_or(LstmError::NonFinite {
+                context: format!(
+                    "SearchResult::best: the objective of every one of the {} trials",
+                    self.trials.len()
+                ),
+                index: format!("[{}]", first.id),
+                value: first.val_loss,
             })
     }
 
@@ -355,7 +372,7 @@ pub fn hyperband(
                 }
                 continue;
             }
-            alive.sort_by(|a, b| trials[a.0].val_loss.total_cmp(&trials[b.0].val_loss));
+            alive.sort_by(|a, b| by_objective(trials[a.0].val_loss, trials[b.0].val_loss));
             alive.truncate(round.size);
             let previous_epochs = rounds[r - 1].epochs;
             for (id, model) in alive.iter_mut() {

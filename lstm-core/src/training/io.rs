@@ -236,6 +236,29 @@ pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Sequential> {
     let header: Header = serde_json::from_slice(&body[20..json_end])
         .map_err(|e| corrupt(name, format!("header: {e}")))?;
 
+    // The layers' sizes are claims too: checked against the weights the file holds before any
+    // layer is built (a header saying LSTM(100000) in a 5 KB file would otherwise ask for 320 GB).
+    let stored = header.weight_shapes.iter().fold(0usize, |n, s| {
+        n.saturating_add(s.iter().fold(1usize, |m, &d| m.saturating_mul(d)))
+    });
+    let available = (body.len() - json_end) / 4;
+    let mut shape = header.input_shape.clone();
+    let mut needed = 0usize;
+    for config in &header.layers {
+        let (count, output) = config.weight_count(&shape)?;
+        needed = needed.saturating_add(count);
+        shape = output;
+    }
+    if needed > stored.min(available) {
+        return Err(corrupt(
+            name,
+            format!(
+                "its layers need {needed} weights, but it holds {} (the header's layer sizes do not match its data)",
+                stored.min(available)
+            ),
+        ));
+    }
+
     let mut floats = body[json_end..]
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")));

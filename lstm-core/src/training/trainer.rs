@@ -372,6 +372,25 @@ impl Sequential {
         };
         let (x, y) = train;
         let n = x.shape()[0];
+        // A stateful layer carries its states from batch to batch, so every batch must have one
+        // size: refused here, before the first step changes the weights, not at the last batch.
+        if self.is_stateful() && !n.is_multiple_of(config.batch_size) {
+            let batch = config.batch_size;
+            let (lower, upper) = (n / batch * batch, n.div_ceil(batch) * batch);
+            let sizes = if lower == 0 {
+                upper.to_string()
+            } else {
+                format!("{lower} or {upper}")
+            };
+            return Err(LstmError::config(
+                "fit of a stateful model",
+                format!(
+                    "every batch the same size: a number of training samples that batch_size \
+                     {batch} divides ({sizes}), or a batch_size that divides {n}"
+                ),
+                format!("{n} samples"),
+            ));
+        }
         let metrics = self.compiled()?.metrics.clone();
 
         let mut history = History::new(&metrics, validation.is_some());
