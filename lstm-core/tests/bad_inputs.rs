@@ -471,6 +471,10 @@ mod csv {
         let dots = csv("short-dots", "date,temp\n01.01.21,1\n02.01.21,2\n");
         let err = weather::load_csv(&dots, &options()).unwrap_err();
         assert!(err.to_string().contains("two-digit year"), "{err}");
+        // The hint uses the file's separator, and the format it names reads the file.
+        assert!(err.to_string().contains("\"%d.%m.%y\""), "{err}");
+        let (df, _) = weather::load_csv(&dots, &options().date_format("%d.%m.%y")).unwrap();
+        assert_eq!(weather::dates(&df).unwrap()[0], day(2021, 1, 1));
 
         // Day/month order with four-digit years is ambiguous too.
         let us = csv("us", "date,temp\n01/02/2021,1\n");
@@ -765,4 +769,31 @@ fn a_nan_objective_never_wins_a_search() {
     };
     let err = all_nan.best().unwrap_err().to_string();
     assert!(err.contains("every one of the 2 trials"), "{err}");
+}
+
+/// Messages in the user's words, not a helper's or a dependency's: an empty model names the
+/// call that fixes it, `persistence` its own name, and a two-digit date with dots a format with
+/// dots.
+#[test]
+fn messages_name_what_the_user_called_and_the_fix() {
+    let mut empty = Sequential::new(&[3, 1]);
+    let err = empty
+        .compile(Adam::default(), Loss::MeanSquaredError)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at least one layer") && err.contains("model.add("),
+        "{err}"
+    );
+    assert!(!err.contains("element(s)"), "{err}");
+    let err = empty
+        .predict(&Array3::<f32>::zeros((1, 3, 1)))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("model.add("), "{err}");
+
+    let windows = Array3::<f32>::zeros((4, 3, 1));
+    let err = baselines::persistence(&windows, 2).unwrap_err().to_string();
+    assert!(err.contains("persistence"), "{err}");
+    assert!(!err.contains("moving_average"), "{err}");
 }

@@ -50,6 +50,8 @@ fn check_targets(context: &str, x: &Array3<f32>, y: ArrayView1<f32>) -> Result<(
 
 /// Persistence: each window's forecast is its last value of `feature`.
 pub fn persistence(x: &Array3<f32>, feature: usize) -> Result<Array1<f32>> {
+    // Checked under its own name: an error must not send the reader to `moving_average`.
+    check_windows("persistence", x, feature)?;
     moving_average(x, feature, 1)
 }
 

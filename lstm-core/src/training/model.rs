@@ -49,6 +49,15 @@ pub(crate) struct Compiled {
     pub(crate) metrics: Vec<Metric>,
 }
 
+/// A model used before any layer was added, said in the words of the fix.
+fn no_layers() -> LstmError {
+    LstmError::NotReady {
+        what: "the model",
+        needed: "given at least one layer",
+        call: "model.add(Lstm::new(32)) (and a Dense head) before compile, fit or predict",
+    }
+}
+
 /// Refuses to hand out NaN or infinite predictions: they only come from weights that overflowed.
 fn ensure_finite_output(context: &str, pred: &ArrayD<f32>) -> Result<()> {
     ensure_finite(
@@ -175,10 +184,7 @@ impl Sequential {
     ) -> Result<()> {
         optimizer.validate()?;
         if self.layers.is_empty() {
-            return Err(LstmError::Empty {
-                context: "Sequential::compile: the model has no layers".into(),
-                min: 1,
-            });
+            return Err(no_layers());
         }
         let out = self.output_shape();
         if loss.is_cross_entropy() && out.last() == Some(&1) {
@@ -359,10 +365,7 @@ impl Sequential {
     /// Every layer's forward pass, with denormals flushed as TensorFlow's kernels flush them.
     pub(crate) fn forward(&mut self, x: &ArrayD<f32>, training: bool) -> Result<ArrayD<f32>> {
         let mut layers = self.layers.iter_mut();
-        let first = layers.next().ok_or(LstmError::Empty {
-            context: "Sequential: the model has no layers".into(),
-            min: 1,
-        })?;
+        let first = layers.next().ok_or_else(no_layers)?;
         let rng = &mut self.rng;
         denormals::flushed(|| {
             let mut a = first.forward(x, training, rng)?;

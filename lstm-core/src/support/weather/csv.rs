@@ -324,9 +324,15 @@ fn date_hint(text: &str) -> String {
         && fields[2].len() == 4
         && fields[..2].iter().all(|f| (1..=2).contains(&f.len()));
     if short_year {
+        // The example format uses the file's own separator: `01.01.21` needs "%d.%m.%y".
+        let separator = day_part
+            .chars()
+            .find(|c| ['-', '/', '.'].contains(c))
+            .unwrap_or('/');
+        let example = ["%d", "%m", "%y"].join(&separator.to_string());
         format!(
             "a two-digit year is ambiguous ('{day_part}' could be day/month/year or month/day/year, \
-             in the 1900s or the 2000s); name the format, e.g. CsvOptions::date_format(\"%d/%m/%y\")"
+             in the 1900s or the 2000s); name the format, e.g. CsvOptions::date_format(\"{example}\")"
         )
     } else if slash_day_first {
         format!(
