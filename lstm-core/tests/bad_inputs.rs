@@ -453,6 +453,30 @@ mod csv {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
+    /// A file that ends in blank lines (as editors leave them) loads: they are not rows. A blank
+    /// line in the middle is still a row without a date, named.
+    #[test]
+    fn trailing_blank_lines_are_not_rows() {
+        let trailing = csv(
+            "trailing-blank",
+            "date,temp\n2021-01-01,1\n2021-01-02,2\n2021-01-03,3\n\n\n",
+        );
+        let (df, report) = weather::load_csv(&trailing, &options()).unwrap();
+        assert_eq!((report.rows_read, report.rows_out), (3, 3));
+        assert_eq!(weather::dates(&df).unwrap()[2], day(2021, 1, 3));
+        let with_spaces = csv(
+            "trailing-spaces",
+            "date,temp\n2021-01-01,1\n2021-01-02,2\n ,\n",
+        );
+        let (_, report) = weather::load_csv(&with_spaces, &options()).unwrap();
+        assert_eq!(report.rows_out, 2);
+        let middle = csv("middle-blank", "date,temp\n2021-01-01,1\n,\n2021-01-03,3\n");
+        let err = weather::load_csv(&middle, &options())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 2"), "{err}");
+    }
+
     #[test]
     fn two_digit_years_need_a_named_format() {
         let slashes = csv(

@@ -431,8 +431,16 @@ fn read_text_columns(path: &Path, options: &CsvOptions) -> Result<TextColumns> {
         let strings = col.str().map_err(polars_error(&context))?;
         Ok(strings.iter().map(|s| s.map(str::to_string)).collect())
     };
-    let dates = text_column(&options.date_column)?;
-    let values = text_column(&options.value_column)?;
+    let mut dates = text_column(&options.date_column)?;
+    let mut values = text_column(&options.value_column)?;
+    // Blank lines at the end of a file (an editor's habit) are not rows of data.
+    let blank = |cell: Option<&Option<String>>| {
+        cell.is_some_and(|c| c.as_deref().is_none_or(|t| t.trim().is_empty()))
+    };
+    while blank(dates.last()) && blank(values.last()) {
+        dates.pop();
+        values.pop();
+    }
     if dates.is_empty() {
         return Err(LstmError::Parse {
             context,
