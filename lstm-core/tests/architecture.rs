@@ -197,24 +197,20 @@ fn inline_paths(code: &str) -> Vec<Vec<String>> {
 /// The module a path names from `module`, following re-exports through hubs. `None` for paths
 /// outside the crate.
 fn resolve(module: &[String], path: &[String], depth: usize) -> Option<(Vec<String>, Vec<String>)> {
-    let mut at: Vec<String> = match path.first()?.as_str() {
-        "crate" => vec![],
+    match path.first()?.as_str() {
+        "crate" => descend(vec![], &path[1..], depth),
         "super" | "self" => {
-            let mut m = module.to_vec();
-            let mut i = 0;
-            if path[0] == "self" {
-                i = 1;
-            }
+            // `self::` stays in the module; each `super::` goes up one.
+            let mut module = module.to_vec();
+            let mut i = usize::from(path[0] == "self");
             while path.get(i).is_some_and(|p| p == "super") {
-                m.pop();
+                module.pop();
                 i += 1;
             }
-            return descend(m, &path[i..], depth);
+            descend(module, &path[i..], depth)
         }
-        _ => return None,
-    };
-    at.clear();
-    descend(at, &path[1..], depth)
+        _ => None,
+    }
 }
 
 fn descend(

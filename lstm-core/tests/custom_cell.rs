@@ -406,6 +406,30 @@ fn bidirectional_and_two_cores() {
     }
 }
 
+/// Keras' three weights of a one-block cell, then one `[u]` weight of its own named `name`.
+fn one_gate_and_own(
+    features: usize,
+    units: usize,
+    use_bias: bool,
+    name: &'static str,
+    initializer: Initializer,
+) -> Vec<WeightSpec> {
+    let mut weights = standard_weights(
+        1,
+        RecurrentProduct::Summed,
+        features,
+        units,
+        use_bias,
+        Initializer::Zeros,
+    );
+    weights.push(WeightSpec {
+        name,
+        shape: vec![units],
+        initializer,
+    });
+    weights
+}
+
 /// A declaration that does not start with Keras' three weights is the cell author's mistake,
 /// named at build time.
 #[test]
@@ -442,20 +466,7 @@ fn a_wrong_declaration_is_refused_at_build() {
         const BASE: &'static str = "two_biases";
         const GATES: usize = 1;
         fn weights(features: usize, units: usize, use_bias: bool) -> Vec<WeightSpec> {
-            let mut weights = standard_weights(
-                1,
-                RecurrentProduct::Summed,
-                features,
-                units,
-                use_bias,
-                Initializer::Zeros,
-            );
-            weights.push(WeightSpec {
-                name: "bias",
-                shape: vec![units],
-                initializer: Initializer::Zeros,
-            });
-            weights
+            one_gate_and_own(features, units, use_bias, "bias", Initializer::Zeros)
         }
         fn step(_: StepForward<'_>) {}
         fn step_back(_: StepBackward<'_>) {}
@@ -479,20 +490,13 @@ fn a_wrong_declaration_is_refused_at_build() {
         const BASE: &'static str = "no_own_gradients";
         const GATES: usize = 1;
         fn weights(features: usize, units: usize, use_bias: bool) -> Vec<WeightSpec> {
-            let mut weights = standard_weights(
-                1,
-                RecurrentProduct::Summed,
+            one_gate_and_own(
                 features,
                 units,
                 use_bias,
-                Initializer::Zeros,
-            );
-            weights.push(WeightSpec {
-                name: "gain",
-                shape: vec![units],
-                initializer: Initializer::Constant(1.0),
-            });
-            weights
+                "gain",
+                Initializer::Constant(1.0),
+            )
         }
         fn step(mut s: StepForward<'_>) {
             s.h.assign(&s.gates);

@@ -37,6 +37,12 @@ pub struct WeightSpec {
     pub initializer: Initializer,
 }
 
+/// Whether `name` is one of Keras' three weights (`kernel`, `recurrent_kernel`, `bias`), which
+/// the layer reads by name; every other weight is the cell's own.
+pub fn is_standard_weight(name: &str) -> bool {
+    matches!(name, "kernel" | "recurrent_kernel" | "bias")
+}
+
 /// Keras' three weights of a recurrent cell with `gates` blocks: `kernel [in, G·u]`
 /// (glorot-uniform), `recurrent_kernel [u, G·u]` (orthogonal) and, with `use_bias`, `bias`
 /// (`[G·u]`, or `[2, G·u]` when the product is [`RecurrentProduct::Apart`]) starting as `bias`.

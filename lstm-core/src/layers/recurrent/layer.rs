@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use ndarray::{Array2, Array3, ArrayD};
 
 use super::buffers::State;
-use super::cell::Cell;
+use super::cell::{Cell, WeightSpec, is_standard_weight, standard_weights};
 use super::passes::Passes;
 use crate::check::batch_shape;
 use crate::engine::denormals;
@@ -15,7 +15,7 @@ use crate::layers::config::{LayerConfig, RecurrentConfig};
 use crate::layers::layer::{Layer, Param, Weight, not_built, sealed};
 use crate::layers::params::ParamSet;
 use crate::math::activation::Activation;
-use crate::math::init::{self, Rng};
+use crate::math::init::{self, Initializer, Rng};
 
 /// A recurrent layer: [`Lstm`](crate::Lstm), [`Gru`](crate::Gru),
 /// [`SimpleRnn`](crate::SimpleRnn), or one of your own [`Cell`]. Settings, defaults and
@@ -210,23 +210,23 @@ impl<C: Cell> Recurrent<C> {
 /// A cell's declared weights must start with Keras' three, in their shapes: the passes read them
 /// by name. A wrong declaration is the cell author's mistake, named here.
 fn check_declaration<C: Cell>(
-    specs: &[super::cell::WeightSpec],
+    specs: &[WeightSpec],
     features: usize,
     units: usize,
     use_bias: bool,
 ) -> Result<()> {
-    let width = C::GATES * units;
-    let bias = match C::RECURRENT_PRODUCT {
-        super::cell::RecurrentProduct::Summed => vec![width],
-        super::cell::RecurrentProduct::Apart => vec![2, width],
-    };
-    let mut expected = vec![
-        ("kernel", vec![features, width]),
-        ("recurrent_kernel", vec![units, width]),
-    ];
-    if use_bias {
-        expected.push(("bias", bias));
-    }
+    // Keras' three as the cell's product needs them (the initialisers are the cell's choice).
+    let expected: Vec<(&str, Vec<usize>)> = standard_weights(
+        C::GATES,
+        C::RECURRENT_PRODUCT,
+        features,
+        units,
+        use_bias,
+        Initializer::Zeros,
+    )
+    .into_iter()
+    .map(|w| (w.name, w.shape))
+    .collect();
     for (k, (name, shape)) in expected.iter().enumerate() {
         match specs.get(k) {
             Some(spec) if spec.name == *name && &spec.shape == shape => {}
@@ -243,8 +243,9 @@ fn check_declaration<C: Cell>(
     }
     // Keras' three only in their places (the passes find them by name), every name once.
     for (k, spec) in specs.iter().enumerate() {
-        let standard = ["kernel", "recurrent_kernel", "bias"].contains(&spec.name);
-        if (standard && k >= expected.len()) || specs[..k].iter().any(|s| s.name == spec.name) {
+        if (is_standard_weight(spec.name) && k >= expected.len())
+            || specs[..k].iter().any(|s| s.name == spec.name)
+        {
             return Err(LstmError::config(
                 format!("{}: weight {k} of the cell's declaration", C::CLASS),
                 format!(

@@ -7,7 +7,7 @@ use ndarray::{Array1, Array2, Array3, ArrayD, ArrayViewD, ArrayViewMutD, Axis, I
 use ndarray_rand::rand::Rng as _;
 
 use super::buffers::{Cache, Scratch, State, by_step, by_step_mut, reuse};
-use super::cell::{Cell, History, RecurrentProduct, StepBackward, StepForward};
+use super::cell::{Cell, History, RecurrentProduct, StepBackward, StepForward, is_standard_weight};
 use super::packing::recurrence;
 use super::steps::{
     InputProjection, Recurrence, StepGrads, Steps, StepsRef, add_output_grad, add_product,
@@ -193,7 +193,7 @@ fn own_weights<'a>(
     values: impl Iterator<Item = (&'static str, &'a ArrayD<f32>)>,
 ) -> Vec<ArrayViewD<'a, f32>> {
     values
-        .filter(|(name, _)| !matches!(*name, "kernel" | "recurrent_kernel" | "bias"))
+        .filter(|(name, _)| !is_standard_weight(name))
         .map(|(_, value)| value.view())
         .collect()
 }
@@ -569,9 +569,7 @@ fn backward<C: Cell>(
         helper::sum_rows(d_rec.view(), d_bias.row_mut(1));
     }
     // The cell's own weights, if it has any.
-    let own_at = names
-        .iter()
-        .position(|n| !matches!(*n, "kernel" | "recurrent_kernel" | "bias"));
+    let own_at = names.iter().position(|n| !is_standard_weight(n));
     if let Some(own_at) = own_at {
         let own_values: Vec<ArrayViewD<f32>> = values[own_at..].iter().map(|v| v.view()).collect();
         let mut own_grads: Vec<ArrayViewMutD<f32>> = grads[own_at..]
