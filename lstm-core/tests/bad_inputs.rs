@@ -437,7 +437,9 @@ fn losses_and_metrics_refuse_shapes_instead_of_panicking() {
 mod csv {
     use super::*;
     use lstm_core::support::weather::chrono::NaiveDate;
-    use lstm_core::support::weather::{self, CsvOptions, Gaps, Missing, Outliers};
+    use lstm_core::support::weather::{
+        self, CsvOptions, Duplicates, Encoding, Gaps, Missing, Outliers,
+    };
 
     fn csv(name: &str, text: &str) -> PathBuf {
         let path = temp_dir("csv").join(format!("{name}.csv"));
@@ -628,6 +630,234 @@ mod csv {
         assert_eq!(weather::values(&df, "temp").unwrap(), vec![1.5, 2.5]);
     }
 
+    fn csv_bytes(name: &str, bytes: &[u8]) -> PathBuf {
+        let path = temp_dir("csv").join(format!("{name}.csv"));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Old Mac line ends (`\r` alone) used to make one line of the whole file: every row became
+    /// a column name, in an 864-character message. Now they read as line ends, as do `\r\n`
+    /// and a byte-order mark; a wide header is listed in ten names, not all of them.
+    #[test]
+    fn carriage_return_line_ends_and_byte_order_marks_load() {
+        let lines = [
+            "date,temp",
+            "2021-01-01,1.5",
+            "2021-01-02,2.5",
+            "2021-01-03,3.5",
+        ];
+        for (name, text) in [
+            ("cr", lines.join("\r")),
+            ("crlf", lines.join("\r\n") + "\r\n"),
+            ("bom", format!("\u{feff}{}", lines.join("\n"))),
+            ("cr-trailing", lines.join("\r") + "\r\r"),
+        ] {
+            let (df, report) = weather::load_csv(csv(name, &text), &options())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(report.rows_read, 3, "{name}");
+            assert_eq!(
+                weather::values(&df, "temp").unwrap(),
+                vec![1.5, 2.5, 3.5],
+                "{name}"
+            );
+        }
+        let mut wide = (0..40)
+            .map(|k| format!("c{k}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        wide.push('\n');
+        wide.push_str(&vec!["1"; 40].join(","));
+        let err = weather::load_csv(csv("wide", &wide), &options()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("'c9', … (40 columns in all)"), "{text}");
+        assert!(!text.contains("'c10'"), "{text}");
+    }
+
+    /// A Latin-1 byte (`é` in a header, `°` in a value) used to give "invalid utf-8 sequence"
+    /// with no row: now the error names the row and the encoding, and `Encoding::Latin1` reads
+    /// the file. UTF-16 is named too.
+    #[test]
+    fn a_file_that_is_not_utf8_is_named_with_its_row_and_read_when_asked() {
+        let mut bytes = b"date,temp\n2021-01-01,1\n2021-01-02,2\n2021-01-03,3 C".to_vec();
+        bytes.push(0xB0); // '°' in Latin-1
+        bytes.extend_from_slice(b"\n");
+        let latin1 = csv_bytes("latin1", &bytes);
+        let err = weather::load_csv(&latin1, &options()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("not UTF-8"), "{text}");
+        assert!(text.contains("byte 0xB0 in row 3 (line 4)"), "{text}");
+        assert!(text.contains("'°'"), "{text}");
+        assert!(
+            text.contains("CsvOptions::encoding(Encoding::Latin1)"),
+            "{text}"
+        );
+        // Decoded as asked, the value's unit is then the next thing to fix, in the user's text.
+        let err = weather::load_csv(&latin1, &options().encoding(Encoding::Latin1)).unwrap_err();
+        assert!(err.to_string().contains("'3 C°' is not a number"), "{err}");
+
+        let mut header = b"date,temp\xe9rature\n".to_vec();
+        header.extend_from_slice(b"2021-01-01,1\n2021-01-02,2\n");
+        let latin1_header = csv_bytes("latin1-header", &header);
+        let err = weather::load_csv(&latin1_header, &options()).unwrap_err();
+        assert!(
+            err.to_string().contains("in the header line (line 1)"),
+            "{err}"
+        );
+        let (df, _) = weather::load_csv(
+            &latin1_header,
+            &CsvOptions::new("date", "température").encoding(Encoding::Latin1),
+        )
+        .unwrap();
+        assert_eq!(weather::values(&df, "température").unwrap(), vec![1.0, 2.0]);
+
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("date,temp\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let err = weather::load_csv(csv_bytes("utf16", &utf16), &options()).unwrap_err();
+        assert!(err.to_string().contains("the file is UTF-16"), "{err}");
+    }
+
+    /// Rain in a dry climate: 0 mm on 350 of 365 days. The middle half of the values is all
+    /// zeros, and the range used to fall back to −10 … 10, refusing every real storm. The range
+    /// now comes from the days with rain; a corrupt cell is still caught.
+    #[test]
+    fn a_series_of_mostly_zeros_keeps_its_real_values() {
+        let mut text = String::from("date,temp\n");
+        let start = day(2021, 1, 1);
+        for k in 0..365 {
+            let rain = if k % 24 == 5 {
+                2.0 + (k % 7) as f32 * 6.5
+            } else {
+                0.0
+            };
+            text.push_str(&format!("{},{rain}\n", start + chrono_days(k)));
+        }
+        let (df, report) = weather::load_csv(csv("dry", &text), &options()).unwrap();
+        assert!(report.outliers.is_empty(), "{report}");
+        let values = weather::values(&df, "temp").unwrap();
+        assert_eq!(values.iter().filter(|&&v| v == 0.0).count(), 350);
+        assert_eq!(values.iter().copied().fold(0.0, f32::max), 41.0);
+        let corrupt = text.replacen(",0\n", ",1e30\n", 1);
+        let err = weather::load_csv(csv("dry-corrupt", &corrupt), &options()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("= 1000000000000000000000000000000"),
+            "{err}"
+        );
+        // The range itself, on values a reader can check by hand: rain days' quartiles 5 and
+        // 10, spread 5, widened to include 0.
+        let mut few = vec![0.0f32; 20];
+        few.extend([5.0, 5.0, 10.0, 10.0]);
+        assert_eq!(weather::plausible_range(&mut few), Some((-50.0, 60.0)));
+        // A constant column still gets a range around its value.
+        assert_eq!(weather::plausible_range(&mut [3.0; 8]), Some((-27.0, 33.0)));
+    }
+
+    fn chrono_days(k: i64) -> weather::chrono::Duration {
+        weather::chrono::Duration::days(k)
+    }
+
+    /// One typo year (1918 for 1981) used to turn 200 rows into 23,046, of which 22,846 were
+    /// interpolated, and was only "reported". A gap that would invent more rows than the file
+    /// has, or more than a year, is now an error naming the row; `Gaps::Skip` keeps the gap.
+    #[test]
+    fn a_typo_year_is_an_error_naming_the_row() {
+        let start = day(1981, 1, 1);
+        let dates: Vec<String> = (0..200)
+            .map(|k| (start + chrono_days(k)).to_string())
+            .collect();
+        let mut lines = vec!["date,temp".to_string()];
+        for (k, date) in dates.iter().enumerate() {
+            let date = if k == 56 {
+                date.replacen("1981", "1918", 1)
+            } else {
+                date.clone()
+            };
+            lines.push(format!("{date},{}", k % 9));
+        }
+        let path = csv("typo-year", &(lines.join("\n") + "\n"));
+        let err = weather::load_csv(&path, &options()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("row 57 (1918-02-26) lies far before every other row"),
+            "{text}"
+        );
+        assert!(text.contains("1981-01-01 (row 1)"), "{text}");
+        assert!(text.contains("more than the file's 200 dates"), "{text}");
+        assert!(text.contains("Gaps::Skip"), "{text}");
+        let (df, report) = weather::load_csv(&path, &options().gaps(Gaps::Skip)).unwrap();
+        assert_eq!(df.height(), 200, "nothing invented");
+        assert_eq!(report.interpolated_days, 0);
+        assert!(
+            report.gaps.contains(&(day(1981, 2, 26), day(1981, 2, 26))),
+            "the typo's own day is a gap too: {report}"
+        );
+
+        // Two long runs with more than a year between them: named by their ends.
+        let mut two = String::from("date,temp\n");
+        for k in 0..400 {
+            two.push_str(&format!("{},1\n", start + chrono_days(k)));
+        }
+        for k in 0..400 {
+            two.push_str(&format!("{},2\n", start + chrono_days(1200 + k)));
+        }
+        let err = weather::load_csv(csv("two-parts", &two), &options()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("the rows stop at 1982-02-04 (row 400)"),
+            "{text}"
+        );
+        assert!(text.contains("resume at 1984-04-15 (row 401)"), "{text}");
+        assert!(text.contains("more than a year"), "{text}");
+        // A gap of a week in a long file is still filled, and reported.
+        let mut week = String::from("date,temp\n");
+        for k in (0..100).filter(|k| !(40..47).contains(k)) {
+            week.push_str(&format!("{},{k}\n", start + chrono_days(k)));
+        }
+        let (df, report) = weather::load_csv(csv("week-gap", &week), &options()).unwrap();
+        assert_eq!((df.height(), report.interpolated_days), (100, 7));
+        assert_eq!(weather::values(&df, "temp").unwrap()[43], 43.0, "linear");
+    }
+
+    /// An hourly file read as daily: every date repeats 24 times. The message used to list
+    /// "rows 1 and 2 and … and 24"; it now counts them and names the likely cause and the fix.
+    #[test]
+    fn hourly_timestamps_are_named_as_such() {
+        let mut text = String::from("date,temp\n");
+        for d in 1..=3 {
+            for h in 0..24 {
+                text.push_str(&format!("2021-01-0{d} {h:02}:00,{}\n", d * 100 + h));
+            }
+        }
+        let path = csv("hourly", &text);
+        let err = weather::load_csv(&path, &options()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("date 2021-01-01 appears in 24 rows (1, 2, …, 24)"),
+            "{text}"
+        );
+        assert!(text.contains("2 more date(s)"), "{text}");
+        assert!(text.contains("hourly"), "{text}");
+        assert!(!text.contains(" and 3 and"), "{text}");
+        let (df, _) = weather::load_csv(&path, &options().duplicates(Duplicates::Mean)).unwrap();
+        assert_eq!(
+            weather::values(&df, "temp").unwrap(),
+            vec![111.5, 211.5, 311.5]
+        );
+        // Two rows of one date keep the short form.
+        let twice = csv(
+            "twice",
+            "date,temp\n2021-01-01,1\n2021-01-01,2\n2021-01-02,3\n",
+        );
+        let err = weather::load_csv(&twice, &options()).unwrap_err();
+        assert!(
+            err.to_string().contains("appears in rows 1 and 2 (use"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn forecasting_across_a_gap_in_the_dates_is_refused() {
         let path = csv(
@@ -662,13 +892,14 @@ mod csv {
 /// runs in a child process, so an abort fails this test instead of killing the suite.
 #[test]
 fn a_crafted_model_file_is_refused_before_anything_is_allocated() {
+    run_child("crafted_model_file_in_a_child");
+}
+
+/// Runs the ignored test `name` of this binary in a child process: an abort (an allocation of
+/// hundreds of GB) fails this test instead of killing the suite. The child prints "refused: ".
+fn run_child(name: &str) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "crafted_model_file_in_a_child",
-            "--nocapture",
-        ])
+        .args(["--ignored", "--exact", name, "--nocapture"])
         .output()
         .unwrap();
     let (stdout, stderr) = (
@@ -820,4 +1051,167 @@ fn messages_name_what_the_user_called_and_the_fix() {
     let err = baselines::persistence(&windows, 2).unwrap_err().to_string();
     assert!(err.contains("persistence"), "{err}");
     assert!(!err.contains("moving_average"), "{err}");
+}
+
+/// One full ordinary year (days 1 to 365) is enough for a climatology of half-width 0: day 366,
+/// which only leap years have, is Dec 31 like day 365. It used to be refused because day 366
+/// never occurred. A real hole names the days and the half-width that reaches them.
+#[test]
+fn a_climatology_of_one_ordinary_year_needs_no_smoothing() {
+    use lstm_core::support::baselines::Climatology;
+    let days: Vec<u32> = (1..=365).collect();
+    let values: Vec<f32> = days.iter().map(|&d| d as f32).collect();
+    let clim = Climatology::fit(&days, &values, 0).unwrap();
+    assert_eq!(
+        clim.predict(&[1, 200, 365, 366]).unwrap().to_vec(),
+        vec![1.0, 200.0, 365.0, 365.0]
+    );
+    // Ten days without data (days 101 to 110): the nearest data is 5 days away.
+    let (holed_days, holed_values): (Vec<u32>, Vec<f32>) = days
+        .iter()
+        .zip(&values)
+        .filter(|(d, _)| !(101..=110).contains(*d))
+        .unzip();
+    let err = Climatology::fit(&holed_days, &holed_values, 4).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("at least 5"), "{text}");
+    assert!(text.contains("(days 101–110)"), "{text}");
+    assert!(Climatology::fit(&holed_days, &holed_values, 5).is_ok());
+}
+
+/// An `.npy` entry of `data_len` bytes whose header claims `shape` (`'<f4'`), zipped with a
+/// valid CRC: only the claim is false.
+fn crafted_npz(path: &PathBuf, name: &str, shape: &str, data_len: usize) {
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    let mut header = dict.into_bytes();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    npy.extend_from_slice(&header);
+    npy.extend(std::iter::repeat_n(0u8, data_len));
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file(format!("{name}.npy"), stored).unwrap();
+    std::io::Write::write_all(&mut zip, &npy).unwrap();
+    zip.finish().unwrap();
+}
+
+/// An `.npz` whose array header claims 100000 × 100000 × 10 float32 (400 GB) in a file of a
+/// few hundred bytes: NumPy's reader (through ndarray-npy) allocated the claim first and the
+/// process aborted. Now the claim is checked against the bytes the entry holds, for `read_npz`
+/// (no expected shape) and `load_npz` alike. Run in a child process, as the model file above.
+#[test]
+fn a_crafted_npz_file_is_refused_before_anything_is_allocated() {
+    run_child("crafted_npz_file_in_a_child");
+}
+
+#[test]
+#[ignore = "run in a child process by a_crafted_npz_file_is_refused_before_anything_is_allocated"]
+fn crafted_npz_file_in_a_child() {
+    let path = temp_dir("crafted-npz").join("crafted.npz");
+    crafted_npz(&path, "arr_0", "(100000, 100000, 10)", 40);
+    assert!(std::fs::metadata(&path).unwrap().len() < 1000);
+    let err = io::read_npz(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("array 'arr_0'") && err.contains("does not match the 40 bytes of data"),
+        "{err}"
+    );
+    // As a model's first weight it is refused for its shape, before its data is read.
+    let mut model = square_lstm();
+    let before = model.get_weights();
+    let err = io::load_npz(&mut model, &path).unwrap_err().to_string();
+    assert!(err.contains("expected 5"), "{err}");
+    assert_eq!(model.get_weights(), before);
+    println!("refused: {err}");
+}
+
+/// Damaged or foreign files used to give the zip library's words ("Could not find EOCD") or
+/// NumPy's descriptors ("incorrect descriptor ('<f8')"). Now each says what the file is and
+/// what to do; float64, NumPy's default, is read as Keras' `set_weights` reads it.
+#[test]
+fn npz_files_that_are_not_say_what_they_are() {
+    let dir = temp_dir("npz-kinds");
+    let mut model = square_lstm();
+    let before = model.get_weights();
+    let good = dir.join("good.npz");
+    model.save_npz(&good).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "cut.npz",
+            bytes[..bytes.len() / 2].to_vec(),
+            "is a damaged zip archive",
+        ),
+        (
+            "array.npy",
+            b"\x93NUMPY\x01\x00rest".to_vec(),
+            "is a single .npy array",
+        ),
+        (
+            "weights.h5",
+            b"\x89HDF\r\n\x1a\nrest".to_vec(),
+            "is an HDF5 file",
+        ),
+        (
+            "text.npz",
+            b"date,temp\n".to_vec(),
+            "is not an .npz archive",
+        ),
+    ];
+    for (name, content, says) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        let text = io::load_npz(&mut model, &path).unwrap_err().to_string();
+        assert!(text.contains(says), "{name}: {text}");
+        assert!(text.contains("np.savez"), "{name}: {text}");
+        assert!(
+            !text.contains("EOCD") && !text.contains("zip error"),
+            "{text}"
+        );
+    }
+    // A header whose shape does not match its bytes, with the expected shape: named.
+    let path = dir.join("short.npz");
+    crafted_npz(&path, "arr_0", "(3, 12)", 8);
+    let text = io::read_npz(&path).unwrap_err().to_string();
+    assert!(
+        text.contains("shape (3, 12) does not match the 8 bytes"),
+        "{text}"
+    );
+    assert_eq!(model.get_weights(), before);
+}
+
+/// Keras 2's GRU (`reset_after=False`) keeps a bias of one row; lstm-core's GRU follows Keras 3.
+/// The shape error now says which layout the file has, in `set_weights` and `load_npz`.
+#[test]
+fn a_keras2_gru_bias_is_named_as_such() {
+    let mut model = Sequential::with_seed(&[3, 2], 0);
+    model.add(Gru::new(4)).unwrap();
+    let mut weights = model.get_weights();
+    assert_eq!(weights[2].shape(), [2, 12]);
+    weights[2] = ArrayD::zeros(IxDyn(&[12]));
+    let err = model.set_weights(&weights).unwrap_err().to_string();
+    assert!(err.contains("expected shape (2, 12), got (12,"), "{err}");
+    assert!(err.contains("reset_after=False"), "{err}");
+    let path = temp_dir("keras2-gru").join("keras2.npz");
+    let named: Vec<(&str, &ArrayD<f32>)> = [
+        "gru/gru_cell/kernel",
+        "gru/gru_cell/recurrent_kernel",
+        "gru/gru_cell/bias",
+    ]
+    .into_iter()
+    .zip(&weights)
+    .collect();
+    write_npz(&path, &named);
+    let err = io::load_npz(&mut model, &path).unwrap_err().to_string();
+    assert!(err.contains("reset_after=True"), "{err}");
+    // An LSTM's wrong bias has no such hint: the hint is the GRU's.
+    let mut lstm = lstm_dense(2, 4, 0);
+    let mut weights = lstm.get_weights();
+    weights[2] = ArrayD::zeros(IxDyn(&[12]));
+    let err = lstm.set_weights(&weights).unwrap_err().to_string();
+    assert!(!err.contains("reset_after"), "{err}");
 }

@@ -402,16 +402,35 @@ fn bad_npz_files_name_the_array_and_change_nothing() {
         }
         npz.finish().unwrap();
     }
+    // float64 (NumPy's default) is read as Keras' set_weights reads it: cast to float32.
+    io::load_npz(&mut model, &path).unwrap();
+    assert_eq!(
+        model.get_weights(),
+        before,
+        "float64 of float32 values is exact"
+    );
+
+    let path = dir.join("int.npz");
+    {
+        let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(&path).unwrap());
+        for (n, w) in names.iter().zip(&before) {
+            npz.add_array(*n, &w.mapv(|v| v as i64)).unwrap();
+        }
+        npz.finish().unwrap();
+    }
     let err = io::load_npz(&mut model, &path).unwrap_err();
     assert!(
         err.to_string()
             .contains("array 'sequential_1/lstm_1/lstm_cell/kernel'")
-            && err.to_string().contains("expected float32"),
+            && err
+                .to_string()
+                .contains("holds int64 numbers; expected float32"),
         "{err}"
     );
 
     std::fs::write(dir.join("junk.npz"), b"not a zip file at all").unwrap();
-    assert!(io::load_npz(&mut model, dir.join("junk.npz")).is_err());
+    let err = io::load_npz(&mut model, dir.join("junk.npz")).unwrap_err();
+    assert!(err.to_string().contains("is not an .npz archive"), "{err}");
     assert_eq!(
         model.get_weights(),
         before,

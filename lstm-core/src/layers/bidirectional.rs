@@ -194,7 +194,10 @@ impl<C: Cell> Layer for Bidirectional<C> {
     }
 
     fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()> {
-        check_weight_shapes("Bidirectional", &self.weights(), weights)?;
+        check_weight_shapes("Bidirectional", &self.weights(), weights, &|name, got| {
+            // forward_gru/gru_cell/bias → bias, the name the cell knows.
+            C::weight_shape_hint(name.rsplit('/').next().unwrap_or(name), got)
+        })?;
         let half = weights.len() / 2;
         self.forward_layer.set_weights(&weights[..half])?;
         self.backward_layer.set_weights(&weights[half..])

@@ -242,7 +242,7 @@ impl Layer for Dense {
 
     fn set_weights(&mut self, weights: &[ArrayD<f32>]) -> Result<()> {
         let params = self.params.as_mut().ok_or_else(|| not_built("Dense"))?;
-        params.set("Dense", weights)
+        params.set("Dense", weights, &|_, _| None)
     }
 
     fn softmax_logits(&self) -> Option<&ArrayD<f32>> {

@@ -48,6 +48,18 @@ impl Cell for GruCell {
         );
     }
 
+    /// Keras 2's GRU default (`reset_after=False`) keeps one bias row, `[3u]`, and applies the
+    /// reset gate before the recurrent product: other equations, not only another shape.
+    fn weight_shape_hint(weight: &str, got: &[usize]) -> Option<String> {
+        (weight == "bias" && got.len() == 1).then(|| {
+            "a bias of one row is Keras' GRU(reset_after=False), the default of Keras 2 and \
+             TensorFlow 1: other equations, which lstm-core's GRU does not run. It follows Keras \
+             3's reset_after=True, whose bias is [2, 3·units]: retrain the Keras model with \
+             reset_after=True"
+                .into()
+        })
+    }
+
     fn compiled_passes() -> Option<&'static dyn Any> {
         static PASSES: Passes = Passes::of::<GruCell>();
         Some(&PASSES)

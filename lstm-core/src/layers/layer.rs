@@ -111,6 +111,12 @@ pub trait Layer: sealed::Sealed + std::any::Any + std::fmt::Debug + Send {
             .collect()
     }
 
+    /// Why a weight given in the shape `got` (not the layer's) may have that shape, when it is
+    /// another library's layout of the same weight (Keras 2's GRU bias); appended to the error.
+    fn weight_shape_hint(&self, _weight: &str, _got: &[usize]) -> Option<String> {
+        None
+    }
+
     /// Whether the layer carries state between batches (then batches must keep one size).
     fn is_stateful(&self) -> bool {
         false

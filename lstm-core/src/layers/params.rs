@@ -109,8 +109,13 @@ impl ParamSet {
     }
 
     /// Replaces every value; the shapes must be the current ones, in order. Nothing changes on error.
-    pub(crate) fn set(&mut self, layer: &str, new: &[ArrayD<f32>]) -> Result<()> {
-        check_weight_shapes(layer, &self.weights(), new)?;
+    pub(crate) fn set(
+        &mut self,
+        layer: &str,
+        new: &[ArrayD<f32>],
+        hint: &dyn Fn(&str, &[usize]) -> Option<String>,
+    ) -> Result<()> {
+        check_weight_shapes(layer, &self.weights(), new, hint)?;
         self.values_may_change();
         for (t, n) in self.tensors.iter_mut().zip(new) {
             t.value.assign(n);
@@ -135,10 +140,12 @@ pub(crate) fn vector(value: &ArrayD<f32>) -> ArrayView1<'_, f32> {
 }
 
 /// Checks replacement weights against the current ones, by position, name and shape.
+/// `hint` may explain a shape that another library's layout gives (Keras 2's GRU bias).
 pub(crate) fn check_weight_shapes(
     layer: &str,
     current: &[Weight],
     new: &[ArrayD<f32>],
+    hint: &dyn Fn(&str, &[usize]) -> Option<String>,
 ) -> Result<()> {
     if current.len() != new.len() {
         return Err(LstmError::count(
@@ -158,10 +165,14 @@ pub(crate) fn check_weight_shapes(
     }
     for (w, n) in current.iter().zip(new) {
         if w.value.shape() != n.shape() {
+            let got = match hint(&w.name, n.shape()) {
+                Some(hint) => format!("{} ({hint})", fmt_shape(n.shape())),
+                None => fmt_shape(n.shape()),
+            };
             return Err(LstmError::shape(
                 format!("{layer}.set_weights: {}", w.name),
                 fmt_shape(w.value.shape()),
-                fmt_shape(n.shape()),
+                got,
             ));
         }
         ensure_finite(&format!("{layer}.set_weights: {}", w.name), n)?;

@@ -276,6 +276,31 @@ impl Climatology {
             sum[d as usize - 1] += v as f64;
             count[d as usize - 1] += 1;
         }
+        // Day 366 is only in leap years: without training data of its own it is Dec 31 (day
+        // 365 of the other years), so that one full ordinary year fits with half_width 0.
+        if count[365] == 0 {
+            count[365] = count[364];
+            sum[365] = sum[364];
+        }
+        let nearest_data = |day: usize| {
+            (0..=183)
+                .find(|&d: &usize| count[(day + d) % 366] > 0 || count[(day + 366 - d) % 366] > 0)
+                .unwrap_or(183)
+        };
+        let needed = (0..366).map(nearest_data).max().unwrap_or(0);
+        if needed > half_width {
+            let empty: Vec<usize> = (0..366).filter(|&d| count[d] == 0).map(|d| d + 1).collect();
+            return Err(LstmError::config(
+                "Climatology::fit half_width",
+                format!(
+                    "at least {needed}: {} day(s) of the year have no training data (days {}), \
+                     and the widest hole needs ±{needed} days to reach data",
+                    empty.len(),
+                    day_ranges(&empty)
+                ),
+                half_width,
+            ));
+        }
         let by_day: Vec<f32> = (0..366)
             .map(|day| {
                 let (mut s, mut c) = (0.0, 0);
@@ -284,20 +309,9 @@ impl Climatology {
                     s += sum[k];
                     c += count[k];
                 }
-                if c == 0 {
-                    f32::NAN
-                } else {
-                    (s / c as f64) as f32
-                }
+                (s / c as f64) as f32
             })
             .collect();
-        if by_day.iter().any(|v| v.is_nan()) {
-            return Err(LstmError::config(
-                "Climatology::fit half_width",
-                "wide enough for every day of the year to have training data",
-                half_width,
-            ));
-        }
         Ok(Climatology { by_day, half_width })
     }
 
@@ -313,6 +327,19 @@ impl Climatology {
             })
             .collect()
     }
+}
+
+/// `1–3, 7, 10–12` for sorted day numbers.
+fn day_ranges(days: &[usize]) -> String {
+    let runs: Vec<String> = days
+        .chunk_by(|a, b| b == &(a + 1))
+        .map(|run| match run {
+            [one] => one.to_string(),
+            [first, .., last] => format!("{first}–{last}"),
+            [] => String::new(),
+        })
+        .collect();
+    runs.join(", ")
 }
 
 /// One row of a [`Scoreboard`].
@@ -746,7 +773,12 @@ mod tests {
         let days = [1, 1, 2, 366];
         let values = [10.0, 20.0, 30.0, 50.0];
         let clim = Climatology::fit(&days, &values, 0).unwrap_err();
-        assert!(clim.to_string().contains("wide enough"), "{clim}");
+        // Days 3 to 365 are empty; day 184 is 182 days from both day 2 and day 366 (the nearest
+        // data).
+        assert!(clim.to_string().contains("at least 182"), "{clim}");
+        assert!(clim.to_string().contains("days 3–365"), "{clim}");
+        assert!(Climatology::fit(&days, &values, 182).is_ok());
+        assert!(Climatology::fit(&days, &values, 181).is_err());
         let values365: Vec<f32> = (1..=366).map(|d| d as f32).collect();
         let days365: Vec<u32> = (1..=366).collect();
         let c = Climatology::fit(&days365, &values365, 1).unwrap();

@@ -26,11 +26,16 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "npz")]
 use crate::check::fmt_shape;
 use crate::error::{LstmError, Result};
+#[cfg(feature = "npz")]
+use crate::layers::Layer;
 use crate::layers::LayerConfig;
 use crate::math::scaler::Scaler;
 use crate::training::loss::{Loss, Metric};
 use crate::training::model::Sequential;
 use crate::training::optim::{OptimizerState, optimizer_from_state};
+
+#[cfg(feature = "npz")]
+mod npz;
 
 const MAGIC: &[u8; 8] = b"LSTMCORE";
 /// The model file format this build writes and reads.
@@ -378,14 +383,15 @@ pub fn save_npz(model: &Sequential, path: impl AsRef<Path>) -> Result<()> {
 pub fn load_npz(model: &mut Sequential, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let context = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(io_error(path))?;
-    let read_error = |e: ndarray_npy::ReadNpzError| LstmError::Parse {
-        context: context.clone(),
-        message: e.to_string(),
-    };
-    let mut npz = ndarray_npy::NpzReader::new(file).map_err(&read_error)?;
-    let names = npz.names().map_err(&read_error)?;
+    let mut npz = npz::Npz::open(path)?;
+    let names = npz.names();
     let expected = keras_weight_names(model);
+    // Each weight's layer and name there, for a hint when a shape is another library's layout.
+    let owners: Vec<(&dyn Layer, String)> = model
+        .layers()
+        .iter()
+        .flat_map(|l| l.weights().into_iter().map(move |w| (l.as_ref(), w.name)))
+        .collect();
     let shapes: Vec<Vec<usize>> = model
         .get_weights()
         .iter()
@@ -413,17 +419,10 @@ pub fn load_npz(model: &mut Sequential, path: impl AsRef<Path>) -> Result<()> {
     })?;
     let mut arrays = Vec::with_capacity(names.len());
     for ((name, want), shape) in order.iter().map(|&k| &names[k]).zip(&expected).zip(&shapes) {
-        let array: ArrayD<f32> = npz.by_name(name).map_err(|e| LstmError::Parse {
-            context: format!("{context}: array '{name}'"),
-            message: format!("{e} (expected float32 data for {want})"),
+        let (layer, weight) = &owners[arrays.len()];
+        let array = npz.array(name, Some((shape, want)), &|got| {
+            layer.weight_shape_hint(weight, got)
         })?;
-        if array.shape() != shape.as_slice() {
-            return Err(LstmError::shape(
-                format!("{context}: array '{name}' (for {want})"),
-                fmt_shape(shape),
-                fmt_shape(array.shape()),
-            ));
-        }
         arrays.push(array);
     }
     model.set_weights(&arrays)
@@ -487,18 +486,11 @@ fn match_npz_names(
 /// Every array of an `.npz` file, in file order, as float32 (to look at what a file holds).
 pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, ArrayD<f32>)>> {
     let path = path.as_ref();
-    let context = path.display().to_string();
-    let read_error = |e: ndarray_npy::ReadNpzError| LstmError::Parse {
-        context: context.clone(),
-        message: e.to_string(),
-    };
-    let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(path).map_err(io_error(path))?)
-        .map_err(&read_error)?;
-    let names = npz.names().map_err(&read_error)?;
-    names
+    let mut npz = npz::Npz::open(path)?;
+    npz.names()
         .into_iter()
         .map(|name| {
-            let array = npz.by_name(&name).map_err(&read_error)?;
+            let array = npz.array(&name, None, &|_| None)?;
             Ok((name, array))
         })
         .collect()

@@ -288,6 +288,7 @@ impl Sequential {
                 layer.class_name(),
                 &layer.weights(),
                 &weights[start..start + n],
+                &|name, got| layer.weight_shape_hint(name, got),
             )?;
             start += n;
         }

@@ -203,6 +203,13 @@ pub trait Cell: Clone + Copy + std::fmt::Debug + Default + Send + Sync + 'static
     /// One step back.
     fn step_back(step: StepBackward<'_>);
 
+    /// Why a weight given in the shape `got` instead of its declared one may have that shape,
+    /// when it is another library's layout of the same weight; appended to the shape error of
+    /// `set_weights` and `load_npz`. Default: no hint.
+    fn weight_shape_hint(_weight: &str, _got: &[usize]) -> Option<String> {
+        None
+    }
+
     /// The gradients of the cell's own weights (in declared order), once per backward pass,
     /// after the loop, over the whole batch: `gradients` arrive zeroed, to be added to. The layer
     /// computes those of `kernel`, `recurrent_kernel` and `bias` (the usual products). A cell

@@ -334,7 +334,7 @@ impl<C: Cell> Layer for Recurrent<C> {
             .params
             .as_mut()
             .ok_or_else(|| not_built(C::CLASS))?;
-        params.set(C::CLASS, weights)
+        params.set(C::CLASS, weights, &C::weight_shape_hint)
     }
 
     fn param_count(&self) -> usize {
@@ -351,6 +351,10 @@ impl<C: Cell> Layer for Recurrent<C> {
 
     fn returns_state(&self) -> bool {
         self.return_state
+    }
+
+    fn weight_shape_hint(&self, weight: &str, got: &[usize]) -> Option<String> {
+        C::weight_shape_hint(weight, got)
     }
 
     fn weight_paths(&self, layer_name: &str) -> Vec<String> {

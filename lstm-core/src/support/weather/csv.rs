@@ -1,7 +1,6 @@
 //! Loading a real CSV (a date column and a value column) with a policy for each kind of mess,
 //! and a report of what was found and done (see the table in [`super`]).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -56,6 +55,19 @@ pub enum Outliers {
     Keep,
 }
 
+/// The file's text encoding. Files that are not UTF-8 are refused naming the row of the first
+/// byte that is not, so a wrong guess never reads as garbage silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// UTF-8 (ASCII included), with or without a byte-order mark.
+    #[default]
+    Utf8,
+    /// ISO-8859-1, as older Excel and European tools save: every byte is one character. Also
+    /// reads Windows-1252 files, whose bytes 0x80–0x9F (`€`, curly quotes) then become control
+    /// characters; dates and numbers never use them.
+    Latin1,
+}
+
 /// A value far outside the column's robust range.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Outlier {
@@ -96,6 +108,8 @@ pub struct CsvOptions {
     /// Days from one row to the next: 1 for a daily series (the default), 7 for a weekly one.
     /// Gaps are counted and filled in these steps.
     pub period_days: u32,
+    /// The file's encoding (default UTF-8).
+    pub encoding: Encoding,
 }
 
 impl CsvOptions {
@@ -113,7 +127,14 @@ impl CsvOptions {
             missing: Missing::default(),
             outliers: Outliers::default(),
             period_days: 1,
+            encoding: Encoding::default(),
         }
+    }
+    /// The file's encoding: `Encoding::Latin1` for a file that is not UTF-8 (the error that
+    /// refuses it says so).
+    pub fn encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
     }
     /// One row every `days` days (default 1): 7 reads a weekly series, whose missing weeks are
     /// then the gaps.
@@ -386,24 +407,26 @@ fn read_text_columns(path: &Path, options: &CsvOptions) -> Result<TextColumns> {
     if path.is_dir() {
         return Err(io("is a directory; expected a CSV file"));
     }
-    let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => io("no such file"),
         _ => io(&e.to_string()),
     })?;
-    if metadata.len() == 0 {
+    if bytes.is_empty() {
         return Err(LstmError::Parse {
             context,
             message: "the file is empty; expected a header line and rows of data".into(),
         });
     }
-    // Read only when something failed: the header line, for a separator hint.
-    let hint = || separator_hint(path, options.delimiter);
+    let text = decode(&context, bytes, options.encoding)?;
+    let header = text.lines().next().unwrap_or("").to_string();
+    // Read only when something failed: a separator hint from the header line.
+    let hint = || separator_hint(&header, options.delimiter);
     let raw = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
         .map_parse_options(|p| p.with_separator(options.delimiter))
-        .try_into_reader_with_file_path(Some(path.into()))
-        .and_then(|r| r.finish())
+        .into_reader_with_file_handle(std::io::Cursor::new(text.into_bytes()))
+        .finish()
         .map_err(|e| LstmError::Parse {
             context: context.clone(),
             // With a separator hint, polars' own advice (about ragged lines) points the wrong way.
@@ -413,20 +436,13 @@ fn read_text_columns(path: &Path, options: &CsvOptions) -> Result<TextColumns> {
             },
         })?;
     let text_column = |name: &str| -> Result<Vec<Option<String>>> {
-        let col = raw.column(name).map_err(|_| {
-            let names: Vec<String> = raw
-                .get_column_names()
-                .iter()
-                .map(|n| format!("'{n}'"))
-                .collect();
-            LstmError::Parse {
-                context: format!("{context}: column '{name}'"),
-                message: format!(
-                    "not in the file; its columns are {}.{}",
-                    names.join(", "),
-                    hint()
-                ),
-            }
+        let col = raw.column(name).map_err(|_| LstmError::Parse {
+            context: format!("{context}: column '{name}'"),
+            message: format!(
+                "not in the file; its columns are {}.{}",
+                column_list(raw.get_column_names().iter().map(|n| n.as_str())),
+                hint()
+            ),
         })?;
         let strings = col.str().map_err(polars_error(&context))?;
         Ok(strings.iter().map(|s| s.map(str::to_string)).collect())
@@ -450,15 +466,66 @@ fn read_text_columns(path: &Path, options: &CsvOptions) -> Result<TextColumns> {
     Ok((dates, values))
 }
 
+/// The file as UTF-8 text with `\n` line ends: a byte-order mark dropped, old Mac line ends
+/// (`\r` alone) read as line ends, Latin-1 decoded when asked. A file in another encoding is
+/// refused naming the row of the first byte that is not UTF-8 and what to do.
+fn decode(context: &str, bytes: Vec<u8>, encoding: Encoding) -> Result<String> {
+    let parse_error = |message: String| LstmError::Parse {
+        context: context.to_string(),
+        message,
+    };
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(parse_error(
+            "the file is UTF-16 (it starts with a UTF-16 byte-order mark, as Excel's \"Unicode \
+             text\" saves); save it as \"CSV UTF-8\" and load it again"
+                .into(),
+        ));
+    }
+    let mut text = match encoding {
+        Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect(),
+        Encoding::Utf8 => String::from_utf8(bytes).map_err(|e| {
+            let bytes = e.as_bytes();
+            let at = e.utf8_error().valid_up_to();
+            let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+            let where_ = if line == 1 {
+                "in the header line (line 1)".to_string()
+            } else {
+                format!("in row {} (line {line})", line - 1)
+            };
+            let byte = bytes[at];
+            parse_error(format!(
+                "the file is not UTF-8: byte 0x{byte:02X} {where_} is not valid UTF-8. It looks \
+                 like Latin-1 (ISO-8859-1) or Windows-1252, where it is '{}', as older Excel and \
+                 European tools save. Read it with CsvOptions::encoding(Encoding::Latin1), or \
+                 save the file as UTF-8",
+                byte as char
+            ))
+        })?,
+    };
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    if text.contains('\r') {
+        text = text.replace("\r\n", "\n").replace('\r', "\n");
+    }
+    Ok(text)
+}
+
+/// `'a', 'b', 'c'`, or the first ten names and how many more.
+fn column_list<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 10;
+    let total = names.len();
+    let mut shown: Vec<String> = names.take(SHOWN).map(|n| format!("'{n}'")).collect();
+    if total > SHOWN {
+        shown.push(format!("… ({total} columns in all)"));
+    }
+    shown.join(", ")
+}
+
 /// A hint when the header line has no `delimiter` but another usual separator: the file is
 /// probably separated by that one.
-fn separator_hint(path: &Path, delimiter: u8) -> String {
-    use std::io::BufRead;
-    let mut header = String::new();
-    let read = std::fs::File::open(path)
-        .map(std::io::BufReader::new)
-        .and_then(|mut r| r.read_line(&mut header));
-    if read.is_err() || header.contains(delimiter as char) {
+fn separator_hint(header: &str, delimiter: u8) -> String {
+    if header.contains(delimiter as char) {
         return String::new();
     }
     match [';', '\t', '|', ',']
@@ -584,62 +651,107 @@ fn check_plausible(
     Ok(())
 }
 
-/// `[q1 − k·s, q3 + k·s]` for the quartiles q1, q3 and a robust spread s (the interquartile range,
-/// or a wider percentile range when more than half the values are equal); None for < 4 values.
+/// `[q1 − k·s, q3 + k·s]` for the quartiles q1, q3 and a robust spread s, the interquartile
+/// range; None for < 4 values. When more than half the values are one number (rain: 0 mm on
+/// most days), the quartiles and spread are those of the other values, widened to include that
+/// number. Only a constant column falls back to a spread of `max(|value|, 1)`.
 pub fn plausible_range(values: &mut [f32]) -> Option<(f32, f32)> {
     if values.len() < 4 {
         return None;
     }
     values.sort_by(f32::total_cmp);
-    let quantile = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    let (q1, q3) = (quantile(0.25), quantile(0.75));
-    let spread = [
-        q3 - q1,
-        quantile(0.95) - quantile(0.05),
-        quantile(0.5).abs(),
-    ]
-    .into_iter()
-    .find(|s| *s > 0.0)
-    .unwrap_or(1.0);
+    let quartiles = |v: &[f32]| {
+        let quantile = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        (quantile(0.25), quantile(0.75))
+    };
     let k = OUTLIER_IQR_MULTIPLE;
-    Some((q1 - k * spread, q3 + k * spread))
+    let (q1, q3) = quartiles(values);
+    if q3 > q1 {
+        return Some((q1 - k * (q3 - q1), q3 + k * (q3 - q1)));
+    }
+    // q1 == q3: the middle half is one number. Its run in the sorted values, and the others.
+    let mode = q1;
+    let first = values.partition_point(|v| v.total_cmp(&mode).is_lt());
+    let end = values.partition_point(|v| v.total_cmp(&mode).is_le());
+    let others: Vec<f32> = values[..first]
+        .iter()
+        .chain(&values[end..])
+        .copied()
+        .collect();
+    let (low, high, spread) = match others.as_slice() {
+        [] => (mode, mode, mode.abs().max(1.0)),
+        [single] => (mode.min(*single), mode.max(*single), (single - mode).abs()),
+        _ => {
+            let (o1, o3) = quartiles(&others);
+            let spread = if o3 > o1 { o3 - o1 } else { (o1 - mode).abs() };
+            (mode.min(o1), mode.max(o3), spread)
+        }
+    };
+    Some((low - k * spread, high + k * spread))
 }
 
-/// One entry per date, by the duplicates policy.
+/// One date of the file, after merging: its value (None if empty or dropped) and its first row.
+struct Day {
+    date: NaiveDate,
+    value: Option<f32>,
+    row: usize,
+}
+
+/// One entry per date, by the duplicates policy (`rows` sorted by date, then row).
 fn merge_duplicates(
     context: &str,
     rows: Vec<Row>,
     options: &CsvOptions,
     report: &mut CsvReport,
-) -> Result<Vec<(NaiveDate, Option<f32>)>> {
-    let mut by_date: BTreeMap<NaiveDate, Vec<Row>> = BTreeMap::new();
-    for row in rows {
-        by_date.entry(row.date).or_default().push(row);
-    }
-    let mut days = Vec::with_capacity(by_date.len());
-    for (date, entries) in by_date {
-        if entries.len() > 1 {
-            if options.duplicates == Duplicates::Error {
-                let rows: Vec<String> = entries.iter().map(|e| e.row.to_string()).collect();
-                return Err(LstmError::Parse {
-                    context: format!("{context}: column '{}'", options.date_column),
-                    message: format!(
-                        "date {date} appears in rows {} (use Duplicates::KeepFirst or Duplicates::Mean)",
-                        rows.join(" and ")
-                    ),
-                });
-            }
-            report.duplicate_dates.push(date);
-        }
-        let present: Vec<f32> = entries.iter().filter_map(|e| e.value).collect();
-        let value = match options.duplicates {
-            Duplicates::Mean if !present.is_empty() => {
-                Some(present.iter().sum::<f32>() / present.len() as f32)
-            }
-            _ => entries[0].value.or(present.first().copied()),
+) -> Result<Vec<Day>> {
+    let groups: Vec<&[Row]> = rows.chunk_by(|a, b| a.date == b.date).collect();
+    let repeated: Vec<&[Row]> = groups.iter().copied().filter(|g| g.len() > 1).collect();
+    if let (Duplicates::Error, Some(first)) = (options.duplicates, repeated.first()) {
+        let numbers: Vec<String> = first.iter().map(|e| e.row.to_string()).collect();
+        let rows_text = match numbers.as_slice() {
+            [a, b] => format!("rows {a} and {b}"),
+            [a, b, c] => format!("rows {a}, {b} and {c}"),
+            [a, b, .., z] => format!("{} rows ({a}, {b}, …, {z})", numbers.len()),
+            _ => unreachable!("a repeated date has at least two rows"),
         };
-        days.push((date, value));
+        let more = match repeated.len() - 1 {
+            0 => String::new(),
+            n => format!(", and {n} more date(s) appear more than once"),
+        };
+        let most = repeated.iter().map(|g| g.len()).max().unwrap_or(2);
+        let hint = if most > 2 && repeated.len() > 1 {
+            format!(
+                ". Up to {most} rows per date: the timestamps of an hourly (sub-daily) series? \
+                 Duplicates::Mean averages each date's rows into a daily mean, \
+                 Duplicates::KeepFirst keeps the first"
+            )
+        } else {
+            " (use Duplicates::KeepFirst or Duplicates::Mean)".into()
+        };
+        return Err(LstmError::Parse {
+            context: format!("{context}: column '{}'", options.date_column),
+            message: format!("date {} appears in {rows_text}{more}{hint}", first[0].date),
+        });
     }
+    report.duplicate_dates = repeated.iter().map(|g| g[0].date).collect();
+    let days = groups
+        .into_iter()
+        .map(|entries| {
+            let value = match options.duplicates {
+                Duplicates::Mean => {
+                    let present: Vec<f32> = entries.iter().filter_map(|e| e.value).collect();
+                    (!present.is_empty())
+                        .then(|| present.iter().sum::<f32>() / present.len() as f32)
+                }
+                _ => entries.iter().find_map(|e| e.value),
+            };
+            Day {
+                date: entries[0].date,
+                value,
+                row: entries[0].row,
+            }
+        })
+        .collect();
     Ok(days)
 }
 
@@ -647,7 +759,7 @@ fn merge_duplicates(
 /// out by the gaps policy.
 fn fill_gaps(
     context: &str,
-    days: &[(NaiveDate, Option<f32>)],
+    days: &[Day],
     options: &CsvOptions,
     report: &mut CsvReport,
 ) -> Result<(Vec<NaiveDate>, Vec<f32>)> {
@@ -659,89 +771,130 @@ fn fill_gaps(
             0,
         ));
     }
-    let closest = days.windows(2).map(|w| (w[1].0 - w[0].0).num_days()).min();
+    let date_error = |message: String| LstmError::Parse {
+        context: format!("{context}: column '{}'", options.date_column),
+        message,
+    };
+    let closest = days
+        .windows(2)
+        .map(|w| (w[1].date - w[0].date).num_days())
+        .min();
     if let Some(closest) = closest.filter(|&c| period == 1 && c > 1) {
-        return Err(LstmError::Parse {
-            context: format!("{context}: column '{}'", options.date_column),
-            message: format!(
-                "consecutive rows are at least {closest} days apart, so this is not a daily series; \
-                 for one row every {closest} days use CsvOptions::period_days({closest})"
-            ),
-        });
+        return Err(date_error(format!(
+            "consecutive rows are at least {closest} days apart, so this is not a daily series; \
+             for one row every {closest} days use CsvOptions::period_days({closest})"
+        )));
     }
+    // More invented rows than real ones, or more than a year of them, is never a gap worth
+    // filling with a straight line: usually a typo in a year.
+    let most_invented = days.len().min((366 / period).max(1) as usize);
     let step = chrono::Duration::days(period);
-    let mut out_dates = Vec::new();
-    let mut out_values: Vec<Option<f32>> = Vec::new();
-    for (k, &(date, value)) in days.iter().enumerate() {
-        if let Some(&(prev, _)) = k.checked_sub(1).map(|j| &days[j]) {
-            let apart = (date - prev).num_days();
+    let mut out_dates = Vec::with_capacity(days.len());
+    let mut out_values: Vec<Option<f32>> = Vec::with_capacity(days.len());
+    for (k, day) in days.iter().enumerate() {
+        if let Some(prev) = k.checked_sub(1).map(|j| &days[j]) {
+            let apart = (day.date - prev.date).num_days();
             if apart % period != 0 {
-                return Err(LstmError::Parse {
-                    context: format!("{context}: column '{}'", options.date_column),
-                    message: format!(
-                        "{date} is {apart} days after the previous row ({prev}), not a whole number \
-                         of periods of {period} days (CsvOptions::period_days)"
-                    ),
-                });
+                return Err(date_error(format!(
+                    "{} is {apart} days after the previous row ({}), not a whole number of \
+                     periods of {period} days (CsvOptions::period_days)",
+                    day.date, prev.date
+                )));
             }
             let missing = apart / period - 1;
             if missing > 0 {
-                report.gaps.push((prev + step, date - step));
+                if options.gaps == Gaps::Interpolate && missing as usize > most_invented {
+                    return Err(date_error(gap_too_long(days, k, missing, most_invented)));
+                }
+                report.gaps.push((prev.date + step, day.date - step));
                 if options.gaps == Gaps::Interpolate {
                     for m in 1..=missing {
-                        out_dates.push(prev + step * m as i32);
+                        out_dates.push(prev.date + step * m as i32);
                         out_values.push(None);
                     }
                 }
             }
         }
-        if value.is_none() {
-            report.gaps.push((date, date));
+        if day.value.is_none() {
+            report.gaps.push((day.date, day.date));
         }
-        if value.is_some() || options.gaps == Gaps::Interpolate {
-            out_dates.push(date);
-            out_values.push(value);
+        if day.value.is_some() || options.gaps == Gaps::Interpolate {
+            out_dates.push(day.date);
+            out_values.push(day.value);
         }
     }
     report.gaps.sort();
-    report.interpolated_days = interpolate(&mut out_values).map_err(|_| LstmError::Parse {
+    report.interpolated_days = interpolate(&mut out_values).ok_or_else(|| LstmError::Parse {
         context: format!("{context}: column '{}'", options.value_column),
         message: "no values to interpolate from: every value is empty or dropped".into(),
     })?;
-    let values = out_values
-        .into_iter()
-        .map(|v| v.expect("interpolated"))
-        .collect();
+    let values = out_values.into_iter().flatten().collect();
     Ok((out_dates, values))
 }
 
-/// Fills `None`s linearly between known neighbours (and flat at the ends); returns how many.
-fn interpolate(values: &mut [Option<f32>]) -> Result<usize> {
-    let known: Vec<usize> = (0..values.len()).filter(|&i| values[i].is_some()).collect();
-    if known.is_empty() {
-        return Err(LstmError::Empty {
-            context: "interpolate".into(),
-            min: 1,
-        });
+/// Why the gap before `days[k]` is refused: the rows on its smaller side when they are few (a
+/// typo), else the two dates around it.
+fn gap_too_long(days: &[Day], k: usize, missing: i64, most_invented: usize) -> String {
+    let (before, after) = (&days[..k], &days[k..]);
+    let limit = if most_invented == days.len() {
+        format!("more than the file's {} dates", days.len())
+    } else {
+        "more than a year".into()
+    };
+    let lone = if before.len() <= after.len() {
+        before
+    } else {
+        after
+    };
+    let fix = "Fix the date, or use CsvOptions::gaps(Gaps::Skip) to leave the gap unfilled \
+               (windows never span it)";
+    if lone.len() <= 3 {
+        let named: Vec<String> = lone
+            .iter()
+            .map(|d| format!("row {} ({})", d.row, d.date))
+            .collect();
+        let (side, near) = if lone.len() == before.len() {
+            ("before", &after[0])
+        } else {
+            ("after", &before[before.len() - 1])
+        };
+        format!(
+            "{} {} far {side} every other row: the nearest is {} (row {}), and filling the gap \
+             would invent {missing} rows, {limit}. A typo in a year? {fix}",
+            named.join(", "),
+            if lone.len() == 1 { "lies" } else { "lie" },
+            near.date,
+            near.row
+        )
+    } else {
+        let (a, b) = (&before[before.len() - 1], &after[0]);
+        format!(
+            "the rows stop at {} (row {}) and resume at {} (row {}): filling the gap would \
+             invent {missing} rows, {limit}. {fix}, or load the two parts separately",
+            a.date, a.row, b.date, b.row
+        )
     }
+}
+
+/// Fills `None`s linearly between known neighbours (and flat at the ends), in one pass; returns
+/// how many, or None when nothing is known.
+fn interpolate(values: &mut [Option<f32>]) -> Option<usize> {
+    let mut last_known: Option<(usize, f32)> = None;
     let mut filled = 0;
     for i in 0..values.len() {
-        if values[i].is_some() {
-            continue;
+        let Some(v) = values[i] else { continue };
+        let start = last_known.map_or(0, |(a, _)| a + 1);
+        filled += i - start;
+        for (j, slot) in values[start..i].iter_mut().enumerate() {
+            *slot = Some(match last_known {
+                Some((a, va)) => va + (v - va) * (start + j - a) as f32 / (i - a) as f32,
+                None => v,
+            });
         }
-        let before = known.iter().rev().find(|&&k| k < i).copied();
-        let after = known.iter().find(|&&k| k > i).copied();
-        let v = match (before, after) {
-            (Some(a), Some(b)) => {
-                let (va, vb) = (values[a].expect("known"), values[b].expect("known"));
-                va + (vb - va) * (i - a) as f32 / (b - a) as f32
-            }
-            (Some(a), None) => values[a].expect("known"),
-            (None, Some(b)) => values[b].expect("known"),
-            (None, None) => unreachable!("known is not empty"),
-        };
-        values[i] = Some(v);
-        filled += 1;
+        last_known = Some((i, v));
     }
-    Ok(filled)
+    let (a, va) = last_known?;
+    filled += values.len() - a - 1;
+    values[a + 1..].fill(Some(va));
+    Some(filled)
 }

@@ -6,6 +6,8 @@
 //!
 //! | problem | what happens |
 //! |---|---|
+//! | a file that is not UTF-8 (Latin-1, Windows-1252, UTF-16) | error naming the row of the first byte that is not, and the fix ([`CsvOptions::encoding`] reads Latin-1) |
+//! | old Mac line ends (`\r` alone), a byte-order mark, blank lines at the end | read as a usual file |
 //! | a column name that is not in the file | error listing the columns that are there (and the separator the header suggests, for a `;`- or tab-separated file: [`CsvOptions::delimiter`]) |
 //! | rows out of order | sorted by date (reported) |
 //! | a date that cannot be parsed | error naming the row and column |
@@ -27,8 +29,8 @@ mod windows;
 
 use chrono::NaiveDate;
 pub use csv::{
-    CsvOptions, CsvReport, Duplicates, Gaps, Missing, OUTLIER_IQR_MULTIPLE, Outlier, Outliers,
-    load_csv, parse_date, plausible_range,
+    CsvOptions, CsvReport, Duplicates, Encoding, Gaps, Missing, OUTLIER_IQR_MULTIPLE, Outlier,
+    Outliers, load_csv, parse_date, plausible_range,
 };
 use polars::prelude::*;
 pub use windows::{Windows, forecast, period_days, windows};
