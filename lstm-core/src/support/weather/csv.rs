@@ -379,7 +379,8 @@ struct Row {
 pub fn load_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<(DataFrame, CsvReport)> {
     let path = path.as_ref();
     let context = path.display().to_string();
-    let (date_text, value_text) = read_text_columns(path, options)?;
+    let (raw, header) = read_frame(path, options)?;
+    let (date_text, value_text) = text_columns(&context, &raw, &header, options)?;
     let mut report = CsvReport {
         rows_read: date_text.len(),
         ..CsvReport::default()
@@ -395,10 +396,12 @@ pub fn load_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<(DataFra
     Ok((df, report))
 }
 
-/// The two columns as text (every cell read as text, so that errors can name the row).
-type TextColumns = (Vec<Option<String>>, Vec<Option<String>>);
+/// The two columns as text (every cell read as text, so that errors can name the row), borrowed
+/// from the frame polars read.
+type TextColumns<'a> = (Vec<Option<&'a str>>, Vec<Option<&'a str>>);
 
-fn read_text_columns(path: &Path, options: &CsvOptions) -> Result<TextColumns> {
+/// Every column of the file as text, and its header line (for a separator hint).
+fn read_frame(path: &Path, options: &CsvOptions) -> Result<(DataFrame, String)> {
     let context = path.display().to_string();
     let io = |message: &str| LstmError::Io {
         path: context.clone(),
@@ -435,7 +438,17 @@ fn read_text_columns(path: &Path, options: &CsvOptions) -> Result<TextColumns> {
                 hint => format!("{}.{hint}", e.to_string().lines().next().unwrap_or("")),
             },
         })?;
-    let text_column = |name: &str| -> Result<Vec<Option<String>>> {
+    Ok((raw, header))
+}
+
+fn text_columns<'a>(
+    context: &str,
+    raw: &'a DataFrame,
+    header: &str,
+    options: &CsvOptions,
+) -> Result<TextColumns<'a>> {
+    let hint = || separator_hint(header, options.delimiter);
+    let text_column = |name: &str| -> Result<Vec<Option<&'a str>>> {
         let col = raw.column(name).map_err(|_| LstmError::Parse {
             context: format!("{context}: column '{name}'"),
             message: format!(
@@ -444,22 +457,21 @@ fn read_text_columns(path: &Path, options: &CsvOptions) -> Result<TextColumns> {
                 hint()
             ),
         })?;
-        let strings = col.str().map_err(polars_error(&context))?;
-        Ok(strings.iter().map(|s| s.map(str::to_string)).collect())
+        let strings = col.str().map_err(polars_error(context))?;
+        Ok(strings.iter().collect())
     };
     let mut dates = text_column(&options.date_column)?;
     let mut values = text_column(&options.value_column)?;
     // Blank lines at the end of a file (an editor's habit) are not rows of data.
-    let blank = |cell: Option<&Option<String>>| {
-        cell.is_some_and(|c| c.as_deref().is_none_or(|t| t.trim().is_empty()))
-    };
+    let blank =
+        |cell: Option<&Option<&str>>| cell.is_some_and(|c| c.is_none_or(|t| t.trim().is_empty()));
     while blank(dates.last()) && blank(values.last()) {
         dates.pop();
         values.pop();
     }
     if dates.is_empty() {
         return Err(LstmError::Parse {
-            context,
+            context: context.to_string(),
             message: "no data rows under the header; expected at least one row of data".into(),
         });
     }
@@ -546,8 +558,8 @@ fn separator_hint(header: &str, delimiter: u8) -> String {
 
 fn parse_rows(
     context: &str,
-    date_text: &[Option<String>],
-    value_text: &[Option<String>],
+    date_text: &[Option<&str>],
+    value_text: &[Option<&str>],
     options: &CsvOptions,
     report: &mut CsvReport,
 ) -> Result<Vec<Row>> {
