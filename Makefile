@@ -15,7 +15,7 @@ EVCXR_ROOT := $(CURDIR)/target/evcxr
 export EVCXR_TMPDIR := $(EVCXR_ROOT)/build
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step bench-csv bench-peers readme-tables memory-study golden keras-reference
+.PHONY: notebooks test lab setup kernel cargo-test lint bench bench-step bench-load bench-peers readme-tables memory-study golden keras-reference
 
 ## Execute every notebook, write the outputs back, export HTML into target/site/.
 notebooks: setup
@@ -72,8 +72,8 @@ memory-study:
 	cargo run --release -p lstm-core --example memory_study -- data/memory_study.json
 
 ## load_csv on a 2-million-row CSV, with and without empty values: rows per second, peak memory.
-bench-csv:
-	cargo run --release -q -p lstm-core --features polars --example csv_load -- --json target/bench-csv.json
+bench-load:
+	cargo run --release -q -p lstm-core --features polars --example loading -- --json target/bench-load.json
 
 ## Criterion benches of the LSTM layer's forward and backward pass and of a training step.
 bench-step:

@@ -9,7 +9,7 @@ use super::layer::{Layer, Param, Weight, sealed};
 use super::params::check_weight_shapes;
 use super::recurrent::{Cell, Recurrent};
 use crate::error::{LstmError, Result};
-use crate::math::init::Rng;
+use crate::math::init::{Fill, Rng};
 
 /// `Bidirectional(LSTM(...))`, or of a [`Gru`](crate::Gru) or [`SimpleRnn`](crate::SimpleRnn):
 /// one layer reads the sequence forward, a copy reads it backward, and their outputs are
@@ -139,7 +139,7 @@ impl<C: Cell> Layer for Bidirectional<C> {
         }
     }
 
-    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+    fn build_with(&mut self, input_shape: &[usize], mut fill: Fill<'_>) -> Result<Vec<usize>> {
         if self.forward_layer.returns_state() {
             return Err(LstmError::config(
                 "Bidirectional layer",
@@ -147,8 +147,10 @@ impl<C: Cell> Layer for Bidirectional<C> {
                 "return_state = true",
             ));
         }
-        let mut shape = self.forward_layer.build(input_shape, rng)?;
-        self.backward_layer.build(input_shape, rng)?;
+        let mut shape = self
+            .forward_layer
+            .build_with(input_shape, fill.reborrow())?;
+        self.backward_layer.build_with(input_shape, fill)?;
         if self.merge_mode == MergeMode::Concat {
             *shape.last_mut().expect("the output has units") *= 2;
         }

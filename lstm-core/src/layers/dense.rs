@@ -8,7 +8,7 @@ use super::params::{ParamSet, grad_matrix, grad_vector, vector};
 use crate::check::{batch_shape, fmt_shape};
 use crate::error::{LstmError, Result};
 use crate::math::activation::Activation;
-use crate::math::init::{self, Rng};
+use crate::math::init::{Fill, Initializer, Rng};
 
 /// `keras.layers.Dense`: glorot-uniform kernel `[in, out]`, zero bias `[out]`, activation linear
 /// by default (relu, sigmoid, tanh, softmax allowed).
@@ -128,7 +128,7 @@ impl Layer for Dense {
         LayerConfig::Dense(self.settings())
     }
 
-    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+    fn build_with(&mut self, input_shape: &[usize], mut fill: Fill<'_>) -> Result<Vec<usize>> {
         if self.units == 0 {
             return Err(LstmError::config("Dense units", "at least 1", 0));
         }
@@ -142,7 +142,7 @@ impl Layer for Dense {
         let mut params = ParamSet::default();
         params.push(
             "kernel",
-            init::glorot_uniform(features, self.units, rng).into_dyn(),
+            fill.values(Initializer::GlorotUniform, &[features, self.units]),
         );
         if self.use_bias {
             params.push("bias", Array1::<f32>::zeros(self.units).into_dyn());

@@ -8,7 +8,7 @@ use super::config::LayerConfig;
 use super::layer::{Layer, Param, Weight, sealed};
 use super::params::check_weight_shapes;
 use crate::error::{LstmError, Result};
-use crate::math::init::Rng;
+use crate::math::init::{Fill, Rng};
 
 /// `Dropout(rate)`, as Keras: random zeroing in training, identity at inference.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ impl Layer for Dropout {
         LayerConfig::Dropout { rate: self.rate }
     }
 
-    fn build(&mut self, input_shape: &[usize], _rng: &mut Rng) -> Result<Vec<usize>> {
+    fn build_with(&mut self, input_shape: &[usize], _fill: Fill<'_>) -> Result<Vec<usize>> {
         if !(0.0..1.0).contains(&self.rate) {
             return Err(LstmError::config(
                 "Dropout rate",

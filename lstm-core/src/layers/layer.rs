@@ -4,7 +4,7 @@ use ndarray::ArrayD;
 
 use crate::error::Result;
 use crate::layers::config::LayerConfig;
-use crate::math::init::Rng;
+use crate::math::init::{Fill, Rng};
 
 /// One trainable tensor and its gradient, both flat in row-major order.
 pub struct Param<'a> {
@@ -63,8 +63,15 @@ pub trait Layer: sealed::Sealed + std::any::Any + std::fmt::Debug + Send {
     fn config(&self) -> LayerConfig;
 
     /// Checks the layer's settings and the input shape (without the batch axis), creates the
-    /// weights, and returns the output shape (without the batch axis).
-    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>>;
+    /// weights (drawn from `rng` by their initialisers), and returns the output shape (without
+    /// the batch axis).
+    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+        self.build_with(input_shape, Fill::Drawn(rng))
+    }
+
+    /// [`build`](Layer::build) with the weights' first values from `fill` (zeros, drawing
+    /// nothing, for a model whose weights are loaded next).
+    fn build_with(&mut self, input_shape: &[usize], fill: Fill<'_>) -> Result<Vec<usize>>;
 
     /// Runs the layer on a batch, caching what [`Layer::backward`] needs.
     fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>>;

@@ -7,7 +7,7 @@ use super::dense::Dense;
 use super::layer::{Layer, Param, Weight, sealed};
 use crate::check::batch_shape;
 use crate::error::{LstmError, Result};
-use crate::math::init::Rng;
+use crate::math::init::{Fill, Rng};
 
 /// `TimeDistributed(Dense(...))`: the same `Dense` on every time step.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ impl Layer for TimeDistributed {
         LayerConfig::TimeDistributed(self.inner.settings())
     }
 
-    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+    fn build_with(&mut self, input_shape: &[usize], fill: Fill<'_>) -> Result<Vec<usize>> {
         if input_shape.len() != 2 {
             return Err(LstmError::shape(
                 "TimeDistributed input",
@@ -49,7 +49,7 @@ impl Layer for TimeDistributed {
                 batch_shape(input_shape),
             ));
         }
-        self.inner.build(input_shape, rng)
+        self.inner.build_with(input_shape, fill)
     }
 
     fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {

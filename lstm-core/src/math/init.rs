@@ -62,6 +62,34 @@ pub fn unit_forget_bias(units: usize) -> Array1<f32> {
     bias
 }
 
+/// Where a layer's first weight values come from when it is built.
+#[derive(Debug)]
+pub enum Fill<'a> {
+    /// Each weight's initialiser, drawing from this RNG (Keras' behaviour).
+    Drawn(&'a mut Rng),
+    /// Zeros, drawing nothing: for weights about to be overwritten (loading a saved model,
+    /// where drawing LSTM(1024)'s orthogonal recurrent kernel alone takes a second).
+    Zeros,
+}
+
+impl Fill<'_> {
+    /// The first values of a weight of `shape` that `initializer` would start.
+    pub fn values(&mut self, initializer: Initializer, shape: &[usize]) -> ndarray::ArrayD<f32> {
+        match self {
+            Fill::Drawn(rng) => initializer.draw(shape, rng),
+            Fill::Zeros => ndarray::ArrayD::zeros(shape),
+        }
+    }
+
+    /// The same source, borrowed again (to build two inner layers in turn).
+    pub fn reborrow(&mut self) -> Fill<'_> {
+        match self {
+            Fill::Drawn(rng) => Fill::Drawn(rng),
+            Fill::Zeros => Fill::Zeros,
+        }
+    }
+}
+
 /// How a weight starts, by Keras' initialiser names. A cell lists one per weight
 /// ([`WeightSpec`](crate::layers::WeightSpec)); they draw from the model's RNG in the order listed.
 #[derive(Debug, Clone, Copy, PartialEq)]

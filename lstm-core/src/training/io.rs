@@ -294,7 +294,8 @@ pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Sequential> {
 
     let mut model = Sequential::with_seed(&header.input_shape, header.seed);
     for config in &header.layers {
-        model.add_boxed(config.to_layer()?)?;
+        // The weights come next: nothing drawn for them.
+        model.add_unfilled(config.to_layer()?)?;
     }
     model.set_weights(&weights)?;
     if let Some(c) = header.compiled {

@@ -7,7 +7,7 @@ use crate::check::{batch_shape, ensure_finite, fmt_shape};
 use crate::engine::denormals;
 use crate::error::{LstmError, Result};
 use crate::layers::{Layer, Lstm};
-use crate::math::init::{Rng, seeded_rng};
+use crate::math::init::{Fill, Rng, seeded_rng};
 use crate::training::history::Evaluation;
 use crate::training::loss::{Loss, Metric};
 use crate::training::optim::Optimizer;
@@ -117,7 +117,17 @@ impl Sequential {
     }
 
     /// [`Sequential::add`] for a layer already boxed (e.g. from a list of layers).
-    pub fn add_boxed(&mut self, mut layer: Box<dyn Layer>) -> Result<&mut Self> {
+    pub fn add_boxed(&mut self, layer: Box<dyn Layer>) -> Result<&mut Self> {
+        self.push_layer(layer, true)
+    }
+
+    /// Adds a layer whose weights start at zero, drawing nothing: for a model whose weights
+    /// are set right after (loading), where drawing LSTM(1024)'s would take a second.
+    pub(crate) fn add_unfilled(&mut self, layer: Box<dyn Layer>) -> Result<&mut Self> {
+        self.push_layer(layer, false)
+    }
+
+    fn push_layer(&mut self, mut layer: Box<dyn Layer>, draw: bool) -> Result<&mut Self> {
         if self.input_shape.is_empty() || self.input_shape.contains(&0) {
             return Err(LstmError::shape(
                 "Sequential input shape",
@@ -133,7 +143,12 @@ impl Sequential {
             ));
         }
         let input = self.output_shape_without_batch().to_vec();
-        let output = layer.build(&input, &mut self.rng)?;
+        let fill = if draw {
+            Fill::Drawn(&mut self.rng)
+        } else {
+            Fill::Zeros
+        };
+        let output = layer.build_with(&input, fill)?;
         let base = layer.base_name();
         let same_kind = self.layers.iter().filter(|l| l.base_name() == base).count();
         self.layer_names.push(match same_kind {

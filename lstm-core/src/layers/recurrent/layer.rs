@@ -15,7 +15,7 @@ use crate::layers::config::{LayerConfig, RecurrentConfig};
 use crate::layers::layer::{Layer, Param, Weight, not_built, sealed};
 use crate::layers::params::ParamSet;
 use crate::math::activation::Activation;
-use crate::math::init::{self, Initializer, Rng};
+use crate::math::init::{self, Fill, Initializer, Rng};
 
 /// A recurrent layer: [`Lstm`](crate::Lstm), [`Gru`](crate::Gru),
 /// [`SimpleRnn`](crate::SimpleRnn), or one of your own [`Cell`]. Settings, defaults and
@@ -138,7 +138,7 @@ impl<C: Cell> Recurrent<C> {
     }
 
     /// Checks the input shape and creates the weights the cell declares: [`Layer::build`].
-    fn build_weights(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+    fn build_weights(&mut self, input_shape: &[usize], mut fill: Fill<'_>) -> Result<Vec<usize>> {
         self.validate()?;
         let what = format!("{} input", C::CLASS);
         let [timesteps, features] = *input_shape else {
@@ -160,7 +160,7 @@ impl<C: Cell> Recurrent<C> {
         check_declaration::<C>(&specs, features, u, self.config.use_bias)?;
         let mut params = ParamSet::default();
         for spec in specs {
-            params.push(spec.name, spec.initializer.draw(&spec.shape, rng));
+            params.push(spec.name, fill.values(spec.initializer, &spec.shape));
         }
         self.state = State {
             params: Some(params),
@@ -183,7 +183,10 @@ impl<C: Cell> Recurrent<C> {
     ) -> Result<(ArrayD<f32>, Vec<Array2<f32>>)> {
         let (_, timesteps, features) = x.dim();
         if self.state.params.is_none() {
-            self.build_weights(&[timesteps, features], &mut init::seeded_rng(self.seed))?;
+            self.build_weights(
+                &[timesteps, features],
+                Fill::Drawn(&mut init::seeded_rng(self.seed)),
+            )?;
         }
         let mut rng = init::seeded_rng(self.seed);
         let passes = Passes::for_cell::<C>();
@@ -289,8 +292,8 @@ impl<C: Cell> Layer for Recurrent<C> {
         }
     }
 
-    fn build(&mut self, input_shape: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
-        self.build_weights(input_shape, rng)
+    fn build_with(&mut self, input_shape: &[usize], fill: Fill<'_>) -> Result<Vec<usize>> {
+        self.build_weights(input_shape, fill)
     }
 
     fn forward(&mut self, x: &ArrayD<f32>, training: bool, rng: &mut Rng) -> Result<ArrayD<f32>> {

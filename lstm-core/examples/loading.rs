@@ -1,17 +1,20 @@
-//! How fast `weather::load_csv` reads a big file, with and without empty values.
-//! `make bench-csv`, or `cargo run --release -p lstm-core --features polars --example csv_load`.
+//! What loading costs: `weather::load_csv` on a big file, with and without empty values, and
+//! `Sequential::load` of a saved LSTM(1024) against building one.
+//! `make bench-load`, or `cargo run --release -p lstm-core --features polars --example loading`.
 //!
 //! Writes two CSVs of `--rows` daily rows (default 2,000,000) into `target/csv-load/`: one with a
 //! value on every row, one with every 10th value empty (read with `Missing::Interpolate`). Each
 //! load runs in its own child process, alternating the two files, so its peak memory (the
 //! kernel's high-water mark, `VmHWM`) is that of the load alone. Prints the medians and the
-//! ratio; `--json F` writes them.
+//! ratio; `--json F` writes them. The model is built, saved and loaded in this process, each
+//! timed five times (median).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use lstm_core::prelude::*;
 use lstm_core::support::weather::{self, CsvOptions, Missing};
 
 const DEFAULT_ROWS: usize = 2_000_000;
@@ -34,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unknown argument '{other}' (--rows N, --json F)").into()),
         }
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/csv-load");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/loading");
     std::fs::create_dir_all(&dir)?;
     let full = dir.join(format!("full-{rows}.csv"));
     let holes = dir.join(format!("missing-{rows}.csv"));
@@ -68,15 +71,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("| {name} | {t:.2} | {:.0} | {m:.0} |", rows as f64 / t);
     }
     println!("10 % missing / none: {:.2}× the time", t_holes / t_full);
+    let (build, load) = model_times(&dir)?;
+    println!(
+        "LSTM(1024) on 32 features + Dense(1), median of {RUNS}: build {build:.3} s, \
+         Sequential::load of the saved model {load:.3} s"
+    );
     if let Some(path) = json {
         let text = format!(
             "{{\"rows\": {rows}, \"runs\": {RUNS}, \"full_seconds\": {t_full}, \"full_peak_mb\": {m_full}, \
-             \"missing_seconds\": {t_holes}, \"missing_peak_mb\": {m_holes}}}\n"
+             \"missing_seconds\": {t_holes}, \"missing_peak_mb\": {m_holes}, \
+             \"lstm1024_build_seconds\": {build}, \"lstm1024_load_seconds\": {load}}}\n"
         );
         std::fs::write(&path, text)?;
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Median seconds to build LSTM(1024) + Dense(1) and to load it once saved.
+fn model_times(dir: &Path) -> Result<(f64, f64), Box<dyn std::error::Error>> {
+    let build = || -> lstm_core::Result<Sequential> {
+        let mut model = Sequential::with_seed(&[30, 32], 1);
+        model.add(Lstm::new(1024))?;
+        model.add(Dense::new(1))?;
+        Ok(model)
+    };
+    let path = dir.join("lstm1024.lstm");
+    build()?.save(&path)?;
+    let (mut builds, mut loads) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let model = build()?;
+        builds.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let loaded = Sequential::load(&path)?;
+        loads.push(started.elapsed().as_secs_f64());
+        assert_eq!(
+            loaded.get_weights(),
+            model.get_weights(),
+            "same seed, same weights"
+        );
+    }
+    builds.sort_by(f64::total_cmp);
+    loads.sort_by(f64::total_cmp);
+    Ok((builds[RUNS / 2], loads[RUNS / 2]))
 }
 
 /// Daily rows from 1900-01-01 (2 million rows reach the 76th century: chrono's dates go far
