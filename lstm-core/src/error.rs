@@ -110,6 +110,23 @@ pub enum LstmError {
         kept: KeptWeights,
     },
 
+    /// A hyperparameter search stopped because its trials kept failing (as Keras Tuner stops
+    /// after `max_consecutive_failed_trials`, 3).
+    #[error(
+        "{search} stopped: {failed} trials in a row failed, so the build or train function \
+         itself is likely wrong. {trials}. {finished} trial(s) had finished"
+    )]
+    TrialsFailed {
+        /// `random_search` or `hyperband`.
+        search: &'static str,
+        /// How many in a row.
+        failed: usize,
+        /// Each failed trial: its number, configuration and error.
+        trials: String,
+        /// Trials that had finished before.
+        finished: usize,
+    },
+
     /// Reading or writing a file failed.
     #[error("{path}: {message}")]
     Io {

@@ -4,6 +4,7 @@
 use ndarray::{Array1, Array2, Array3};
 use ndarray_rand::rand::Rng as _;
 
+use crate::check::batch_shape;
 use crate::error::{LstmError, Result};
 use crate::math::init::seeded_rng;
 use crate::training::model::Sequential;
@@ -25,16 +26,24 @@ pub enum Encoding {
 }
 
 impl Vocabulary {
-    /// The sorted distinct characters of `text` (an error if it is empty).
+    /// The sorted distinct characters of `text`: at least two, or there is nothing to predict.
     pub fn from_text(text: &str) -> Result<Self> {
         let mut chars: Vec<char> = text.chars().collect();
         chars.sort_unstable();
         chars.dedup();
-        if chars.is_empty() {
-            return Err(LstmError::Empty {
-                context: "Vocabulary::from_text".into(),
-                min: 1,
-            });
+        if chars.len() < 2 {
+            return Err(LstmError::config(
+                "Vocabulary::from_text",
+                "a text of at least 2 distinct characters (with one, the next character is \
+                 always that one: nothing to learn, and a softmax over one class)",
+                match chars.first() {
+                    None => "an empty text".to_string(),
+                    Some(c) => format!(
+                        "a text of {} character(s), all {c:?}: a vocabulary of 1 character",
+                        text.chars().count()
+                    ),
+                },
+            ));
         }
         Ok(Vocabulary { chars })
     }
@@ -245,8 +254,8 @@ pub fn generate(
                 vocab.len()
             ),
             format!(
-                "input (None, {seq_len}, {features}) and output {:?}",
-                model.output_shape()
+                "input (None, {seq_len}, {features}) and output {}",
+                batch_shape(&model.output_shape())
             ),
         ));
     }

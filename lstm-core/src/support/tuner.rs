@@ -7,7 +7,7 @@
 
 use ndarray_rand::rand::Rng as _;
 
-use crate::display::Html;
+use crate::display::{Html, html_escape};
 use crate::error::{LstmError, Result};
 use crate::math::init::seeded_rng;
 use crate::support::plot::{self, Figure, Labels, Series};
@@ -125,6 +125,58 @@ pub struct Trial {
     pub round: Option<usize>,
     /// The trial this one continues (a promotion).
     pub continues: Option<usize>,
+    /// Why the trial failed (its build or train returned this error, e.g. the fit diverged);
+    /// then `val_loss` is NaN and the trial never wins. The search goes on, as Keras Tuner's does.
+    pub error: Option<String>,
+}
+
+/// Keras Tuner's `max_consecutive_failed_trials`: after this many failures in a row the search
+/// stops, since the build or train function itself is likely wrong.
+pub const MAX_CONSECUTIVE_FAILED_TRIALS: usize = 3;
+
+/// Runs one trial's work, turning its error into a failed trial; stops the search after
+/// [`MAX_CONSECUTIVE_FAILED_TRIALS`] failures in a row.
+struct Failures {
+    search: &'static str,
+    in_a_row: Vec<String>,
+}
+
+impl Failures {
+    fn new(search: &'static str) -> Self {
+        Failures {
+            search,
+            in_a_row: vec![],
+        }
+    }
+
+    /// The objective, or NaN and the error's message; an error once too many failed in a row.
+    fn record<T>(
+        &mut self,
+        id: usize,
+        hp: &HyperParameters,
+        outcome: Result<T>,
+        trials: &[Trial],
+    ) -> Result<(Option<T>, Option<String>)> {
+        match outcome {
+            Ok(value) => {
+                self.in_a_row.clear();
+                Ok((Some(value), None))
+            }
+            Err(e) => {
+                let message = e.to_string();
+                self.in_a_row.push(format!("trial {id} ({hp}): {message}"));
+                if self.in_a_row.len() >= MAX_CONSECUTIVE_FAILED_TRIALS {
+                    return Err(LstmError::TrialsFailed {
+                        search: self.search,
+                        failed: self.in_a_row.len(),
+                        trials: self.in_a_row.join("; "),
+                        finished: trials.iter().filter(|t| t.error.is_none()).count(),
+                    });
+                }
+                Ok((None, Some(message)))
+            }
+        }
+    }
 }
 
 /// The trials of a search, with the best one and a table.
@@ -185,7 +237,7 @@ impl SearchResult {
                 ""
             };
             html += &format!(
-                "<tr{style}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.2e}</td><td>{:.5}</td></tr>",
+                "<tr{style}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.2e}</td><td{}>{}</td></tr>",
                 t.id,
                 opt(t.bracket),
                 opt(t.round),
@@ -195,7 +247,19 @@ impl SearchResult {
                 t.hyperparameters.layers,
                 t.hyperparameters.dropout,
                 t.hyperparameters.learning_rate,
-                t.val_loss
+                match &t.error {
+                    Some(e) => format!(" title=\"{}\"", html_escape(e)),
+                    None => String::new(),
+                },
+                match &t.error {
+                    // The first sentence ("training diverged at epoch 1, batch 3: the loss
+                    // became inf"); the whole message on hover.
+                    Some(e) => format!(
+                        "failed: {}",
+                        html_escape(e.split(". ").next().unwrap_or(e.as_str()))
+                    ),
+                    None => format!("{:.5}", t.val_loss),
+                }
             );
         }
         html += "</tbody></table>";
@@ -212,7 +276,7 @@ impl SearchResult {
             plot::ACTUAL,
         ];
         let mut groups: Vec<(String, Vec<(f32, f32)>)> = vec![];
-        for t in &self.trials {
+        for t in self.trials.iter().filter(|t| t.val_loss.is_finite()) {
             let label = t
                 .bracket
                 .map_or("random search".to_string(), |b| format!("bracket {b}"));
@@ -243,7 +307,9 @@ impl SearchResult {
     }
 }
 
-/// `max_trials` random configurations, each trained for `epochs`.
+/// `max_trials` random configurations, each trained for `epochs`. A trial whose build or train
+/// fails (a fit that diverges at a high learning rate) is kept with its error and the search goes
+/// on; [`MAX_CONSECUTIVE_FAILED_TRIALS`] failures in a row stop it.
 pub fn random_search(
     space: &SearchSpace,
     max_trials: usize,
@@ -262,18 +328,20 @@ pub fn random_search(
     }
     let mut rng = seeded_rng(seed);
     let mut trials = Vec::with_capacity(max_trials);
+    let mut failures = Failures::new("random_search");
     for id in 0..max_trials {
         let hp = space.sample(&mut rng);
-        let mut model = build(&hp)?;
-        let val_loss = train(&mut model, epochs)?;
+        let outcome = build(&hp).and_then(|mut model| train(&mut model, epochs));
+        let (val_loss, error) = failures.record(id, &hp, outcome, &trials)?;
         trials.push(Trial {
             id,
             hyperparameters: hp,
             epochs,
-            val_loss,
+            val_loss: val_loss.unwrap_or(f32::NAN),
             bracket: None,
             round: None,
             continues: None,
+            error,
         });
     }
     Ok(SearchResult { trials })
@@ -347,6 +415,7 @@ pub fn hyperband(
     let schedule = hyperband_schedule(max_epochs, factor, 1)?;
     let mut rng = seeded_rng(seed);
     let mut trials: Vec<Trial> = vec![];
+    let mut failures = Failures::new("hyperband");
     let brackets = schedule.len();
     for (k, rounds) in schedule.iter().enumerate() {
         let bracket = brackets - 1 - k;
@@ -356,9 +425,12 @@ pub fn hyperband(
             if r == 0 {
                 for _ in 0..round.size {
                     let hp = space.sample(&mut rng);
-                    let mut model = build(&hp)?;
-                    let val_loss = train(&mut model, round.epochs)?;
                     let id = trials.len();
+                    let outcome = build(&hp).and_then(|mut model| {
+                        train(&mut model, round.epochs).map(|loss| (model, loss))
+                    });
+                    let (trained, error) = failures.record(id, &hp, outcome, &trials)?;
+                    let val_loss = trained.as_ref().map_or(f32::NAN, |t| t.1);
                     trials.push(Trial {
                         id,
                         hyperparameters: hp,
@@ -367,29 +439,39 @@ pub fn hyperband(
                         bracket: Some(bracket),
                         round: Some(0),
                         continues: None,
+                        error,
                     });
-                    alive.push((id, model));
+                    if let Some((model, _)) = trained {
+                        alive.push((id, model));
+                    }
                 }
                 continue;
             }
             alive.sort_by(|a, b| by_objective(trials[a.0].val_loss, trials[b.0].val_loss));
             alive.truncate(round.size);
             let previous_epochs = rounds[r - 1].epochs;
-            for (id, model) in alive.iter_mut() {
-                let val_loss = train(model, round.epochs - previous_epochs)?;
+            let mut continued = Vec::with_capacity(alive.len());
+            for (id, mut model) in alive {
                 let new_id = trials.len();
-                let hp = trials[*id].hyperparameters;
+                let hp = trials[id].hyperparameters;
+                let outcome = train(&mut model, round.epochs - previous_epochs);
+                let (val_loss, error) = failures.record(new_id, &hp, outcome, &trials)?;
                 trials.push(Trial {
                     id: new_id,
                     hyperparameters: hp,
                     epochs: round.epochs,
-                    val_loss,
+                    val_loss: val_loss.unwrap_or(f32::NAN),
                     bracket: Some(bracket),
                     round: Some(r),
-                    continues: Some(*id),
+                    continues: Some(id),
+                    error: error.clone(),
                 });
-                *id = new_id;
+                // A failed model is not promoted further.
+                if error.is_none() {
+                    continued.push((new_id, model));
+                }
             }
+            alive = continued;
         }
     }
     Ok(SearchResult { trials })

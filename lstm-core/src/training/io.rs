@@ -81,6 +81,33 @@ fn corrupt(path: &str, message: impl Into<String>) -> LstmError {
     }
 }
 
+/// Why the JSON header cannot be read, in the user's terms: serde's own words ("expected u64 at
+/// line 1 column 7") only when they are a message of ours (an unknown cell class).
+fn header_error(e: &serde_json::Error) -> String {
+    let at = e.column();
+    match e.classify() {
+        serde_json::error::Category::Eof => "its header is cut short (the file is damaged)".into(),
+        serde_json::error::Category::Data => {
+            let message = e.to_string();
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(m, _)| m);
+            let serde_words = ["invalid ", "expected ", "missing field", "unknown field"];
+            if serde_words.iter().any(|w| message.starts_with(w))
+                || message.contains("duplicate field")
+            {
+                format!(
+                    "its header is damaged: character {at} of it is not what lstm-core writes \
+                     there (the file was edited or corrupted after its checksum was computed)"
+                )
+            } else {
+                format!("its header names something this build cannot rebuild: {message}")
+            }
+        }
+        _ => format!("its header is damaged: it stops being valid JSON at character {at}"),
+    }
+}
+
 /// FNV-1a, 64 bit: enough to notice a flipped or missing byte.
 fn checksum(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| {
@@ -238,8 +265,8 @@ pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Sequential> {
         .filter(|&e| e <= body.len());
     let json_end =
         json_end.ok_or_else(|| corrupt(name, "header length runs past the end of the file"))?;
-    let header: Header = serde_json::from_slice(&body[20..json_end])
-        .map_err(|e| corrupt(name, format!("header: {e}")))?;
+    let header: Header =
+        serde_json::from_slice(&body[20..json_end]).map_err(|e| corrupt(name, header_error(&e)))?;
 
     // The layers' sizes are claims too: checked against the weights the file holds before any
     // layer is built (a header saying LSTM(100000) in a 5 KB file would otherwise ask for 320 GB).
