@@ -17,6 +17,9 @@
 //! | the same date twice | [`Duplicates::Error`] (default): error naming both rows; or keep the first; or average them |
 //! | a value far outside the column's range (`1e30`, `-999`, `250` for `25.0`) | [`Outliers::Error`] (default): error listing rows and values; [`Outliers::Drop`]: treated as a missing day; [`Outliers::Keep`]; always in the report |
 //! | a missing day | [`Gaps::Interpolate`] (default): filled linearly between its neighbours (reported); [`Gaps::Skip`]: left out, and windows that would span it are skipped |
+//! | a gap longer than the file's own rows or than a year (a typo in a year: 1918 for 1981) | [`Gaps::Interpolate`]: error naming the row(s) on the gap's short side, never a straight line through decades; [`Gaps::Skip`] keeps the gap |
+//! | the same date on many rows (an hourly file) | error counting the rows per date and naming [`Duplicates::Mean`] (the daily mean) |
+//! | a column whose values are mostly one number (rain: 0 mm on most days) | the plausible range comes from the other values ([`plausible_range`]) |
 //! | rows further apart than a day (a weekly series) | error, unless [`CsvOptions::period_days`] names the period (7 for weekly); then a missing *week* is the gap, and windows and forecasts step in weeks |
 //! | a date off the period's grid (8 days after the previous row of a weekly series) | error naming both dates |
 
