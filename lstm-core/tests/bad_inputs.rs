@@ -858,6 +858,59 @@ mod csv {
         );
     }
 
+    /// A row with one field too many (a thousands separator) used to give polars' advice about
+    /// `truncate_ragged_lines`, an option this loader does not have, and no row.
+    #[test]
+    fn a_row_with_an_extra_field_is_named() {
+        let path = csv("ragged", "date,temp\n2021-01-01,1.5\n2021-01-02,1,234.5\n");
+        let err = weather::load_csv(&path, &options())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("row 2 (line 3) has 3 fields where the header has 2"),
+            "{err}"
+        );
+        assert!(err.contains("thousands separator"), "{err}");
+        assert!(!err.contains("truncate_ragged_lines"), "{err}");
+        // A quoted field may hold the separator.
+        let quoted = csv("quoted", "date,temp,note\n2021-01-01,1.5,\"a, b\"\n");
+        assert!(weather::load_csv(&quoted, &options()).is_ok());
+    }
+
+    /// A station file that writes -9999 for a missing day on many rows used to list every row;
+    /// the message now shows five, counts the rest and names the likely sentinel.
+    #[test]
+    fn a_missing_value_code_is_named_in_one_line() {
+        let mut text = String::from("date,temp\n");
+        let start = day(2021, 1, 1);
+        for k in 0..200 {
+            let value = if k % 10 == 3 {
+                "-9999".to_string()
+            } else {
+                format!("{}", 10 + k % 7)
+            };
+            text.push_str(&format!("{},{value}\n", start + chrono_days(k)));
+        }
+        let err = weather::load_csv(csv("sentinels", &text), &options())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("20 value(s) far outside"), "{err}");
+        assert!(err.contains("and 15 more"), "{err}");
+        assert!(
+            err.contains("All 20 are -9999: a code for a missing reading?"),
+            "{err}"
+        );
+        assert!(err.len() < 900, "{} characters: {err}", err.len());
+        let (_, report) = weather::load_csv(
+            csv("sentinels-dropped", &text),
+            &options()
+                .outliers(Outliers::Drop)
+                .missing(Missing::Interpolate),
+        )
+        .unwrap();
+        assert_eq!(report.interpolated_days, 20);
+    }
+
     #[test]
     fn forecasting_across_a_gap_in_the_dates_is_refused() {
         let path = csv(
@@ -1350,4 +1403,191 @@ fn text_messages_speak_of_the_text() {
         .to_string();
     assert!(err.contains("output (None, 10)"), "{err}");
     assert!(!err.contains('['), "{err}");
+}
+
+/// `EarlyStopping::monitor("val_accuracy")` used to treat accuracy as a loss: it kept the
+/// *lowest* accuracy as the best and stopped while accuracy was still rising. As Keras' mode
+/// "auto", accuracies now improve upwards; with patience 0, training stops at the first epoch
+/// whose accuracy does not beat every earlier one.
+#[test]
+fn early_stopping_on_accuracy_waits_for_accuracy_to_stop_rising() {
+    use lstm_core::training::callbacks::Mode;
+    assert!(EarlyStopping::new().monitor("val_accuracy").maximises());
+    assert!(EarlyStopping::new().monitor("acc").maximises());
+    assert!(!EarlyStopping::new().monitor("val_loss").maximises());
+    assert!(
+        !EarlyStopping::new()
+            .monitor("val_accuracy")
+            .mode(Mode::Min)
+            .maximises()
+    );
+    // Two classes: is x₀ + x₂ above zero? Learned over a few epochs, so accuracy rises.
+    let n = 96;
+    let value = |i: usize, t: usize| ((i * 37 + t * 11) % 19) as f32 / 9.0 - 1.0;
+    let x = Array3::from_shape_fn((n, 3, 1), |(i, t, _)| value(i, t));
+    let y = ndarray::Array2::from_shape_fn((n, 2), |(i, c)| {
+        f32::from((value(i, 0) + value(i, 2) > 0.0) == (c == 1))
+    });
+    let mut model = Sequential::with_seed(&[3, 1], 4);
+    model.add(Lstm::new(8)).unwrap();
+    model
+        .add(Dense::new(2).activation(Activation::Softmax))
+        .unwrap();
+    model
+        .compile_with_metrics(
+            Adam::new(0.02),
+            Loss::CategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+    let patience = 2;
+    let config = FitConfig::new()
+        .epochs(200)
+        .batch_size(16)
+        .shuffle(false)
+        .verbose(0)
+        .early_stopping(EarlyStopping::new().monitor("accuracy").patience(patience));
+    let history = model.fit(&x, &y, &config).unwrap();
+    let accuracy = history.series("accuracy").unwrap();
+    let stopped = history
+        .stopped_epoch
+        .expect("accuracy stops rising within 200 epochs");
+    // The best epoch: the first to reach the highest accuracy. Training stops `patience`
+    // epochs after it, as Keras does.
+    let best = accuracy.iter().copied().fold(f32::MIN, f32::max);
+    let best_epoch = 1 + accuracy.iter().position(|&a| a == best).unwrap();
+    assert!(best_epoch >= 3, "accuracy rose for a while: {accuracy:?}");
+    assert_eq!(stopped, best_epoch + patience, "{accuracy:?}");
+}
+
+/// A stateful model carries states of its batch size. Validation data that the batch size does
+/// not divide used to fail after the first epoch had trained; it is now refused before any step,
+/// and `predict` runs in the training batch size (or says which sizes work).
+#[test]
+fn a_stateful_model_validates_and_predicts_in_its_batch_size() {
+    let x = Array3::from_shape_fn((100, 4, 1), |(i, t, _)| ((i + t) % 7) as f32 / 7.0);
+    let y = Array1::from_shape_fn(100, |i| (i % 7) as f32 / 7.0);
+    let mut model = Sequential::with_seed(&[4, 1], 2);
+    model.add(Gru::new(3).stateful(true)).unwrap();
+    model.add(Dense::new(1)).unwrap();
+    model
+        .compile(Adam::new(0.01), Loss::MeanSquaredError)
+        .unwrap();
+    let before = model.get_weights();
+    let (vx, vy) = (
+        x.slice(ndarray::s![..25, .., ..]).to_owned(),
+        y.slice(ndarray::s![..25]).to_owned(),
+    );
+    let config = FitConfig::new()
+        .epochs(2)
+        .batch_size(10)
+        .shuffle(false)
+        .verbose(0)
+        .validation_data(&vx, &vy);
+    let err = model.fit(&x, &y, &config).unwrap_err().to_string();
+    assert!(
+        err.contains("validation data") && err.contains("25 samples"),
+        "{err}"
+    );
+    assert!(err.contains("(20 or 30)"), "{err}");
+    assert_eq!(model.get_weights(), before, "refused before the first step");
+
+    let (vx, vy) = (
+        x.slice(ndarray::s![..30, .., ..]).to_owned(),
+        y.slice(ndarray::s![..30]).to_owned(),
+    );
+    let config = FitConfig::new()
+        .epochs(2)
+        .batch_size(10)
+        .shuffle(false)
+        .verbose(0)
+        .validation_data(&vx, &vy);
+    let history = model.fit(&x, &y, &config).unwrap();
+    assert_eq!(history.series("val_loss").unwrap().len(), 2);
+    assert_eq!(model.stateful_batch_size(), Some(10));
+    let err = model
+        .predict(&vx.slice(ndarray::s![..25, .., ..]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("predict on a stateful model") && err.contains("batch_size 10"),
+        "{err}"
+    );
+    assert_eq!(model.predict(&vx).unwrap().shape(), [30, 1]);
+}
+
+/// Helpers of the notebooks refuse before they change anything, and never let NaN pass as close.
+#[test]
+fn notebook_helpers_refuse_first_and_see_nan() {
+    use lstm_core::support::baselines::Scoreboard;
+    use lstm_core::support::learning;
+    // A gradient check whose hand-written gradient is NaN used to report a gap of 0.
+    let a = ndarray::array![[1.0f32, 2.0], [3.0, 4.0]];
+    let mut b = a.clone();
+    b[[0, 1]] = f32::NAN;
+    assert!(learning::max_relative_difference(a.view(), b.view()).is_err());
+    b[[0, 1]] = f32::INFINITY;
+    assert!(learning::max_relative_difference(a.view(), b.view()).is_err());
+
+    // A y shorter than x: refused before the first step (it used to panic after some steps).
+    let (x, y) = sum_data();
+    let mut model = lstm_dense(1, 4, 1);
+    model
+        .compile(Sgd::new(0.01), Loss::MeanSquaredError)
+        .unwrap();
+    let before = model.get_weights();
+    let short = y.slice(ndarray::s![..40]).to_owned().into_dyn();
+    assert!(
+        learning::train_recording_gradients(&mut model, &x.clone().into_dyn(), &short, 8, 1)
+            .is_err()
+    );
+    assert_eq!(model.get_weights(), before);
+
+    // standard_baselines: a failing baseline leaves the board as it was (no half set of rows).
+    let x_test = Array3::from_shape_fn((10, 3, 1), |(i, t, _)| (i + t) as f32);
+    let y_test = Array1::from_shape_fn(10, |i| i as f32 + 3.0);
+    let mut board = Scoreboard::new("t", "", &y_test).unwrap();
+    let x_train = Array3::from_shape_fn((20, 3, 1), |(i, t, _)| (i + t) as f32);
+    let wrong_y_train = Array1::from_shape_fn(7, |i| i as f32);
+    assert!(
+        board
+            .standard_baselines(&x_train, &wrong_y_train, &x_test, 0)
+            .is_err()
+    );
+    assert!(board.scores.is_empty(), "{:?}", board.scores);
+}
+
+/// Messages in the text helpers: a model without softmax, a start text shorter than the window.
+#[test]
+fn generation_messages_name_the_fix() {
+    use lstm_core::support::text::{self, Vocabulary};
+    let mut rng = lstm_core::math::init::seeded_rng(0);
+    let err = text::sample_with_temperature(&[0.5, -0.2, 0.7], 1.0, &mut rng)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("-0.2 at class 1") && err.contains("Activation::Softmax"),
+        "{err}"
+    );
+    let vocab = Vocabulary::from_text("the wind blows").unwrap();
+    let mut model = Sequential::with_seed(&[30, vocab.len()], 0);
+    model.add(Lstm::new(4)).unwrap();
+    model
+        .add(Dense::new(vocab.len()).activation(Activation::Softmax))
+        .unwrap();
+    let err = text::generate(
+        &mut model,
+        &vocab,
+        text::Encoding::OneHot,
+        "the wind",
+        5,
+        0.5,
+        1,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("at least 30 characters") && err.contains("8 characters: \"the wind\""),
+        "{err}"
+    );
 }

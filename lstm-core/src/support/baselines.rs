@@ -276,20 +276,26 @@ impl Climatology {
             sum[d as usize - 1] += v as f64;
             count[d as usize - 1] += 1;
         }
-        // Day 366 is only in leap years: without training data of its own it is Dec 31 (day
-        // 365 of the other years), so that one full ordinary year fits with half_width 0.
-        if count[365] == 0 {
-            count[365] = count[364];
-            sum[365] = sum[364];
-        }
+        // Day 366 is only in leap years: without training data of its own it takes day 365's
+        // forecast (Dec 31 of the other years), so one full ordinary year fits with half_width
+        // 0. Its data is never invented for the neighbours' windows.
+        let leap_day_empty = count[365] == 0;
         let nearest_data = |day: usize| {
             (0..=183)
                 .find(|&d: &usize| count[(day + d) % 366] > 0 || count[(day + 366 - d) % 366] > 0)
                 .unwrap_or(183)
         };
-        let needed = (0..366).map(nearest_data).max().unwrap_or(0);
+        let days_needing_data = if leap_day_empty { 0..365 } else { 0..366 };
+        let needed = days_needing_data
+            .clone()
+            .map(nearest_data)
+            .max()
+            .unwrap_or(0);
         if needed > half_width {
-            let empty: Vec<usize> = (0..366).filter(|&d| count[d] == 0).map(|d| d + 1).collect();
+            let empty: Vec<usize> = days_needing_data
+                .filter(|&d| count[d] == 0)
+                .map(|d| d + 1)
+                .collect();
             return Err(LstmError::config(
                 "Climatology::fit half_width",
                 format!(
@@ -301,7 +307,7 @@ impl Climatology {
                 half_width,
             ));
         }
-        let by_day: Vec<f32> = (0..366)
+        let mut by_day: Vec<f32> = (0..366)
             .map(|day| {
                 let (mut s, mut c) = (0.0, 0);
                 for offset in -(half_width as i64)..=half_width as i64 {
@@ -309,9 +315,16 @@ impl Climatology {
                     s += sum[k];
                     c += count[k];
                 }
-                (s / c as f64) as f32
+                if c == 0 {
+                    f32::NAN
+                } else {
+                    (s / c as f64) as f32
+                }
             })
             .collect();
+        if by_day[365].is_nan() {
+            by_day[365] = by_day[364];
+        }
         Ok(Climatology { by_day, half_width })
     }
 
@@ -431,17 +444,27 @@ impl Scoreboard {
         x_test: &Array3<f32>,
         feature: usize,
     ) -> Result<&mut Self> {
-        self.baseline("persistence (last value)", &persistence(x_test, feature)?)?;
+        // Every forecast first, so that a refusal leaves the board as it was.
+        let last = persistence(x_test, feature)?;
         let k = best_moving_average_window(x_train, y_train, feature)?;
-        self.baseline(
-            &format!("moving average of {k} (chosen on training data)"),
-            &moving_average(x_test, feature, k)?,
-        )?;
-        let linear = LinearForecast::fit(x_train, y_train)?;
-        self.baseline(
-            "linear on the window (least squares)",
-            &linear.predict(x_test)?,
-        )
+        let average = moving_average(x_test, feature, k)?;
+        let linear = LinearForecast::fit(x_train, y_train)?.predict(x_test)?;
+        let rows = [
+            ("persistence (last value)".to_string(), last),
+            (
+                format!("moving average of {k} (chosen on training data)"),
+                average,
+            ),
+            ("linear on the window (least squares)".to_string(), linear),
+        ];
+        let before = self.scores.len();
+        for (name, forecast) in &rows {
+            if let Err(e) = self.baseline(name, forecast) {
+                self.scores.truncate(before);
+                return Err(e);
+            }
+        }
+        Ok(self)
     }
 
     /// The MSE of the row whose name starts with `name`.

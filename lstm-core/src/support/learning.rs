@@ -69,8 +69,11 @@ pub fn numeric_step_gradient(
 
 /// The largest `|a − b| / max(1, |a|, |b|)` over two arrays of one shape: relative where the
 /// values are large, absolute where they are small.
+/// NaN or infinity in either array is an error: a broken gradient must never measure as close.
 pub fn max_relative_difference(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Result<f32> {
     crate::math::shapes::same_shape("max_relative_difference", "b", a.shape(), b.shape())?;
+    crate::check::ensure_finite("max_relative_difference: a", &a)?;
+    crate::check::ensure_finite("max_relative_difference: b", &b)?;
     Ok(a.iter()
         .zip(b.iter())
         .map(|(&a, &b)| (a - b).abs() / 1f32.max(a.abs()).max(b.abs()))
@@ -101,6 +104,8 @@ pub fn train_recording_gradients(
     if batch_size == 0 {
         return Err(LstmError::config("batch_size", "at least 1", 0));
     }
+    // Shapes, lengths and NaN checked once, before the first step changes the weights.
+    let (x, y) = model.prepared("train_recording_gradients", x, y)?;
     let samples = x.shape()[0];
     let mut steps = Vec::new();
     for _ in 0..epochs {

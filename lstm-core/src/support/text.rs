@@ -189,10 +189,17 @@ pub fn sample_with_temperature(
         || probs.iter().any(|p| !p.is_finite() || *p < 0.0)
         || probs.iter().all(|p| *p == 0.0)
     {
+        let bad = probs
+            .iter()
+            .position(|p| !p.is_finite() || *p < 0.0)
+            .map_or("all zero".to_string(), |k| {
+                format!("{} at class {k}", probs[k])
+            });
         return Err(LstmError::config(
             "probabilities",
-            "non-negative finite numbers, not all zero",
-            format!("{probs:?}"),
+            "non-negative finite numbers, not all zero: the output of a softmax (end the model \
+             with Dense::new(vocabulary size).activation(Activation::Softmax))",
+            format!("{} values, {bad}", probs.len()),
         ));
     }
     if !(temperature >= 0.0 && temperature.is_finite()) {
@@ -242,7 +249,7 @@ pub fn generate(
         return Err(LstmError::shape(
             "generate: model input",
             "(None, seq_len, features)",
-            format!("{:?}", model.input_shape()),
+            batch_shape(model.input_shape()),
         ));
     };
     if features != vocab.features(encoding) || model.output_shape() != [vocab.len()] {
@@ -261,11 +268,11 @@ pub fn generate(
     }
     let mut window = vocab.encode(start)?;
     if window.len() < seq_len {
-        return Err(LstmError::WindowTooLong {
-            n_steps: seq_len,
-            needed: seq_len,
-            len: window.len(),
-        });
+        return Err(LstmError::config(
+            "generate: start",
+            format!("at least {seq_len} characters (the model reads {seq_len} at a time)"),
+            format!("{} characters: {start:?}", window.len()),
+        ));
     }
     window.drain(..window.len() - seq_len);
     let mut rng = seeded_rng(seed);

@@ -14,8 +14,22 @@ pub(crate) enum EpochEnd {
     },
 }
 
+/// Which way the monitored series improves (Keras' `mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Up for accuracies (a name ending in `accuracy` or `acc`), down for everything else:
+    /// Keras' `"auto"`.
+    #[default]
+    Auto,
+    /// Lower is better (losses, errors).
+    Min,
+    /// Higher is better (accuracies).
+    Max,
+}
+
 /// Stop when the monitored quantity has not improved for `patience` epochs, like Keras'
-/// `EarlyStopping`. Defaults: monitor `val_loss`, patience 0, min_delta 0, no weight restore.
+/// `EarlyStopping`. Defaults: monitor `val_loss`, mode auto, patience 0, min_delta 0, no weight
+/// restore.
 #[derive(Debug, Clone)]
 pub struct EarlyStopping {
     /// The series watched, by Keras name (default `val_loss`).
@@ -26,6 +40,9 @@ pub struct EarlyStopping {
     pub min_delta: f32,
     /// When stopping, put back the weights of the best epoch.
     pub restore_best_weights: bool,
+    /// Which way the series improves (default auto: up for accuracies, down otherwise).
+    pub mode: Mode,
+    /// The best value so far, negated when higher is better (so lower is always better here).
     best: f32,
     best_epoch: usize,
     wait: usize,
@@ -39,6 +56,7 @@ impl Default for EarlyStopping {
             patience: 0,
             min_delta: 0.0,
             restore_best_weights: false,
+            mode: Mode::Auto,
             best: f32::INFINITY,
             best_epoch: 0,
             wait: 0,
@@ -52,7 +70,8 @@ impl EarlyStopping {
     pub fn new() -> Self {
         Self::default()
     }
-    /// A quantity to minimise: `loss`, `val_loss`, or a loss-like metric such as `val_mae`.
+    /// The series to watch: `loss`, `val_loss`, a metric such as `val_mae`, or an accuracy such
+    /// as `val_accuracy` (which improves upwards: see [`Mode`]).
     pub fn monitor(mut self, name: &str) -> Self {
         self.monitor = name.to_string();
         self
@@ -71,6 +90,20 @@ impl EarlyStopping {
     pub fn restore_best_weights(mut self, yes: bool) -> Self {
         self.restore_best_weights = yes;
         self
+    }
+    /// Which way the series improves (Keras' `mode`; default auto).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Whether higher values of the monitored series are better.
+    pub fn maximises(&self) -> bool {
+        match self.mode {
+            Mode::Max => true,
+            Mode::Min => false,
+            Mode::Auto => self.monitor.ends_with("accuracy") || self.monitor.ends_with("acc"),
+        }
     }
 
     /// The best epoch (1-based) seen so far.
@@ -110,7 +143,8 @@ impl EarlyStopping {
         }
         .patience(self.patience)
         .min_delta(self.min_delta)
-        .restore_best_weights(self.restore_best_weights);
+        .restore_best_weights(self.restore_best_weights)
+        .mode(self.mode);
     }
 
     /// Whether training should stop; `weights` gives the model's current weights (taken only
@@ -136,9 +170,11 @@ impl EarlyStopping {
             self.best_epoch = epoch;
         }
         self.wait += 1;
-        // As Keras: an improvement must beat the best by more than |min_delta|.
-        if current + self.min_delta.abs() < self.best {
-            self.best = current;
+        // As Keras: an improvement must beat the best by more than |min_delta|, in the series'
+        // direction (compared negated when higher is better).
+        let signed = if self.maximises() { -current } else { current };
+        if signed + self.min_delta.abs() < self.best {
+            self.best = signed;
             self.best_epoch = epoch;
             if self.restore_best_weights {
                 self.best_weights = Some(weights());

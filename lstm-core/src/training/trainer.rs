@@ -13,7 +13,7 @@ use crate::error::{Divergence, KeptWeights, LstmError, Result};
 use crate::training::callbacks::{EarlyStopping, EpochEnd};
 use crate::training::history::History;
 use crate::training::loss::Loss;
-use crate::training::model::{Sequential, to_dyn};
+use crate::training::model::{Sequential, stateful_batches, to_dyn};
 
 /// Options of [`Sequential::fit`], with Keras' defaults: 1 epoch, batch 32, shuffle each epoch,
 /// no validation, verbose 1.
@@ -374,22 +374,22 @@ impl Sequential {
         let n = x.shape()[0];
         // A stateful layer carries its states from batch to batch, so every batch must have one
         // size: refused here, before the first step changes the weights, not at the last batch.
-        if self.is_stateful() && !n.is_multiple_of(config.batch_size) {
+        if self.is_stateful() {
             let batch = config.batch_size;
-            let (lower, upper) = (n / batch * batch, n.div_ceil(batch) * batch);
-            let sizes = if lower == 0 {
-                upper.to_string()
-            } else {
-                format!("{lower} or {upper}")
-            };
-            return Err(LstmError::config(
-                "fit of a stateful model",
-                format!(
-                    "every batch the same size: a number of training samples that batch_size \
-                     {batch} divides ({sizes}), or a batch_size that divides {n}"
-                ),
-                format!("{n} samples"),
-            ));
+            if !n.is_multiple_of(batch) {
+                return Err(stateful_batches("fit of a stateful model", n, batch));
+            }
+            // Validation runs through the same carried states, in batches of the same size.
+            if let Some((vx, _)) = &validation
+                && !vx.shape()[0].is_multiple_of(batch)
+            {
+                return Err(stateful_batches(
+                    "fit of a stateful model: validation data",
+                    vx.shape()[0],
+                    batch,
+                ));
+            }
+            self.stateful_batch = Some(batch);
         }
         let metrics = self.compiled()?.metrics.clone();
 

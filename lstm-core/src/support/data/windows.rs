@@ -82,6 +82,20 @@ pub fn forecast_from_differences(
             min: 2,
         });
     };
+    // The model reads `timesteps` differences: one more level than that (said in levels, the
+    // user's series, not in the differences made of it).
+    let timesteps = model.input_shape().first().copied().unwrap_or(0);
+    if levels.len() < timesteps + 1 {
+        return Err(LstmError::config(
+            "forecast_from_differences: levels",
+            format!(
+                "at least {} levels (the model reads {timesteps} differences, and each needs \
+                 two neighbouring levels)",
+                timesteps + 1
+            ),
+            format!("{} levels", levels.len()),
+        ));
+    }
     let scaled: Vec<f32> = differences(levels)
         .iter()
         .map(|d| (d - mean) / std)

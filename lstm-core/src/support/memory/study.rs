@@ -377,7 +377,11 @@ fn choose(runs: &[StudyRun]) -> Option<usize> {
         .filter(|(_, r)| r.diverged.is_none() && r.best_val_accuracy().is_some())
         .max_by(|(ka, a), (kb, b)| {
             let acc = |r: &StudyRun| r.best_val_accuracy().unwrap_or(f32::NEG_INFINITY);
-            let loss = |r: &StudyRun| r.val_loss[r.best_epoch - 1];
+            // NaN (a loss that overflowed) counts as the worst loss, whatever its sign bit.
+            let loss = |r: &StudyRun| {
+                let l = r.val_loss[r.best_epoch - 1];
+                if l.is_nan() { f32::INFINITY } else { l }
+            };
             acc(a)
                 .total_cmp(&acc(b))
                 .then(loss(b).total_cmp(&loss(a)))

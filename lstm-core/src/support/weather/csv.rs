@@ -220,7 +220,7 @@ impl std::fmt::Display for CsvReport {
             }
         )?;
         writeln!(f, "duplicate dates: {}", list(&self.duplicate_dates))?;
-        writeln!(f, "empty values in rows: {:?}", self.empty_rows)?;
+        writeln!(f, "empty values in rows: {}", list_rows(&self.empty_rows))?;
         if let Some((low, high)) = self.plausible_range {
             writeln!(
                 f,
@@ -268,12 +268,31 @@ fn list(dates: &[NaiveDate]) -> String {
     }
 }
 
+/// The first few outliers, with a count of the rest: a file with a sentinel on a thousand
+/// rows gets one line, not a thousand.
 fn list_outliers(outliers: &[Outlier]) -> String {
-    outliers
+    const SHOWN: usize = 5;
+    let mut text = outliers
         .iter()
+        .take(SHOWN)
         .map(|o| format!("row {} ({}) = {}", o.row, o.date, o.value))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if outliers.len() > SHOWN {
+        text.push_str(&format!(" and {} more", outliers.len() - SHOWN));
+    }
+    text
+}
+
+/// `[3, 7, 12]`, or the first ten rows and how many more.
+fn list_rows(rows: &[usize]) -> String {
+    const SHOWN: usize = 10;
+    let shown: Vec<String> = rows.iter().take(SHOWN).map(|r| r.to_string()).collect();
+    match rows.len() {
+        0 => "none".into(),
+        n if n > SHOWN => format!("{} and {} more ({n} in all)", shown.join(", "), n - SHOWN),
+        _ => shown.join(", "),
+    }
 }
 
 impl CsvReport {
@@ -424,6 +443,11 @@ fn read_frame(path: &Path, options: &CsvOptions) -> Result<(DataFrame, String)> 
     let header = text.lines().next().unwrap_or("").to_string();
     // Read only when something failed: a separator hint from the header line.
     let hint = || separator_hint(&header, options.delimiter);
+    // A row with more fields than the header: named here, in the user's terms (polars would
+    // suggest an option this loader does not have).
+    if let Some(message) = ragged_row(&text, &header, options) {
+        return Err(LstmError::Parse { context, message });
+    }
     let raw = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
@@ -432,11 +456,11 @@ fn read_frame(path: &Path, options: &CsvOptions) -> Result<(DataFrame, String)> 
         .finish()
         .map_err(|e| LstmError::Parse {
             context: context.clone(),
-            // With a separator hint, polars' own advice (about ragged lines) points the wrong way.
-            message: match hint() {
-                hint if hint.is_empty() => e.to_string(),
-                hint => format!("{}.{hint}", e.to_string().lines().next().unwrap_or("")),
-            },
+            message: format!(
+                "the file cannot be read as CSV: {}.{}",
+                e.to_string().lines().next().unwrap_or(""),
+                hint()
+            ),
         })?;
     Ok((raw, header))
 }
@@ -521,6 +545,52 @@ fn decode(context: &str, bytes: Vec<u8>, encoding: Encoding) -> Result<String> {
         text = text.replace("\r\n", "\n").replace('\r', "\n");
     }
     Ok(text)
+}
+
+/// The first data row with more fields than the header (outside quotes), as a message naming
+/// it and the likely cause; None if every row fits.
+fn ragged_row(text: &str, header: &str, options: &CsvOptions) -> Option<String> {
+    let fields = |line: &str| {
+        let mut quoted = false;
+        1 + line
+            .chars()
+            .filter(|&c| {
+                if c == '"' {
+                    quoted = !quoted;
+                }
+                !quoted && c == options.delimiter as char
+            })
+            .count()
+    };
+    let columns = fields(header);
+    let (k, line) = text
+        .lines()
+        .enumerate()
+        .skip(1)
+        .find(|(_, line)| fields(line) > columns)?;
+    let separator = (options.delimiter as char).escape_default();
+    // Two neighbouring numbers where one was meant: 1,234.5 or 12,5.
+    let parts: Vec<&str> = line
+        .split(options.delimiter as char)
+        .map(str::trim)
+        .collect();
+    let numeric = |f: &str| !f.is_empty() && f.parse::<f64>().is_ok();
+    let split_number = parts.windows(2).any(|w| numeric(w[0]) && numeric(w[1]));
+    let cause = if split_number {
+        " A number with a thousands separator (1,234.5) or a decimal comma (12,5)? Remove the \
+         thousands separator, or quote the number; decimal commas need another separator \
+         (CsvOptions::delimiter(b';')) and CsvOptions::decimal_comma(true)."
+    } else {
+        " Quote the field that holds the separator, or remove the extra one."
+    };
+    let shown: String = line.chars().take(120).collect();
+    Some(format!(
+        "row {k} (line {}) has {} fields where the header has {columns} (separated by \
+         '{separator}'): \"{shown}\".{cause}{}",
+        k + 1,
+        fields(line),
+        separator_hint(header, options.delimiter)
+    ))
 }
 
 /// `'a', 'b', 'c'`, or the first ten names and how many more.
@@ -649,11 +719,24 @@ fn check_plausible(
         }
     }
     if options.outliers == Outliers::Error && !report.outliers.is_empty() {
+        // Many rows with one value is a code for "no reading" (-999, -9999), not a typo.
+        let first = report.outliers[0].value;
+        let sentinel = if report.outliers.len() >= 3
+            && report.outliers.iter().all(|o| o.value == first)
+        {
+            format!(
+                " All {} are {first}: a code for a missing reading? Outliers::Drop treats them as \
+                 missing days.",
+                report.outliers.len()
+            )
+        } else {
+            String::new()
+        };
         return Err(LstmError::Parse {
             context: format!("{context}: column '{}'", options.value_column),
             message: format!(
                 "{} value(s) far outside the column's plausible range {low} … {high} (its middle half \
-                 widened by {OUTLIER_IQR_MULTIPLE} interquartile ranges): {}. Fix the file, or choose \
+                 widened by {OUTLIER_IQR_MULTIPLE} interquartile ranges): {}.{sentinel} Fix the file, or choose \
                  CsvOptions::outliers(Outliers::Drop) to treat them as missing or Outliers::Keep to keep them",
                 report.outliers.len(),
                 list_outliers(&report.outliers)

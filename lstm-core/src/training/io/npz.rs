@@ -174,10 +174,15 @@ impl Npz {
                     fmt_shape(&header.shape)
                 ))
             })?;
-        let mut data = vec![0u8; data_bytes];
-        entry
-            .read_exact(&mut data)
-            .map_err(|_| damaged("its data is cut short"))?;
+        // Read what is there (up to the claim): memory follows the bytes present, not the claim.
+        let mut data = Vec::new();
+        (&mut entry)
+            .take(data_bytes as u64)
+            .read_to_end(&mut data)
+            .map_err(|_| damaged("its data cannot be read"))?;
+        if data.len() != data_bytes {
+            return Err(damaged("its data is cut short"));
+        }
         let values: Vec<f32> = data.chunks_exact(size).map(|b| read(b) as f32).collect();
         if let Some(k) = (0..count)
             .find(|&k| values[k].is_infinite() && read(&data[k * size..][..size]).is_finite())
