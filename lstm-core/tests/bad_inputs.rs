@@ -1591,3 +1591,44 @@ fn generation_messages_name_the_fix() {
         "{err}"
     );
 }
+
+/// A frame built by hand: a `Date` column of another type, a value column with text such as
+/// "NA". The message used to be "row 0: empty value"; it now names the type or the text, with
+/// rows counted from 1 as `load_csv` counts them.
+#[cfg(feature = "polars")]
+#[test]
+fn a_hand_made_frame_names_its_types_and_text() {
+    use lstm_core::polars::prelude::*;
+    use lstm_core::support::weather;
+    let df = df!("Date" => ["2021-01-01", "2021-01-02"], "temp" => ["1.5", "NA"]).unwrap();
+    let err = weather::dates(&df).unwrap_err().to_string();
+    assert!(err.contains("holds str values; expected dates"), "{err}");
+    let err = weather::values(&df, "temp").unwrap_err().to_string();
+    assert!(
+        err.contains("column 'temp', row 2") && err.contains("\"NA\" is not a number"),
+        "{err}"
+    );
+}
+
+/// Too short a history for a forecast on differences used to be counted in differences the user
+/// never made ("at least 52 values, got 51"); it is now counted in the user's levels.
+#[test]
+fn a_forecast_on_differences_counts_levels() {
+    use lstm_core::math::scaler::StandardScaler;
+    let mut scaler = StandardScaler::new();
+    scaler
+        .fit(&Array1::from_vec(vec![1.0f32, 2.0, 4.0]))
+        .unwrap();
+    let mut model = lstm_dense(1, 2, 0);
+    let levels = [10.0f32, 11.0, 13.0];
+    let err = data::forecast_from_differences(&mut model, &scaler, &levels, 2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at least 4 levels") && err.contains("got 3 levels"),
+        "{err}"
+    );
+    assert!(
+        data::forecast_from_differences(&mut model, &scaler, &[10.0, 11.0, 13.0, 12.0], 2).is_ok()
+    );
+}

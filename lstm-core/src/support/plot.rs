@@ -481,7 +481,11 @@ pub fn heatmap_grid(
         return Err(LstmError::shape(
             "heatmap_grid: panels",
             "one or more arrays of one shape [timesteps, units], neither empty",
-            format!("{:?}", panels.iter().map(|p| p.1.dim()).collect::<Vec<_>>()),
+            panels
+                .iter()
+                .map(|(name, a, _)| format!("'{name}' {}", crate::check::fmt_shape(a.shape())))
+                .collect::<Vec<_>>()
+                .join(", "),
         ));
     }
     let rows = panels.len().div_ceil(3);

@@ -128,9 +128,20 @@ pub fn synthetic_weather(seed: u64) -> Result<DataFrame> {
     .map_err(polars_error("synthetic_weather"))
 }
 
-/// The dates of a frame's `Date` column.
+/// The dates of a frame's `Date` column (polars' `Date` type).
 pub fn dates(df: &DataFrame) -> Result<Vec<NaiveDate>> {
     let column = df.column(DATE).map_err(|_| missing_column(DATE, df))?;
+    if column.dtype() != &DataType::Date {
+        return Err(LstmError::Parse {
+            context: format!("column '{DATE}'"),
+            message: format!(
+                "holds {} values; expected dates (polars' Date type). Cast it first, e.g. \
+                 df.with_column(df.column(\"{DATE}\")?.cast(&DataType::Date)?), or read the \
+                 file with load_csv",
+                column.dtype()
+            ),
+        });
+    }
     let days = column
         .cast(&DataType::Int32)
         .map_err(polars_error("dates"))?;
@@ -141,7 +152,7 @@ pub fn dates(df: &DataFrame) -> Result<Vec<NaiveDate>> {
         .collect()
 }
 
-/// The values of a numeric column as `f32`.
+/// The values of a numeric column as `f32`; text that is not a number is named with its row.
 pub fn values(df: &DataFrame, column: &str) -> Result<Vec<f32>> {
     let col = df.column(column).map_err(|_| missing_column(column, df))?;
     let floats = col
@@ -151,7 +162,16 @@ pub fn values(df: &DataFrame, column: &str) -> Result<Vec<f32>> {
     floats
         .iter()
         .enumerate()
-        .map(|(row, v)| v.ok_or_else(|| null_at(column, row)))
+        .map(|(row, v)| {
+            v.ok_or_else(|| match col.get(row).ok().filter(|a| !a.is_null()) {
+                // A value the cast could not read: text such as "NA", named as it is.
+                Some(text) => LstmError::Parse {
+                    context: format!("column '{column}', row {}", row + 1),
+                    message: format!("{text} is not a number"),
+                },
+                None => null_at(column, row),
+            })
+        })
         .collect()
 }
 
@@ -168,9 +188,10 @@ fn missing_column(name: &str, df: &DataFrame) -> LstmError {
     )
 }
 
+/// An empty cell at 0-based `row`, named 1-based as `load_csv` counts rows.
 fn null_at(column: &str, row: usize) -> LstmError {
     LstmError::Parse {
-        context: format!("column '{column}', row {row}"),
+        context: format!("column '{column}', row {}", row + 1),
         message: "empty value".into(),
     }
 }
