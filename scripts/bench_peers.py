@@ -4,11 +4,14 @@
     make bench-peers     # builds the venv target/peers, runs ours, then each peer, prints the table
 
 What it runs, for every engine, with the same data, sizes and optimiser settings:
-- the five tutorial fits (data exported by our benchmark with `--export-data`): LSTM + Dense head,
+- the five tutorial fits and one fit each of GRU and SimpleRNN (the noisy sine, tanh) (data
+  exported by our benchmark with `--export-data`): recurrent layer + Dense head,
   Adam(lr 1e-3, eps 1e-7), the same epochs, batch size and validation split, the samples
   shuffled once (seed 42) and kept in that order, as our benchmark does. PyTorch's `nn.LSTM` has
   no relu activation, so its sine and weather rows use tanh (said in the table);
-- a training step of LSTM(H) + Dense(1), T = 30, batch 32, H = 32, 128, 512 (median of many);
+- a training step of LSTM(H), GRU(H) and SimpleRNN(H) + Dense(1), T = 30, batch 32, H = 32, 128,
+  512 (median of many); PyTorch's `nn.LSTM`, `nn.GRU`, `nn.RNN` (tanh), Keras' `LSTM`, `GRU`,
+  `SimpleRNN`;
 - inference on 10,000 windows (best of one call and chunks of 256; Keras: batch 32 and 256);
 - the f32 matrix-product rate at 1024² (PyTorch: MKL).
 PyTorch runs with 1 and with 2 threads and the better is its number. Keras' fits run once (they
@@ -29,6 +32,7 @@ from pathlib import Path
 
 TIMESTEPS, BATCH, WINDOWS = 30, 32, 10_000
 HIDDEN = (32, 128, 512)
+LAYERS = ("LSTM", "GRU", "SimpleRNN")
 ADAM_EPS = 1e-7  # Keras' default; PyTorch's is 1e-8
 
 
@@ -78,13 +82,16 @@ def torch_side():
     assert torch.set_flush_denormal(True), "this CPU cannot flush denormals"
 
     class Net(torch.nn.Module):
-        def __init__(self, features, units, outputs):
+        def __init__(self, features, units, outputs, layer="LSTM"):
             super().__init__()
-            self.lstm = torch.nn.LSTM(features, units, batch_first=True)
+            kinds = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "SimpleRNN": torch.nn.RNN}
+            self.rnn = kinds[layer](features, units, batch_first=True)
             self.dense = torch.nn.Linear(units, outputs)
 
         def forward(self, x):
-            _, (h, _) = self.lstm(x)
+            _, h = self.rnn(x)
+            if isinstance(h, tuple):  # the LSTM's (h, c)
+                h = h[0]
             return self.dense(h[-1])
 
     def loss_fn(kind):
@@ -97,7 +104,7 @@ def torch_side():
     def fit(spec):
         x_train, y_train, x_val, y_val = (torch.from_numpy(a.copy()) for a in split(spec))
         outputs = y_train.shape[1] if y_train.ndim == 2 else 1
-        model = Net(x_train.shape[2], spec["units"], outputs)
+        model = Net(x_train.shape[2], spec["units"], outputs, spec.get("layer", "LSTM"))
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=ADAM_EPS)
         loss = loss_fn(spec["loss"])
         batch = spec["batch_size"]
@@ -116,9 +123,9 @@ def torch_side():
                     loss(model(x_val), y_val).item()
         return time.perf_counter() - started, total / len(x_train)
 
-    def step_and_inference(hidden):
+    def step_and_inference(layer, hidden):
         x, y, windows = (torch.from_numpy(a) for a in step_data())
-        model = Net(1, hidden, 1)
+        model = Net(1, hidden, 1, layer)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=ADAM_EPS)
         loss = loss_fn("mse")
 
@@ -168,8 +175,9 @@ def torch_side():
                 "activation": "tanh",
             }
             print(f"  torch, {threads} thread(s): {spec['name']} {median([r[0] for r in runs]):.3f} s", flush=True)
-        for hidden in HIDDEN:
-            side["throughput"][str(hidden)] = step_and_inference(hidden)
+        for layer in LAYERS:
+            for hidden in HIDDEN:
+                side["throughput"][f"{layer}_{hidden}"] = step_and_inference(layer, hidden)
         side["sgemm_gflops"] = sgemm_gflops()
         out["threads"][str(threads)] = side
     return out
@@ -181,11 +189,12 @@ def keras_side():
     import keras
     import numpy as np
 
-    def model_for(features, timesteps, units, activation, outputs, softmax):
+    def model_for(features, timesteps, units, activation, outputs, softmax, layer="LSTM"):
+        kinds = {"LSTM": keras.layers.LSTM, "GRU": keras.layers.GRU, "SimpleRNN": keras.layers.SimpleRNN}
         model = keras.Sequential(
             [
                 keras.Input((timesteps, features)),
-                keras.layers.LSTM(units, activation=activation),
+                kinds[layer](units, activation=activation),
                 keras.layers.Dense(outputs, activation="softmax" if softmax else None),
             ]
         )
@@ -199,7 +208,8 @@ def keras_side():
         x_train, y_train, x_val, y_val = split(spec)
         softmax = spec["loss"] != "mse"
         outputs = y_train.shape[1] if softmax else 1
-        model = model_for(x_train.shape[2], x_train.shape[1], spec["units"], spec["activation"], outputs, softmax)
+        model = model_for(x_train.shape[2], x_train.shape[1], spec["units"], spec["activation"], outputs, softmax,
+                          spec.get("layer", "LSTM"))
         validation = (x_val, y_val) if len(x_val) else None
         started = time.perf_counter()
         history = model.fit(
@@ -211,9 +221,9 @@ def keras_side():
         print(f"  keras: {spec['name']} {seconds:.2f} s", flush=True)
 
     x, y, windows = step_data()
-    for hidden in HIDDEN:
+    for layer, hidden in ((l, h) for l in LAYERS for h in HIDDEN):
         keras.utils.set_random_seed(1)
-        model = model_for(1, TIMESTEPS, hidden, "tanh", 1, False)
+        model = model_for(1, TIMESTEPS, hidden, "tanh", 1, False, layer)
         batches = 20
         xs, ys = np.tile(x, (batches, 1, 1)), np.tile(y, batches)
         model.fit(xs, ys, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)  # warm-up, tracing
@@ -228,8 +238,8 @@ def keras_side():
             started = time.perf_counter()
             model.predict(windows, batch_size=batch, verbose=0)
             rates.append(WINDOWS / (time.perf_counter() - started))
-        out["throughput"][str(hidden)] = {"ms_per_step": median(times) * 1e3, "inference_samples_per_s": max(rates)}
-        print(f"  keras: H = {hidden} step {median(times) * 1e3:.2f} ms", flush=True)
+        out["throughput"][f"{layer}_{hidden}"] = {"ms_per_step": median(times) * 1e3, "inference_samples_per_s": max(rates)}
+        print(f"  keras: {layer} H = {hidden} step {median(times) * 1e3:.2f} ms", flush=True)
     return out
 
 
@@ -240,6 +250,8 @@ LABELS = {
     "sine": "fit: noisy sine, LSTM(50, relu*), 50 epochs",
     "weather": "fit: weather, LSTM(50, relu*), T = 30, 50 epochs",
     "textgen": "fit: text one-hot, LSTM(128), 100 epochs",
+    "sine_gru": "fit: noisy sine, GRU(50), 50 epochs",
+    "sine_simplernn": "fit: noisy sine, SimpleRNN(50), 50 epochs",
 }
 
 
@@ -282,15 +294,17 @@ def combine(ours, torch, keras):
             row["keras_loss"] = keras["workloads"][name]["final_loss"]
         rows.append(row)
     for t in ours["throughput"]:
-        h = str(t["hidden"])
+        layer = t.get("layer", "LSTM")
+        h = f"{layer}_{t['hidden']}"
         for kind, key, unit, lower in (("step", "ms_per_step", "ms", True), ("inference", "inference_samples_per_s", "windows/s", False)):
-            label = (f"training step, T = 30, B = 32, H = {h}" if kind == "step"
-                     else f"inference, 10,000 windows, H = {h}")
+            label = (f"{layer} training step, T = 30, B = 32, H = {t['hidden']}" if kind == "step"
+                     else f"{layer} inference, 10,000 windows, H = {t['hidden']}")
             row = {"row": f"{kind}_{h}", "label": label, "unit": unit, "ours": t[key], "lower_is_better": lower}
             if torch:
-                per_thread = {th: s["throughput"][h][key] for th, s in torch["threads"].items()}
-                threads = (min if lower else max)(per_thread, key=per_thread.get)
-                row["torch"], row["torch_threads"] = per_thread[threads], threads
+                per_thread = {th: s["throughput"][h][key] for th, s in torch["threads"].items() if h in s["throughput"]}
+                if per_thread:
+                    threads = (min if lower else max)(per_thread, key=per_thread.get)
+                    row["torch"], row["torch_threads"] = per_thread[threads], threads
             if keras and h in keras["throughput"]:
                 row["keras"] = keras["throughput"][h][key]
             rows.append(row)
@@ -322,6 +336,10 @@ def print_table(report):
         print(f"{row['label'] + ' (' + row['unit'] + ')':52} {fmt(row['ours'])} {torch} {row.get('torch_threads', '-'):>3} "
               f"{row.get('vs_torch', float('nan')):6.2f}× {keras} {row.get('vs_keras', float('nan')):6.2f}×")
     print("\n* PyTorch's nn.LSTM has no relu activation: its sine and weather fits use tanh.")
+    if report["rows"]:
+        h512 = [r for r in report["rows"] if r["row"].endswith("_512") and "torch" in r]
+        for r in h512:
+            print(f"{r['label']}: {r['vs_torch']:.2f}× PyTorch")
     print("All three engines flush denormals to zero (PyTorch: torch.set_flush_denormal(True)).")
 
 

@@ -1,4 +1,5 @@
-//! The tutorial's workloads and an LSTM throughput table, beside Keras' fit times and final
+//! The tutorial's workloads, one fit each of GRU and SimpleRNN, and a throughput table of the
+//! three recurrent layers, beside Keras' fit times and final
 //! losses for the same tasks (medians over the seeds of `data/keras_reference.json`, which
 //! `make keras-reference` writes; `make bench-peers` times Keras in the same run instead).
 //!
@@ -81,11 +82,38 @@ fn regression(
     activation: Activation,
     seed: u64,
 ) -> lstm_core::Result<Sequential> {
+    recurrent_regression("LSTM", timesteps, units, activation, seed)
+}
+
+/// The three recurrent layers the benchmark times, by Keras class name.
+const LAYERS: [&str; 3] = ["LSTM", "GRU", "SimpleRNN"];
+
+/// `layer`(units) + Dense(1), Adam, MSE.
+fn recurrent_regression(
+    layer: &str,
+    timesteps: usize,
+    units: usize,
+    activation: Activation,
+    seed: u64,
+) -> lstm_core::Result<Sequential> {
     let mut model = Sequential::with_seed(&[timesteps, 1], seed);
-    model.add(Lstm::new(units).activation(activation))?;
+    match layer {
+        "GRU" => model.add(Gru::new(units).activation(activation))?,
+        "SimpleRNN" => model.add(SimpleRnn::new(units).activation(activation))?,
+        _ => model.add(Lstm::new(units).activation(activation))?,
+    };
     model.add(Dense::new(1))?;
     model.compile(Adam::default(), Loss::MeanSquaredError)?;
     Ok(model)
+}
+
+/// Gate blocks of a layer's kernel: 4 for the LSTM, 3 for the GRU, 1 for SimpleRNN.
+fn gates(layer: &str) -> f64 {
+    match layer {
+        "GRU" => 3.0,
+        "SimpleRNN" => 1.0,
+        _ => 4.0,
+    }
 }
 
 /// The sine and weather pipeline: LSTM(50, relu) + Dense(1), 50 epochs, validation_split 0.1,
@@ -202,6 +230,33 @@ fn workloads(wanted: impl Fn(&str) -> bool, export: &mut Export) -> lstm_core::R
             forecasting_workload("sine", 10, &split, "noisy_sine_relu")
         })?);
     }
+    for layer in ["GRU", "SimpleRNN"] {
+        // f. the noisy sine with the other two layers: 50 units, tanh (PyTorch's nn.GRU has no
+        // relu), otherwise as c.
+        let name = format!("sine_{}", layer.to_lowercase());
+        if !wanted(&name) {
+            continue;
+        }
+        let (_, series) = data::noisy_sine(200, 42);
+        let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 10)?;
+        let split = data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, 42)?;
+        export.add(&name, &split.x_train, &split.y_train, json!({"units": 50, "activation": "tanh", "epochs": 50, "batch_size": 32, "validation_split": 0.1, "loss": "mse", "layer": layer}))?;
+        out.push(median_of_runs(|| {
+            let mut m = recurrent_regression(layer, 10, 50, Activation::Tanh, 42)?;
+            let config = FitConfig::new()
+                .epochs(50)
+                .validation_split(0.1)
+                .reshuffle_each_epoch(false)
+                .verbose(0);
+            let (h, s) = time(|| m.fit(&split.x_train, &split.y_train, &config));
+            let h = h?;
+            let test = m.evaluate(&split.x_test, &split.y_test)?.loss;
+            let n = split.x_train.len_of(ndarray::Axis(0));
+            let fit_n = (n as f64 * 0.9).floor() as usize;
+            let gflop = training_gflop(50, 1, 10, fit_n, n - fit_n, 50) * gates(layer) / 4.0;
+            Ok(json!({"name": name, "layer": layer, "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"test_mse": test}, "keras_fit_seconds": null, "keras_final_loss": null, "training_gflop": gflop}))
+        })?);
+    }
     if wanted("weather") {
         // d. weather (raw °C): LSTM(50, relu), 30-day windows, chronological 80/20, 50 epochs.
         let temps = data::synthetic_temperature(730, 42);
@@ -237,16 +292,20 @@ fn workloads(wanted: impl Fn(&str) -> bool, export: &mut Export) -> lstm_core::R
     Ok(out)
 }
 
-/// Training steps of LSTM(H) + Dense(1) on T = 30, one feature, batch 32.
+/// Training steps of LSTM(H), GRU(H) and SimpleRNN(H) + Dense(1) on T = 30, one feature, batch
+/// 32, and inference on 10,000 windows.
 fn throughput() -> lstm_core::Result<Vec<Value>> {
     let (timesteps, batch) = (30usize, 32usize);
     let mut rows = vec![];
-    for hidden in [32usize, 128, 512] {
+    for (layer, hidden) in LAYERS
+        .iter()
+        .flat_map(|&l| [32usize, 128, 512].map(|h| (l, h)))
+    {
         let x = Array3::from_shape_fn((batch, timesteps, 1), |(b, t, _)| {
             ((b * 31 + t) % 17) as f32 / 17.0
         });
         let y = Array1::from_shape_fn(batch, |b| (b % 5) as f32 / 5.0);
-        let mut m = regression(timesteps, hidden, Activation::Tanh, 1)?;
+        let mut m = recurrent_regression(layer, timesteps, hidden, Activation::Tanh, 1)?;
         m.train_on_batch(&x, &y)?; // warm-up
         let steps = if hidden >= 512 { 15 } else { 50 };
         let mut times = (0..steps)
@@ -254,14 +313,20 @@ fn throughput() -> lstm_core::Result<Vec<Value>> {
             .collect::<Vec<_>>();
         times.sort_by(f64::total_cmp);
         let per_step = times[steps / 2];
-        let flops = 24.0 * hidden as f64 * (1 + hidden) as f64 * timesteps as f64 * batch as f64;
+        // 2 FLOPs per multiply-add, 3 passes (forward, input and weight gradients).
+        let flops = 6.0
+            * gates(layer)
+            * hidden as f64
+            * (1 + hidden) as f64
+            * timesteps as f64
+            * batch as f64;
         // Inference on 10,000 windows.
         let windows = Array3::from_shape_fn((10_000, timesteps, 1), |(b, t, _)| {
             ((b * 7 + t) % 13) as f32 / 13.0
         });
         let (p, inference_s) = time(|| m.predict(&windows));
         p?;
-        rows.push(json!({"hidden": hidden, "ms_per_step": per_step * 1e3, "samples_per_s": batch as f64 / per_step, "gflops": flops / per_step / 1e9, "inference_samples_per_s": 10_000.0 / inference_s}));
+        rows.push(json!({"layer": layer, "hidden": hidden, "ms_per_step": per_step * 1e3, "samples_per_s": batch as f64 / per_step, "gflops": flops / per_step / 1e9, "inference_samples_per_s": 10_000.0 / inference_s}));
     }
     Ok(rows)
 }
@@ -289,7 +354,8 @@ fn main() -> lstm_core::Result<()> {
         .position(|a| a == "--json")
         .and_then(|k| args.get(k + 1))
         .cloned();
-    // `--only NAME` runs one workload (sum, next, sine, weather, textgen) or `throughput`.
+    // `--only NAME` runs one workload (sum, next, sine, sine_gru, sine_simplernn, weather,
+    // textgen) or `throughput`.
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -349,12 +415,13 @@ fn main() -> lstm_core::Result<()> {
         );
     }
     println!(
-        "\n{:>6} {:>12} {:>12} {:>8} {:>16}",
-        "hidden", "ms/step", "samples/s", "GFLOPS", "infer samples/s"
+        "\n{:>9} {:>6} {:>12} {:>12} {:>8} {:>16}",
+        "layer", "hidden", "ms/step", "samples/s", "GFLOPS", "infer samples/s"
     );
     for r in &throughput {
         println!(
-            "{:>6} {:>12.2} {:>12.0} {:>8.1} {:>16.0}",
+            "{:>9} {:>6} {:>12.2} {:>12.0} {:>8.1} {:>16.0}",
+            r["layer"].as_str().unwrap_or(""),
             r["hidden"],
             r["ms_per_step"].as_f64().unwrap_or(0.0),
             r["samples_per_s"].as_f64().unwrap_or(0.0),
