@@ -414,17 +414,17 @@ pub fn load_npz(model: &mut Sequential, path: impl AsRef<Path>) -> Result<()> {
     let mut npz = npz::Npz::open(path)?;
     let names = npz.names();
     let expected = keras_weight_names(model);
-    // Each weight's layer and name there, for a hint when a shape is another library's layout.
-    let owners: Vec<(&dyn Layer, String)> = model
+    // Each weight's shape, and its layer and name there (for a hint when a shape is another
+    // library's layout), in one pass over the layers' weights.
+    let (owners, shapes): (Vec<(&dyn Layer, String)>, Vec<Vec<usize>>) = model
         .layers()
         .iter()
-        .flat_map(|l| l.weights().into_iter().map(move |w| (l.as_ref(), w.name)))
-        .collect();
-    let shapes: Vec<Vec<usize>> = model
-        .get_weights()
-        .iter()
-        .map(|w| w.shape().to_vec())
-        .collect();
+        .flat_map(|l| {
+            l.weights()
+                .into_iter()
+                .map(move |w| ((l.as_ref(), w.name), w.value.shape().to_vec()))
+        })
+        .unzip();
     let listing = || -> String {
         expected
             .iter()

@@ -443,24 +443,23 @@ fn read_frame(path: &Path, options: &CsvOptions) -> Result<(DataFrame, String)> 
     let header = text.lines().next().unwrap_or("").to_string();
     // Read only when something failed: a separator hint from the header line.
     let hint = || separator_hint(&header, options.delimiter);
-    // A row with more fields than the header: named here, in the user's terms (polars would
-    // suggest an option this loader does not have).
-    if let Some(message) = ragged_row(&text, &header, options) {
-        return Err(LstmError::Parse { context, message });
-    }
     let raw = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
         .map_parse_options(|p| p.with_separator(options.delimiter))
-        .into_reader_with_file_handle(std::io::Cursor::new(text.into_bytes()))
+        .into_reader_with_file_handle(std::io::Cursor::new(text.as_bytes()))
         .finish()
         .map_err(|e| LstmError::Parse {
             context: context.clone(),
-            message: format!(
-                "the file cannot be read as CSV: {}.{}",
-                e.to_string().lines().next().unwrap_or(""),
-                hint()
-            ),
+            // Only when polars refused the file: a row with more fields than the header, named
+            // in the user's terms (polars suggests an option this loader does not have).
+            message: ragged_row(&text, &header, options).unwrap_or_else(|| {
+                format!(
+                    "the file cannot be read as CSV: {}.{}",
+                    e.to_string().lines().next().unwrap_or(""),
+                    hint()
+                )
+            }),
         })?;
     Ok((raw, header))
 }

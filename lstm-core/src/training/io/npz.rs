@@ -5,7 +5,7 @@
 //! the file and the array, in NumPy's words.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
@@ -35,14 +35,12 @@ impl Npz {
     pub(super) fn open(path: &Path) -> Result<Npz> {
         let context = path.display().to_string();
         let mut file = File::open(path).map_err(super::io_error(path))?;
+        let file_len = file.metadata().map_err(super::io_error(path))?.len();
+        // The first bytes say what the file is when it is not a zip archive.
         let mut start = [0u8; 8];
         let head_len = file.read(&mut start).unwrap_or(0);
-        let file_len = file.metadata().map_err(super::io_error(path))?.len();
-        let zip = File::open(path)
-            .map_err(super::io_error(path))
-            .and_then(|f| {
-                zip::ZipArchive::new(f).map_err(|_| not_npz(&context, &start[..head_len]))
-            })?;
+        file.rewind().map_err(super::io_error(path))?;
+        let zip = zip::ZipArchive::new(file).map_err(|_| not_npz(&context, &start[..head_len]))?;
         let entries = (0..zip.len())
             .filter_map(|k| {
                 let name = zip.name_for_index(k)?;
