@@ -416,7 +416,7 @@ pub fn load_npz(model: &mut Sequential, path: impl AsRef<Path>) -> Result<()> {
     let expected = keras_weight_names(model);
     // Each weight's shape, and its layer and name there (for a hint when a shape is another
     // library's layout), in one pass over the layers' weights.
-    let (owners, shapes): (Vec<(&dyn Layer, String)>, Vec<Vec<usize>>) = model
+    let (owners, shapes): (Vec<_>, Vec<Vec<usize>>) = model
         .layers()
         .iter()
         .flat_map(|l| {
