@@ -26,8 +26,6 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "npz")]
 use crate::check::fmt_shape;
 use crate::error::{LstmError, Result};
-#[cfg(feature = "npz")]
-use crate::layers::Layer;
 use crate::layers::LayerConfig;
 use crate::math::scaler::Scaler;
 use crate::training::loss::{Loss, Metric};
