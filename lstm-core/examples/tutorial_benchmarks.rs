@@ -116,16 +116,24 @@ fn gates(layer: &str) -> f64 {
     }
 }
 
-/// The sine and weather pipeline: LSTM(50, relu) + Dense(1), 50 epochs, validation_split 0.1,
-/// test MSE from `evaluate`.
+/// The sine and weather pipeline: `layer`(50) + Dense(1), 50 epochs, validation_split 0.1, test
+/// MSE from `evaluate`; Keras' time and loss from the reference run when it has the task.
 fn forecasting_workload(
     name: &str,
+    layer: &str,
+    activation: Activation,
     timesteps: usize,
     split: &data::Split<ndarray::Ix3, ndarray::Ix1>,
-    keras_task: &str,
+    keras_task: Option<&str>,
 ) -> lstm_core::Result<Value> {
-    let (keras_fit_seconds, keras_final_loss) = keras(keras_task)?;
-    let mut m = regression(timesteps, 50, Activation::Relu, 42)?;
+    let (keras_fit_seconds, keras_final_loss) = match keras_task {
+        Some(task) => {
+            let (seconds, loss) = keras(task)?;
+            (Some(seconds), Some(loss))
+        }
+        None => (None, None),
+    };
+    let mut m = recurrent_regression(layer, timesteps, 50, activation, 42)?;
     let config = FitConfig::new()
         .epochs(50)
         .validation_split(0.1)
@@ -136,8 +144,10 @@ fn forecasting_workload(
     let test = m.evaluate(&split.x_test, &split.y_test)?.loss;
     let n = split.x_train.len_of(ndarray::Axis(0));
     let fit_n = (n as f64 * 0.9).floor() as usize;
+    // training_gflop counts the LSTM's four gate blocks.
+    let gflop = training_gflop(50, 1, timesteps, fit_n, n - fit_n, 50) * gates(layer) / 4.0;
     Ok(
-        json!({"name": name, "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"test_mse": test}, "keras_fit_seconds": keras_fit_seconds, "keras_final_loss": keras_final_loss, "training_gflop": training_gflop(50, 1, timesteps, fit_n, n - fit_n, 50)}),
+        json!({"name": name, "layer": layer, "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"test_mse": test}, "keras_fit_seconds": keras_fit_seconds, "keras_final_loss": keras_final_loss, "training_gflop": gflop}),
     )
 }
 
@@ -220,42 +230,32 @@ fn workloads(wanted: impl Fn(&str) -> bool, export: &mut Export) -> lstm_core::R
         Ok(json!({"name": "next", "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"prediction_for_5_6_7": pred}, "keras_fit_seconds": keras_next.0, "keras_final_loss": keras_next.1, "training_gflop": training_gflop(30, 1, 3, 4, 0, 500)}))
         })?);
     }
-    if wanted("sine") {
-        // c. noisy sine: LSTM(50, relu), 10 steps, random 20% test split, 50 epochs, batch 32, validation_split 0.1.
+    // c. noisy sine: 10 steps, random 20% test split, 50 epochs, batch 32, validation_split
+    // 0.1: the tutorial's LSTM(50, relu), and GRU(50) and SimpleRNN(50) with tanh (PyTorch's
+    // nn.GRU has no relu). One split for the three.
+    let sine_runs = [
+        ("sine", "LSTM", Activation::Relu, Some("noisy_sine_relu")),
+        ("sine_gru", "GRU", Activation::Tanh, None),
+        ("sine_simplernn", "SimpleRNN", Activation::Tanh, None),
+    ];
+    if sine_runs.iter().any(|r| wanted(r.0)) {
         let (_, series) = data::noisy_sine(200, 42);
         let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 10)?;
         let split = data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, 42)?;
-        export.add("sine", &split.x_train, &split.y_train, json!({"units": 50, "activation": "relu", "epochs": 50, "batch_size": 32, "validation_split": 0.1, "loss": "mse"}))?;
-        out.push(median_of_runs(|| {
-            forecasting_workload("sine", 10, &split, "noisy_sine_relu")
-        })?);
-    }
-    for layer in ["GRU", "SimpleRNN"] {
-        // f. the noisy sine with the other two layers: 50 units, tanh (PyTorch's nn.GRU has no
-        // relu), otherwise as c.
-        let name = format!("sine_{}", layer.to_lowercase());
-        if !wanted(&name) {
-            continue;
+        for (name, layer, activation, keras_task) in sine_runs {
+            if !wanted(name) {
+                continue;
+            }
+            let activation_name = if activation == Activation::Relu {
+                "relu"
+            } else {
+                "tanh"
+            };
+            export.add(name, &split.x_train, &split.y_train, json!({"units": 50, "activation": activation_name, "epochs": 50, "batch_size": 32, "validation_split": 0.1, "loss": "mse", "layer": layer}))?;
+            out.push(median_of_runs(|| {
+                forecasting_workload(name, layer, activation, 10, &split, keras_task)
+            })?);
         }
-        let (_, series) = data::noisy_sine(200, 42);
-        let (x, y) = data::prepare_data(series.as_slice().expect("contiguous"), 10)?;
-        let split = data::train_test_split(&data::to_sequences(&x, 1)?, &y, 0.2, 42)?;
-        export.add(&name, &split.x_train, &split.y_train, json!({"units": 50, "activation": "tanh", "epochs": 50, "batch_size": 32, "validation_split": 0.1, "loss": "mse", "layer": layer}))?;
-        out.push(median_of_runs(|| {
-            let mut m = recurrent_regression(layer, 10, 50, Activation::Tanh, 42)?;
-            let config = FitConfig::new()
-                .epochs(50)
-                .validation_split(0.1)
-                .reshuffle_each_epoch(false)
-                .verbose(0);
-            let (h, s) = time(|| m.fit(&split.x_train, &split.y_train, &config));
-            let h = h?;
-            let test = m.evaluate(&split.x_test, &split.y_test)?.loss;
-            let n = split.x_train.len_of(ndarray::Axis(0));
-            let fit_n = (n as f64 * 0.9).floor() as usize;
-            let gflop = training_gflop(50, 1, 10, fit_n, n - fit_n, 50) * gates(layer) / 4.0;
-            Ok(json!({"name": name, "layer": layer, "fit_seconds": s, "final_loss": h.final_loss(), "metric": {"test_mse": test}, "keras_fit_seconds": null, "keras_final_loss": null, "training_gflop": gflop}))
-        })?);
     }
     if wanted("weather") {
         // d. weather (raw °C): LSTM(50, relu), 30-day windows, chronological 80/20, 50 epochs.
@@ -264,7 +264,14 @@ fn workloads(wanted: impl Fn(&str) -> bool, export: &mut Export) -> lstm_core::R
         let split = data::chronological_split(&data::to_sequences(&x, 1)?, &y, 0.8)?;
         export.add("weather", &split.x_train, &split.y_train, json!({"units": 50, "activation": "relu", "epochs": 50, "batch_size": 32, "validation_split": 0.1, "loss": "mse"}))?;
         out.push(median_of_runs(|| {
-            forecasting_workload("weather", 30, &split, "weather")
+            forecasting_workload(
+                "weather",
+                "LSTM",
+                Activation::Relu,
+                30,
+                &split,
+                Some("weather"),
+            )
         })?);
     }
     if wanted("textgen") {
