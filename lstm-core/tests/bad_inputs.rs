@@ -1474,16 +1474,21 @@ fn a_stateful_model_validates_and_predicts_in_its_batch_size() {
         .compile(Adam::new(0.01), Loss::MeanSquaredError)
         .unwrap();
     let before = model.get_weights();
-    let (vx, vy) = (
-        x.slice(ndarray::s![..25, .., ..]).to_owned(),
-        y.slice(ndarray::s![..25]).to_owned(),
-    );
-    let config = FitConfig::new()
-        .epochs(2)
-        .batch_size(10)
-        .shuffle(false)
-        .verbose(0)
-        .validation_data(&vx, &vy);
+    // Batches of 10, validated on the first `n` samples.
+    let validated_on = |n: usize| {
+        let (vx, vy) = (
+            x.slice(ndarray::s![..n, .., ..]).to_owned(),
+            y.slice(ndarray::s![..n]).to_owned(),
+        );
+        let config = FitConfig::new()
+            .epochs(2)
+            .batch_size(10)
+            .shuffle(false)
+            .verbose(0)
+            .validation_data(&vx, &vy);
+        (vx, config)
+    };
+    let (_, config) = validated_on(25);
     let err = model.fit(&x, &y, &config).unwrap_err().to_string();
     assert!(
         err.contains("validation data") && err.contains("25 samples"),
@@ -1492,16 +1497,7 @@ fn a_stateful_model_validates_and_predicts_in_its_batch_size() {
     assert!(err.contains("(20 or 30)"), "{err}");
     assert_eq!(model.get_weights(), before, "refused before the first step");
 
-    let (vx, vy) = (
-        x.slice(ndarray::s![..30, .., ..]).to_owned(),
-        y.slice(ndarray::s![..30]).to_owned(),
-    );
-    let config = FitConfig::new()
-        .epochs(2)
-        .batch_size(10)
-        .shuffle(false)
-        .verbose(0)
-        .validation_data(&vx, &vy);
+    let (vx, config) = validated_on(30);
     let history = model.fit(&x, &y, &config).unwrap();
     assert_eq!(history.series("val_loss").unwrap().len(), 2);
     assert_eq!(model.stateful_batch_size(), Some(10));

@@ -358,11 +358,7 @@ fn bad_npz_files_name_the_array_and_change_nothing() {
     let dir = temp_dir("badnpz");
     let write = |name: &str, arrays: &[(&str, ArrayD<f32>)]| {
         let path = dir.join(name);
-        let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(&path).unwrap());
-        for (n, a) in arrays {
-            npz.add_array(*n, a).unwrap();
-        }
-        npz.finish().unwrap();
+        write_npz_as(&path, arrays, |v| v);
         path
     };
     let k = json_array(&j["weights"]["kernel"]);
@@ -394,14 +390,9 @@ fn bad_npz_files_name_the_array_and_change_nothing() {
         "{err}"
     );
 
+    let named: Vec<(&str, ArrayD<f32>)> = names.iter().copied().zip(before.clone()).collect();
     let path = dir.join("f64.npz");
-    {
-        let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(&path).unwrap());
-        for (n, w) in names.iter().zip(&before) {
-            npz.add_array(*n, &w.mapv(|v| v as f64)).unwrap();
-        }
-        npz.finish().unwrap();
-    }
+    write_npz_as(&path, &named, |v| v as f64);
     // float64 (NumPy's default) is read as Keras' set_weights reads it: cast to float32.
     io::load_npz(&mut model, &path).unwrap();
     assert_eq!(
@@ -411,13 +402,7 @@ fn bad_npz_files_name_the_array_and_change_nothing() {
     );
 
     let path = dir.join("int.npz");
-    {
-        let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(&path).unwrap());
-        for (n, w) in names.iter().zip(&before) {
-            npz.add_array(*n, &w.mapv(|v| v as i64)).unwrap();
-        }
-        npz.finish().unwrap();
-    }
+    write_npz_as(&path, &named, |v| v as i64);
     let err = io::load_npz(&mut model, &path).unwrap_err();
     assert!(
         err.to_string()
@@ -436,6 +421,20 @@ fn bad_npz_files_name_the_array_and_change_nothing() {
         before,
         "no failed load changed the model"
     );
+}
+
+/// Writes `arrays` under their names as an `.npz`, each value converted by `cast` (NumPy's
+/// other dtypes: float64, int64).
+fn write_npz_as<T: ndarray_npy::WritableElement>(
+    path: &Path,
+    arrays: &[(&str, ArrayD<f32>)],
+    cast: impl Fn(f32) -> T,
+) {
+    let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(path).unwrap());
+    for (name, a) in arrays {
+        npz.add_array(*name, &a.mapv(&cast)).unwrap();
+    }
+    npz.finish().unwrap();
 }
 
 proptest! {
