@@ -11,6 +11,7 @@ copy of the registered `rust` kernelspec with a build folder of its own (`<folde
 under target/evcxr/jupyter/ and visible to this runner only.
 """
 import argparse
+import asyncio
 import collections
 import concurrent.futures
 import copy
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 import nbformat
-from jupyter_core.utils import ensure_async
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
@@ -136,6 +137,38 @@ def main_figure(nb):
 LATE_OUTPUT_SECONDS = 0.05
 
 
+# A cell still running after this long is reported, and again at every further interval, so a
+# cold build (minutes) or a long training never looks like a hang.
+HEARTBEAT_SECONDS = 30
+
+
+def compiling_now(build):
+    """The crates rustc is compiling for evcxr's build folder right now (read from /proc, so
+    Linux only; elsewhere nothing is named)."""
+    if not build:
+        return []
+    names = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:  # the process ended meanwhile
+            continue
+        if args and args[0].endswith(b"rustc") and b"--crate-name" in args and any(str(build).encode() in a for a in args):
+            names.add(args[args.index(b"--crate-name") + 1].decode(errors="replace"))
+    return sorted(names)
+
+
+def dependency_progress(build):
+    """What the `:dep` cell's build is doing: the crates being compiled and how many are done."""
+    deps = build / "target" / "debug" / "deps" if build else None
+    if not deps or not deps.is_dir():
+        return ""
+    done = len({entry.name.split("-")[0] for entry in deps.glob("lib*.rlib")})
+    now = compiling_now(build)
+    doing = f"compiling {', '.join(now)}; " if now else ""
+    return f"; {doing}{done} crates built in {build.name}/"
+
+
 class StopAtFirstProblem(Exception):
     """Raised after the first cell with a problem, so that later cells do not run."""
 
@@ -145,6 +178,23 @@ class FailFastClient(NotebookClient):
 
     code_number = 0
     problems = ()
+    cell_seconds = None  # [(code cell number, seconds, first line)] when timings are asked for
+    label = ""  # the notebook's name in heartbeat lines
+    build = None  # evcxr's build folder of this kernel, if known
+
+    async def heartbeat(self, number, source):
+        """Prints a line every HEARTBEAT_SECONDS while a cell runs: what it is and how long."""
+        first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+        compiling = first.startswith(":dep")
+        started = time.monotonic()
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            seconds = time.monotonic() - started
+            if compiling:
+                what = f"evcxr builds the dependencies: minutes the first time{dependency_progress(self.build)}"
+            else:
+                what = (first[:60] + "…") if len(first) > 60 else first
+            print(f"   … {self.label} code cell {number}: {seconds:.0f}s so far ({what})", flush=True)
 
     async def collect_late_output(self, cell):
         """evcxr forwards a cell's stdout and stderr from a thread of its own, so a line (the
@@ -160,11 +210,28 @@ class FailFastClient(NotebookClient):
                 content = message["content"]
                 cell.outputs.append(nbformat.v4.new_output("stream", name=content["name"], text=content["text"]))
 
+    clear_first = False  # a kept kernel: `:clear` before the first code cell
+
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if self.clear_first and cell.cell_type == "code":
+            self.clear_first = False
+            await self.async_wait_for_reply(self.kc.execute(":clear", store_history=False))
+        started = time.monotonic()
+        ticking = None
         if cell.cell_type == "code":
+            ticking = asyncio.ensure_future(self.heartbeat(self.code_number + 1, cell.source))
+        try:
+            result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            if ticking:
+                ticking.cancel()
+        if cell.cell_type == "code":
+            seconds = time.monotonic() - started
             await self.collect_late_output(cell)
             self.code_number += 1
+            if self.cell_seconds is not None:
+                first = next((line for line in cell.source.splitlines() if line.strip()), "")
+                self.cell_seconds.append((self.code_number, round(seconds, 3), first[:80]))
             problems = list(problems_of_cell(self.code_number, cell))
             if problems:
                 self.problems = problems
@@ -205,6 +272,33 @@ def kernel_names(jobs):
     return names, Path(build), other_builds
 
 
+def kernel_build(name):
+    """The evcxr build folder a registered kernel uses, if its spec names one."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        build = KernelSpecManager().get_kernel_spec(name).env.get("EVCXR_TMPDIR")
+    except Exception:  # no such kernel: the run reports it
+        return None
+    return Path(build) if build else None
+
+
+# Each notebook's last time on this machine, shown when it starts again (a rough guide to the wait).
+LAST_SECONDS = ROOT / "target" / "evcxr" / "notebook-seconds.json"
+
+
+def read_last_seconds():
+    try:
+        return json.loads(LAST_SECONDS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_last_seconds(seconds):
+    LAST_SECONDS.parent.mkdir(parents=True, exist_ok=True)
+    LAST_SECONDS.write_text(json.dumps(seconds, indent=1, sort_keys=True) + "\n")
+
+
 def uses_polars(path):
     """Whether a notebook turns on lstm-core's `polars` feature (in its `:dep` line)."""
     nb = nbformat.read(path, as_version=4)
@@ -227,26 +321,82 @@ def copy_build(source, targets):
             print(f"   copied the compiled dependencies to {target.name} in {time.monotonic() - started:.0f}s", flush=True)
 
 
-def execute(path, timeout, kernel_name="rust"):
+# Each runner thread keeps its kernel from notebook to notebook (see `execute`).
+THREAD_KERNEL = threading.local()
+
+
+def thread_kernel(name):
+    """This thread's kernel manager for kernel `name` (started by the first notebook that uses it)."""
+    km = getattr(THREAD_KERNEL, "km", None)
+    if km is None or km.kernel_name != name:
+        drop_thread_kernel()
+        from jupyter_client.manager import AsyncKernelManager
+
+        km = THREAD_KERNEL.km = AsyncKernelManager(kernel_name=name)
+    return km
+
+
+def drop_thread_kernel():
+    """Shuts down this thread's kept kernel, if any."""
+    km = getattr(THREAD_KERNEL, "km", None)
+    THREAD_KERNEL.km = None
+    if km is not None and km.has_kernel:
+        run_sync(km.shutdown_kernel)(now=True)
+
+
+def renumber(nb):
+    """Execution counts as a fresh kernel gives them (1, 2, …): a kept kernel counts on from the
+    previous notebook's cells."""
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code" and c.execution_count]
+    offset = min(counts, default=1) - 1
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.execution_count:
+            cell.execution_count -= offset
+            for out in cell.get("outputs", []):
+                if out.get("execution_count"):
+                    out["execution_count"] -= offset
+
+
+def execute(path, timeout, kernel_name="rust", cell_seconds=None, build=None, keep_kernel=True):
     """Runs the notebook and stops at the first cell with a problem (an error, a panic, a `?`
     error on stderr): later cells would only run against a broken state. Returns the notebook
-    and that cell's problems (empty if every cell ran clean)."""
+    and that cell's problems (empty if every cell ran clean).
+
+    With `keep_kernel`, the thread's kernel serves its next notebook too, after evcxr's `:clear`
+    (every variable, item and `:dep` dropped, the process that runs the code restarted): the
+    notebook starts from nothing, as in a new kernel, but evcxr's analysis of lstm-core and its
+    dependencies (rust-analyzer's, 7-15 s per new kernel, 30 s with polars) is done once."""
     nb = nbformat.read(path, as_version=4)
+    km = thread_kernel(kernel_name) if keep_kernel else None
     client = FailFastClient(
         nb,
+        km=km,
         timeout=timeout,
         kernel_name=kernel_name,
         allow_errors=True,
         record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
+    client.cell_seconds = cell_seconds
+    client.label = path.stem
+    client.build = build
+    client.clear_first = km is not None and km.has_kernel
+    problems = None
     try:
         client.execute()
     except StopAtFirstProblem:
-        return nb, client.problems
+        problems = client.problems
     except (CellTimeoutError, DeadKernelError) as e:
-        return nb, [(client.code_number + 1, "", f"{type(e).__name__}: {e}")]
-    return nb, list(cell_problems(nb))
+        problems = [(client.code_number + 1, "", f"{type(e).__name__}: {e}")]
+    finally:
+        if km is not None and client.kc is not None:
+            client.kc.stop_channels()
+    if problems is None:
+        problems = list(cell_problems(nb))
+    if problems and km is not None:
+        drop_thread_kernel()  # the next notebook gets a new kernel, whatever state this one left
+    renumber(nb)
+    return nb, problems
 
 
 PAGE_STYLE = """<style>
@@ -308,12 +458,28 @@ Each page below is an executed notebook; read them in order.</p></header>
     )
 
 
+def report_cell_times(cell_times, target):
+    """Writes every code cell's seconds, and prints the median cell and the slowest ones."""
+    rows = [(seconds, name, number, first) for name, cells in cell_times.items() for number, seconds, first in cells]
+    target.write_text(json.dumps({name: [{"cell": n, "seconds": s, "code": f} for n, s, f in cells] for name, cells in cell_times.items()}, indent=1) + "\n")
+    if not rows:
+        return
+    ordered = sorted(row[0] for row in rows)
+    median = ordered[len(ordered) // 2] if len(ordered) % 2 else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    print(f"{len(rows)} code cells: median {median:.2f}s, 90th percentile {p90:.2f}s, total {sum(ordered):.0f}s; the slowest:")
+    for seconds, name, number, first in sorted(rows, reverse=True)[:12]:
+        print(f"   {seconds:7.1f}s  {name} cell {number}: {first}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb in order")
     parser.add_argument("--write", action="store_true", help="write executed outputs back into the notebooks")
     parser.add_argument("--site", type=Path, help="export HTML and index.html into this folder")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (a cold :dep compiles for minutes)")
+    parser.add_argument("--fresh-kernels", action="store_true", help="a new kernel for every notebook (default: each runner's kernel is kept and cleared with :clear between notebooks)")
+    parser.add_argument("--cell-times", type=Path, help="write each code cell's seconds (JSON) here, and print the slowest cells and the median")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="notebooks executed at once (default: 2 on two or more cores)")
     args = parser.parse_args()
 
@@ -338,9 +504,18 @@ def main():
     started_all = time.monotonic()
     names, first_build, other_builds = kernel_names(max(1, min(args.jobs, len(paths))))
 
+    cell_times = {}
+
+    builds = dict(zip(names, [first_build or kernel_build("rust"), *other_builds]))
+    last_seconds = read_last_seconds()
+
     def run(path, name):
         started = time.monotonic()
-        nb, problems = execute(path, args.timeout, name)
+        before = last_seconds.get(path.name)
+        expected = f"{before:.0f}s last time here" if before else "first run here: it compiles what it needs"
+        print(f"-> {path.name} started ({expected})", flush=True)
+        seconds = cell_times.setdefault(path.name, []) if args.cell_times else None
+        nb, problems = execute(path, args.timeout, name, seconds, builds.get(name), not args.fresh_kernels)
         return nb, problems, time.monotonic() - started
 
     paths = [path.resolve() for path in paths]
@@ -350,6 +525,7 @@ def main():
         # Cold: the first notebook compiles the dependencies alone, then the others copy them.
         print(f"executing {paths[0].name} alone: it compiles the dependencies for every kernel", flush=True)
         futures[paths[0]].set_result(run(queue.popleft(), names[0]))
+        drop_thread_kernel()  # this thread runs no further notebook
         copy_build(first_build, other_builds)
     # A notebook with polars always runs on the first kernel: polars then compiles (for minutes)
     # in one build folder only.
@@ -365,6 +541,7 @@ def main():
             else:
                 with lock:
                     if not queue:
+                        drop_thread_kernel()
                         return
                     path = queue.popleft()
             try:
@@ -395,12 +572,18 @@ def main():
                 print(message, file=sys.stderr, flush=True)
             continue
         print(f"   ok in {seconds:.0f}s", flush=True)
+        last_seconds[path.name] = round(seconds, 1)
         if args.write:
             nbformat.write(with_timings(nb, keep=False), path)
         if args.site:
             shown = with_timings(nb, keep=True)
             entries.append((export_html(shown, path, args.site), title_of(nb, path.stem), summary_of(nb), main_figure(nb)))
 
+    write_last_seconds(last_seconds)
+    if args.cell_times:
+        report_cell_times(cell_times, args.cell_times)
+    for thread in workers:
+        thread.join()  # each shuts its kept kernel down
     if args.site and entries:
         write_index(args.site, entries)
         print(f"HTML: {args.site.resolve() / 'index.html'}")

@@ -338,8 +338,13 @@ impl PackedMatrix {
             "rows of the product's output must be contiguous"
         );
         let (a_row, a_step) = (stride(m, a.strides()[0]), stride(k, a.strides()[1]));
-        // As few tiles as the kernel allows, of equal height: 16 rows run as 8 + 8, not 12 + 4.
-        let tile_rows = m.div_ceil(m.div_ceil(simd.rows_per_tile()));
+        // As few tiles as the kernel allows, of equal height within one row: 16 rows run as
+        // 8 + 8, not 12 + 4, and 32 on six-row tiles as 5, 5, 6, 5, 5, 6, not 6, 6, 6, 6, 6, 2 (a
+        // two-row tile holds too few sums to hide the multiply-add's latency: it took nearly
+        // as long as a full one).
+        let tiles = m.div_ceil(simd.rows_per_tile());
+        let tile_start = |tile: usize| tile * m / tiles;
+        let tile_rows = m.div_ceil(tiles);
         let a_ptr = a.as_ptr();
         let c_ptr = c.as_mut_ptr();
         let input = input.map(|(w, x)| {
@@ -355,21 +360,21 @@ impl PackedMatrix {
         // Rows in blocks of a few tiles, whose part of `a` stays in cache while every panel
         // passes; for each panel, depth blocks outside the tiles, so the panel's block stays in
         // L1 from tile to tile. Each output still adds its depth blocks in order: the same bits.
-        let row_block = tile_rows * TILES_PER_ROW_BLOCK;
         // `a` read across its rows (a transpose: `hᵀ` in a weight gradient `hᵀ·dz`) would make
         // each tile step to a new cache line at every depth step, for every panel. Each row
         // block's tiles are first copied into runs of their own, depth by depth, read in order.
         let pack_left = a_step != 1 && k > 1 && m > 1 && panels > span;
         LEFT_TILES.with_borrow_mut(|left_tiles| {
-            for first_block_row in (0..m).step_by(row_block) {
-                let block_rows = first_block_row..m.min(first_block_row + row_block);
+            for first_tile in (0..tiles).step_by(TILES_PER_ROW_BLOCK) {
+                let block_tiles = first_tile..tiles.min(first_tile + TILES_PER_ROW_BLOCK);
                 if pack_left {
-                    let needed = block_rows.len().div_ceil(tile_rows) * tile_rows * k;
+                    let needed = block_tiles.len() * tile_rows * k;
                     if left_tiles.len() < needed {
                         left_tiles.resize(needed, 0.0);
                     }
-                    for (j, first_row) in block_rows.clone().step_by(tile_rows).enumerate() {
-                        let rows = tile_rows.min(m - first_row);
+                    for (j, tile) in block_tiles.clone().enumerate() {
+                        let (first_row, rows) =
+                            (tile_start(tile), tile_start(tile + 1) - tile_start(tile));
                         let run = &mut left_tiles[j * tile_rows * k..(j + 1) * tile_rows * k];
                         for (depth, values) in run.chunks_exact_mut(tile_rows).enumerate() {
                             // SAFETY: rows first_row..first_row + rows (< m) of column depth (< k).
@@ -395,10 +400,10 @@ impl PackedMatrix {
                     // SAFETY: panel p of depth k starts at lane p·k, inside the packed buffer.
                     let panel = unsafe { self.lanes.as_ptr().add(p * k) };
                     for (block, first_k) in (0..k).step_by(KC).enumerate() {
-                        for first_row in block_rows.clone().step_by(tile_rows) {
-                            let rows = tile_rows.min(m - first_row);
+                        for (j, tile) in block_tiles.clone().enumerate() {
+                            let (first_row, rows) =
+                                (tile_start(tile), tile_start(tile + 1) - tile_start(tile));
                             let (a, a_row, a_step) = if pack_left {
-                                let j = (first_row - first_block_row) / tile_rows;
                                 let run = &left_tiles[j * tile_rows * k + first_k * tile_rows..];
                                 (run.as_ptr(), 1, tile_rows as isize)
                             } else {
