@@ -169,6 +169,16 @@ def dependency_progress(build):
     return f"; {doing}{done} crates built in {build.name}/"
 
 
+SAY = threading.Lock()
+
+
+def say(line):
+    """Prints one whole line (runner threads print at once)."""
+    with SAY:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 class StopAtFirstProblem(Exception):
     """Raised after the first cell with a problem, so that later cells do not run."""
 
@@ -194,7 +204,7 @@ class FailFastClient(NotebookClient):
                 what = f"evcxr builds the dependencies: minutes the first time{dependency_progress(self.build)}"
             else:
                 what = (first[:60] + "…") if len(first) > 60 else first
-            print(f"   … {self.label} code cell {number}: {seconds:.0f}s so far ({what})", flush=True)
+            say(f"   … {self.label} code cell {number}: {seconds:.0f}s so far ({what})")
 
     async def collect_late_output(self, cell):
         """evcxr forwards a cell's stdout and stderr from a thread of its own, so a line (the
@@ -345,16 +355,14 @@ def drop_thread_kernel():
 
 
 def renumber(nb):
-    """Execution counts as a fresh kernel gives them (1, 2, …): a kept kernel counts on from the
-    previous notebook's cells."""
-    counts = [c.execution_count for c in nb.cells if c.cell_type == "code" and c.execution_count]
-    offset = min(counts, default=1) - 1
+    """Each result numbered as its cell (Out[5] beside In[5]): evcxr's own count runs one ahead
+    after its first `:dep`, and a kept kernel's counts on from the previous notebooks, so the
+    kernel's number would depend on how the notebook was run."""
     for cell in nb.cells:
-        if cell.cell_type == "code" and cell.execution_count:
-            cell.execution_count -= offset
+        if cell.cell_type == "code":
             for out in cell.get("outputs", []):
-                if out.get("execution_count"):
-                    out["execution_count"] -= offset
+                if "execution_count" in out:
+                    out["execution_count"] = cell.execution_count
 
 
 def execute(path, timeout, kernel_name="rust", cell_seconds=None, build=None, keep_kernel=True):
@@ -512,8 +520,8 @@ def main():
     def run(path, name):
         started = time.monotonic()
         before = last_seconds.get(path.name)
-        expected = f"{before:.0f}s last time here" if before else "first run here: it compiles what it needs"
-        print(f"-> {path.name} started ({expected})", flush=True)
+        expected = f"{before:.0f}s last time here" if before else "no earlier time on record here"
+        say(f"-> {path.name} started ({expected})")
         seconds = cell_times.setdefault(path.name, []) if args.cell_times else None
         nb, problems = execute(path, args.timeout, name, seconds, builds.get(name), not args.fresh_kernels)
         return nb, problems, time.monotonic() - started
@@ -560,10 +568,10 @@ def main():
             nb, problems, seconds = futures[path].result()
         except Exception as error:  # the kernel could not start or died: a failure like any other
             nb, problems, seconds = None, [(None, "", f"{type(error).__name__}: {error}")], 0.0
-        print(f"== {path.name}", flush=True)
+        say(f"== {path.name}")
         if problems:
             failed.append(path.name)
-            print(f"!! {path.name} FAILED after {seconds:.0f}s", flush=True)
+            say(f"!! {path.name} FAILED after {seconds:.0f}s")
             for number, source, message in problems:
                 where = f"{path.name}, code cell {number} (the run stopped there)" if number else f"{path.name}: kernel"
                 print(f"--- {where}:", file=sys.stderr)
@@ -571,7 +579,7 @@ def main():
                     print("    " + "\n    ".join(source.splitlines()[:8]), file=sys.stderr)
                 print(message, file=sys.stderr, flush=True)
             continue
-        print(f"   ok in {seconds:.0f}s", flush=True)
+        say(f"   ok in {seconds:.0f}s")
         last_seconds[path.name] = round(seconds, 1)
         if args.write:
             nbformat.write(with_timings(nb, keep=False), path)
