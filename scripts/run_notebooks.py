@@ -511,6 +511,10 @@ def main():
 
     started_all = time.monotonic()
     names, first_build, other_builds = kernel_names(max(1, min(args.jobs, len(paths))))
+    if len(names) > 1 and len(names) >= (os.cpu_count() or 1):
+        # The kernels fill the cores between them: each trains on one thread, or each one's
+        # helper thread would wait for a core the other kernel holds (the same bits either way).
+        os.environ.setdefault("LSTM_CORE_THREADS", "1")
 
     cell_times = {}
 

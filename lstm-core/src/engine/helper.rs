@@ -40,11 +40,23 @@ struct JobRef(*const (dyn Fn() + Sync));
 // SAFETY: the pointee is `Sync`, and the caller keeps it alive until the job has finished.
 unsafe impl Send for JobRef {}
 
+/// The threads a pass may use: the cores this process may run on, or fewer if
+/// `LSTM_CORE_THREADS` says so (`1`: every pass on the calling thread). Two programs that share
+/// two cores (two notebook kernels run at once) each want 1: a helper waiting for a core the
+/// other program holds stalls its caller at every split. An unreadable value is ignored.
+pub fn threads() -> usize {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let wanted = std::env::var("LSTM_CORE_THREADS").ok();
+    wanted
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .filter(|&n| n >= 1)
+        .map_or(cores, |n| n.min(cores))
+}
+
 fn helper() -> Option<&'static Helper> {
     static HELPER: OnceLock<Option<&'static Helper>> = OnceLock::new();
     *HELPER.get_or_init(|| {
-        let cores = thread::available_parallelism().map_or(1, |n| n.get());
-        if cores < 2 {
+        if threads() < 2 {
             return None;
         }
         let (sender, receiver) = std::sync::mpsc::channel::<&'static Helper>();
@@ -226,6 +238,38 @@ pub fn mat_mul(a: &ArrayView2<f32>, b: &ArrayView2<f32>, beta: f32, c: &mut Arra
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    /// `LSTM_CORE_THREADS` is read from the environment, so each value is tried in a child
+    /// process of this test binary (setting it here would reach every other test).
+    #[test]
+    fn lstm_core_threads_caps_the_threads_and_ignores_nonsense() {
+        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        if let Ok(expected) = std::env::var("LSTM_CORE_THREADS_EXPECTED") {
+            assert_eq!(threads().to_string(), expected);
+            assert_eq!(helper().is_some(), threads() >= 2);
+            return;
+        }
+        let name = "engine::helper::tests::lstm_core_threads_caps_the_threads_and_ignores_nonsense";
+        for (value, expected) in [
+            ("1", 1),
+            (" 1 ", 1),
+            ("64", cores),
+            ("0", cores),
+            ("two", cores),
+        ] {
+            let run = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([name, "--exact", "--quiet"])
+                .env("LSTM_CORE_THREADS", value)
+                .env("LSTM_CORE_THREADS_EXPECTED", expected.to_string())
+                .output()
+                .expect("the test binary runs again");
+            assert!(
+                run.status.success(),
+                "LSTM_CORE_THREADS={value:?}: expected {expected} thread(s)\n{}",
+                String::from_utf8_lossy(&run.stdout)
+            );
+        }
+    }
 
     #[test]
     fn the_two_core_check_sees_a_bad_value_in_either_half() {
