@@ -76,5 +76,23 @@ with tempfile.TemporaryDirectory() as tmp:
         print(f"FAIL timed.ipynb: exit {run.returncode}; written notebook has the placeholder: {'fit: ⏱' in written}; page has the time: {'fit: 1.2 s' in page}\n{run.stdout}{run.stderr}")
     else:
         print("ok   timed.ipynb: the time is in the HTML page, the notebook keeps a placeholder")
-print("runner self-test:", f"{len(CASES) + 2} passed, 0 failed" if ok else "failed")
+    # A kept kernel (the default) starts each notebook from nothing: the second notebook cannot
+    # see the first one's variable, and results are numbered as their cells.
+    kept = []
+    for name, sources in [("defines.ipynb", ["let leftover = 41;", "leftover + 1"]), ("reads.ipynb", ["1 + 1", "let x = leftover + 1;"])]:
+        nb = new_notebook(cells=[new_code_cell(source) for source in sources])
+        nb.metadata["kernelspec"] = {"name": "rust", "display_name": "Rust", "language": "rust"}
+        kept.append(Path(tmp) / name)
+        nbformat.write(nb, kept[-1])
+    run = subprocess.run([sys.executable, str(runner), "--jobs", "1", "--write", *map(str, kept)], capture_output=True, text=True)
+    output = run.stdout + run.stderr
+    written = nbformat.read(kept[0], as_version=4)
+    result = [out for out in written.cells[1].outputs if out.output_type == "execute_result"]
+    numbered = bool(result) and result[0].execution_count == written.cells[1].execution_count == 2
+    if run.returncode == 0 or "reads.ipynb, code cell 2" not in output or "cannot find value `leftover`" not in output or not numbered:
+        ok = False
+        print(f"FAIL kept kernel: exit {run.returncode}, result numbered as its cell: {numbered}, output:\n{output}")
+    else:
+        print("ok   kept kernel: the next notebook did not see the previous one's variable; Out[2] beside In[2]")
+print("runner self-test:", f"{len(CASES) + 3} passed, 0 failed" if ok else "failed")
 sys.exit(0 if ok else 1)
