@@ -17,8 +17,11 @@ import json
 import sys
 from pathlib import Path
 
-# polars only reads small CSV files here; its crates build at level 1 (notebook 07 cold took
-# 592 s with them at level 3, 395 s at level 1, on two cores).
+# polars only reads small CSV files here; its crates build unoptimised (level 0). On two cores,
+# notebook 07 cold took 592 s with them at level 3 and 395 s at level 1 (an earlier machine);
+# here polars-core alone took 5 min at level 1 and 37 s at level 0, and 07's `:dep` cell, polars
+# and lstm-core's polars build, 131 s at level 0. The notebooks' CSV cells (730 to 2,300 rows)
+# take about 0.4 s longer, and read the same bits.
 POLARS_CRATES = """
 polars polars-arrow polars-async polars-buffer polars-compute polars-config polars-core
 polars-dtype polars-error polars-io polars-ops polars-row polars-schema polars-time polars-utils
@@ -38,7 +41,7 @@ debug-assertions = false
 overflow-checks = false
 
 """ + "".join(
-    f'\n[profile.dev.package.{name}]\nopt-level = 1\n' for name in POLARS_CRATES
+    f'\n[profile.dev.package.{name}]\nopt-level = 0\n' for name in POLARS_CRATES
 ) + """
 [build]
 incremental = false
