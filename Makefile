@@ -107,11 +107,12 @@ $(VENV)/.installed: requirements-notebooks.txt
 
 kernel: $(VENV)/.installed
 	@if ! cargo install --list | grep -q '^evcxr_jupyter v$(EVCXR_VERSION):'; then \
-		echo "Installing evcxr_jupyter $(EVCXR_VERSION), the Rust kernel, once: about 11-14 minutes on 2 cores."; \
+		echo "Installing evcxr_jupyter $(EVCXR_VERSION), the Rust kernel, once: about 11 minutes on 2 cores."; \
 		echo "cargo names each of its ~270 crates as it compiles them; the longest are rust-analyzer's (ra_ap_*), which evcxr runs to infer each variable's type."; \
 		started=$$(date +%s); \
 		cargo install --locked evcxr_jupyter --version $(EVCXR_VERSION) || exit 1; \
-		echo "evcxr_jupyter installed in $$(( ($$(date +%s) - started) / 60 )) min $$(( ($$(date +%s) - started) % 60 )) s"; \
+		took=$$(( $$(date +%s) - started )); \
+		echo "evcxr_jupyter installed in $$(( took / 60 )) min $$(( took % 60 )) s"; \
 	fi
 	@evcxr_jupyter --install >/dev/null
 	@test -f $(VENV)/share/jupyter/kernels/rust/kernel.json || { echo "rust kernelspec missing in $(VENV)"; exit 1; }

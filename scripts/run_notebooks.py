@@ -12,6 +12,7 @@ under target/evcxr/jupyter/ and visible to this runner only.
 """
 import argparse
 import asyncio
+import atexit
 import collections
 import concurrent.futures
 import copy
@@ -153,7 +154,7 @@ def compiling_now(build):
             args = cmdline.read_bytes().split(b"\0")
         except OSError:  # the process ended meanwhile
             continue
-        if args and args[0].endswith(b"rustc") and b"--crate-name" in args and any(str(build).encode() in a for a in args):
+        if args and args[0].endswith(b"rustc") and b"--crate-name" in args and any((str(build) + os.sep).encode() in a for a in args):
             names.add(args[args.index(b"--crate-name") + 1].decode(errors="replace"))
     return sorted(names)
 
@@ -201,7 +202,11 @@ class FailFastClient(NotebookClient):
             await asyncio.sleep(HEARTBEAT_SECONDS)
             seconds = time.monotonic() - started
             if compiling:
-                what = f"evcxr builds the dependencies: minutes the first time{dependency_progress(self.build)}"
+                try:
+                    progress = dependency_progress(self.build)
+                except OSError:  # the folder changed under the scan
+                    progress = ""
+                what = f"evcxr builds the dependencies: minutes if they are not built yet{progress}"
             else:
                 what = (first[:60] + "…") if len(first) > 60 else first
             say(f"   … {self.label} code cell {number}: {seconds:.0f}s so far ({what})")
@@ -225,7 +230,11 @@ class FailFastClient(NotebookClient):
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if self.clear_first and cell.cell_type == "code":
             self.clear_first = False
-            await self.async_wait_for_reply(self.kc.execute(":clear", store_history=False))
+            reply = await self.async_wait_for_reply(self.kc.execute(":clear", store_history=False))
+            if reply is None or reply["content"].get("status") != "ok":
+                # Running on the previous notebook's state would break the isolation promised.
+                self.problems = [(None, "", "evcxr's :clear failed on the kept kernel; run again with --fresh-kernels")]
+                raise StopAtFirstProblem()
         started = time.monotonic()
         ticking = None
         if cell.cell_type == "code":
@@ -333,16 +342,24 @@ def copy_build(source, targets):
 
 # Each runner thread keeps its kernel from notebook to notebook (see `execute`).
 THREAD_KERNEL = threading.local()
+# Every kept kernel, so that an interrupted run (Ctrl-C, an error in the main thread) leaves no
+# evcxr process behind: jupyter_client starts kernels in a session of their own.
+KEPT_KERNELS = set()
 
 
-def thread_kernel(name):
-    """This thread's kernel manager for kernel `name` (started by the first notebook that uses it)."""
+def thread_kernel(name, folder):
+    """This thread's kernel manager for kernel `name` started in `folder` (started by the first
+    notebook that uses it; a kernel that died while idle is replaced)."""
     km = getattr(THREAD_KERNEL, "km", None)
-    if km is None or km.kernel_name != name:
+    if km is not None and (getattr(THREAD_KERNEL, "key", None) != (name, folder) or (km.has_kernel and not run_sync(km.is_alive)())):
         drop_thread_kernel()
+        km = None
+    if km is None:
         from jupyter_client.manager import AsyncKernelManager
 
         km = THREAD_KERNEL.km = AsyncKernelManager(kernel_name=name)
+        THREAD_KERNEL.key = (name, folder)
+        KEPT_KERNELS.add(km)
     return km
 
 
@@ -350,8 +367,27 @@ def drop_thread_kernel():
     """Shuts down this thread's kept kernel, if any."""
     km = getattr(THREAD_KERNEL, "km", None)
     THREAD_KERNEL.km = None
-    if km is not None and km.has_kernel:
-        run_sync(km.shutdown_kernel)(now=True)
+    if km is not None:
+        KEPT_KERNELS.discard(km)
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+
+
+def kill_kept_kernels():
+    """Kills whatever kept kernel is still running (a synchronous signal to its process group)."""
+    import signal
+
+    for km in list(KEPT_KERNELS):
+        pgid = getattr(getattr(km, "provisioner", None), "pgid", None)
+        if pgid:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass
+    KEPT_KERNELS.clear()
+
+
+atexit.register(kill_kept_kernels)
 
 
 def renumber(nb):
@@ -375,7 +411,7 @@ def execute(path, timeout, kernel_name="rust", cell_seconds=None, build=None, ke
     notebook starts from nothing, as in a new kernel, but evcxr's analysis of lstm-core and its
     dependencies (rust-analyzer's, 7-15 s per new kernel, 30 s with polars) is done once."""
     nb = nbformat.read(path, as_version=4)
-    km = thread_kernel(kernel_name) if keep_kernel else None
+    km = thread_kernel(kernel_name, path.parent) if keep_kernel else None
     client = FailFastClient(
         nb,
         km=km,
@@ -386,12 +422,14 @@ def execute(path, timeout, kernel_name="rust", cell_seconds=None, build=None, ke
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.cell_seconds = cell_seconds
-    client.label = path.stem
+    client.label = path.name
     client.build = build
     client.clear_first = km is not None and km.has_kernel
-    problems = None
+    problems, clean = None, False
     try:
         client.execute()
+        problems = list(cell_problems(nb))
+        clean = not problems
     except StopAtFirstProblem:
         problems = client.problems
     except (CellTimeoutError, DeadKernelError) as e:
@@ -399,10 +437,8 @@ def execute(path, timeout, kernel_name="rust", cell_seconds=None, build=None, ke
     finally:
         if km is not None and client.kc is not None:
             client.kc.stop_channels()
-    if problems is None:
-        problems = list(cell_problems(nb))
-    if problems and km is not None:
-        drop_thread_kernel()  # the next notebook gets a new kernel, whatever state this one left
+        if km is not None and not clean:
+            drop_thread_kernel()  # the next notebook gets a new kernel, whatever state this one left
     renumber(nb)
     return nb, problems
 
@@ -511,7 +547,8 @@ def main():
 
     started_all = time.monotonic()
     names, first_build, other_builds = kernel_names(max(1, min(args.jobs, len(paths))))
-    if len(names) > 1 and len(names) >= (os.cpu_count() or 1):
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if len(names) > 1 and len(names) >= cores:
         # The kernels fill the cores between them: each trains on one thread, or each one's
         # helper thread would wait for a core the other kernel holds (the same bits either way).
         os.environ.setdefault("LSTM_CORE_THREADS", "1")

@@ -343,7 +343,7 @@ impl PackedMatrix {
         // two-row tile holds too few sums to hide the multiply-add's latency: it took nearly
         // as long as a full one).
         let tiles = m.div_ceil(simd.rows_per_tile());
-        let tile_start = |tile: usize| tile * m / tiles;
+        let tile_start = |tile: usize| (tile as u64 * m as u64 / tiles as u64) as usize;
         let tile_rows = m.div_ceil(tiles);
         let a_ptr = a.as_ptr();
         let c_ptr = c.as_mut_ptr();
