@@ -22,6 +22,7 @@ import os
 import queue
 import re
 import shutil
+import statistics
 import sys
 import threading
 import time
@@ -143,6 +144,11 @@ LATE_OUTPUT_SECONDS = 0.05
 HEARTBEAT_SECONDS = 30
 
 
+def first_line(source):
+    """A cell's first line that is not blank, stripped."""
+    return next((line.strip() for line in source.splitlines() if line.strip()), "")
+
+
 def compiling_now(build):
     """The crates rustc is compiling for evcxr's build folder right now (read from /proc, so
     Linux only; elsewhere nothing is named)."""
@@ -195,7 +201,7 @@ class FailFastClient(NotebookClient):
 
     async def heartbeat(self, number, source):
         """Prints a line every HEARTBEAT_SECONDS while a cell runs: what it is and how long."""
-        first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+        first = first_line(source)
         compiling = first.startswith(":dep")
         started = time.monotonic()
         while True:
@@ -249,8 +255,7 @@ class FailFastClient(NotebookClient):
             await self.collect_late_output(cell)
             self.code_number += 1
             if self.cell_seconds is not None:
-                first = next((line for line in cell.source.splitlines() if line.strip()), "")
-                self.cell_seconds.append((self.code_number, round(seconds, 3), first[:80]))
+                self.cell_seconds.append((self.code_number, round(seconds, 3), first_line(cell.source)[:80]))
             problems = list(problems_of_cell(self.code_number, cell))
             if problems:
                 self.problems = problems
@@ -259,11 +264,11 @@ class FailFastClient(NotebookClient):
 
 
 def kernel_names(jobs):
-    """One kernel name per parallel job, and the build folders of the kernels after the first.
-    The first is the registered `rust` kernel; each other is a copy of it with its own evcxr
+    """One kernel name per parallel job, the first kernel's build folder (None if its spec names
+    none) and the build folders of the others. The first is the registered `rust` kernel; each other is a copy of it with its own evcxr
     build folder (a folder serves one kernel at a time)."""
     if jobs <= 1:
-        return ["rust"], None, []
+        return ["rust"], kernel_build("rust"), []
     from jupyter_client.kernelspec import KernelSpecManager
 
     spec = KernelSpecManager().get_kernel_spec("rust")
@@ -509,7 +514,7 @@ def report_cell_times(cell_times, target):
     if not rows:
         return
     ordered = sorted(row[0] for row in rows)
-    median = ordered[len(ordered) // 2] if len(ordered) % 2 else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+    median = statistics.median(ordered)
     p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
     print(f"{len(rows)} code cells: median {median:.2f}s, 90th percentile {p90:.2f}s, total {sum(ordered):.0f}s; the slowest:")
     for seconds, name, number, first in sorted(rows, reverse=True)[:12]:
@@ -555,7 +560,7 @@ def main():
 
     cell_times = {}
 
-    builds = dict(zip(names, [first_build or kernel_build("rust"), *other_builds]))
+    builds = dict(zip(names, [first_build, *other_builds]))
     last_seconds = read_last_seconds()
 
     def run(path, name):

@@ -45,12 +45,17 @@ unsafe impl Send for JobRef {}
 /// two cores (two notebook kernels run at once) each want 1: a helper waiting for a core the
 /// other program holds stalls its caller at every split. An unreadable value is ignored.
 pub fn threads() -> usize {
-    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = cores();
     let wanted = std::env::var("LSTM_CORE_THREADS").ok();
     wanted
         .and_then(|n| n.trim().parse::<usize>().ok())
         .filter(|&n| n >= 1)
         .map_or(cores, |n| n.min(cores))
+}
+
+/// The cores this process may run on.
+fn cores() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn helper() -> Option<&'static Helper> {
@@ -243,7 +248,7 @@ mod tests {
     /// process of this test binary (setting it here would reach every other test).
     #[test]
     fn lstm_core_threads_caps_the_threads_and_ignores_nonsense() {
-        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = cores();
         if let Ok(expected) = std::env::var("LSTM_CORE_THREADS_EXPECTED") {
             assert_eq!(threads().to_string(), expected);
             assert_eq!(helper().is_some(), threads() >= 2);

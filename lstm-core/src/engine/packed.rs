@@ -344,6 +344,8 @@ impl PackedMatrix {
         // as long as a full one).
         let tiles = m.div_ceil(simd.rows_per_tile());
         let tile_start = |tile: usize| (tile as u64 * m as u64 / tiles as u64) as usize;
+        // A tile's first row and its number of rows.
+        let tile_span = |tile: usize| (tile_start(tile), tile_start(tile + 1) - tile_start(tile));
         let tile_rows = m.div_ceil(tiles);
         let a_ptr = a.as_ptr();
         let c_ptr = c.as_mut_ptr();
@@ -373,8 +375,7 @@ impl PackedMatrix {
                         left_tiles.resize(needed, 0.0);
                     }
                     for (j, tile) in block_tiles.clone().enumerate() {
-                        let (first_row, rows) =
-                            (tile_start(tile), tile_start(tile + 1) - tile_start(tile));
+                        let (first_row, rows) = tile_span(tile);
                         let run = &mut left_tiles[j * tile_rows * k..(j + 1) * tile_rows * k];
                         for (depth, values) in run.chunks_exact_mut(tile_rows).enumerate() {
                             // SAFETY: rows first_row..first_row + rows (< m) of column depth (< k).
@@ -401,8 +402,7 @@ impl PackedMatrix {
                     let panel = unsafe { self.lanes.as_ptr().add(p * k) };
                     for (block, first_k) in (0..k).step_by(KC).enumerate() {
                         for (j, tile) in block_tiles.clone().enumerate() {
-                            let (first_row, rows) =
-                                (tile_start(tile), tile_start(tile + 1) - tile_start(tile));
+                            let (first_row, rows) = tile_span(tile);
                             let (a, a_row, a_step) = if pack_left {
                                 let run = &left_tiles[j * tile_rows * k + first_k * tile_rows..];
                                 (run.as_ptr(), 1, tile_rows as isize)
