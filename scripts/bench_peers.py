@@ -341,6 +341,10 @@ def print_table(report):
         keras = fmt(row["keras"]) if "keras" in row else f"{'-':>12}"
         print(f"{row['label'] + ' (' + row['unit'] + ')':52} {fmt(row['ours'])} {torch} {row.get('torch_threads', '-'):>3} "
               f"{row.get('vs_torch', float('nan')):6.2f}× {keras} {row.get('vs_keras', float('nan')):6.2f}×")
+    sgemm = next((r for r in report["rows"] if r["row"] == "sgemm"), {})
+    if sgemm.get("ours_packed"):
+        print(f"f32 product at 1024², ours on the packed kernel of the steps: {sgemm['ours_packed']:.0f} GFLOPS "
+              "(the row above: matrixmultiply)")
     print("\n* PyTorch's nn.LSTM has no relu activation: its sine and weather fits use tanh.")
     if report["rows"]:
         h512 = [r for r in report["rows"] if r["row"].endswith("_512") and "torch" in r]

@@ -458,9 +458,10 @@ impl PackedMatrix {
 }
 
 /// Tiles of rows per row block in [`PackedMatrix::multiply`]'s loops: U is read once per block,
-/// so a core's share of a prediction chunk (64 rows, 11 six-row tiles) is one block. Its part of
-/// `a` (96 rows at 512 units: 192 KB) still fits a core's L2. Inference at 512 units: 8 tiles,
-/// two passes over U's 4 MB a step, ran 5–7 % slower.
+/// so a core's share of a prediction chunk (64 rows, 11 six-row AVX2 tiles) is one block. A
+/// block's part of `a` (96 rows on AVX2, 192 on AVX-512: 192 or 384 KB at 512 units) still fits
+/// a core's L2; a transposed `a` is copied one block at a time (`LEFT_TILES`, kept per thread).
+/// Inference at 512 units with 8 tiles (two passes over U's 4 MB a step) ran 5–7 % slower.
 const TILES_PER_ROW_BLOCK: usize = 16;
 
 thread_local! {
@@ -950,6 +951,8 @@ mod tests {
             (32, 50, 200),
             (7, 257, 31),
             (25, 64, 64),
+            // Several row blocks on every kernel: the input is added in each block's tiles.
+            (201, 64, 64),
         ];
         for &simd in Simd::available() {
             for &(m, k, n) in &shapes {
