@@ -86,11 +86,11 @@ def tables(report):
     measured = [peak.get(key) for key in ("ours", "ours_packed", "torch")]
     product = max((value for value in measured if value), default=float("nan"))
     percent = lambda value: "–" if value != value else f"{value:.0%}"  # NaN: not measured
+    share = lambda gflops, row: percent(peer_share(gflops, row, product)) if "vs_torch" in row else "–"
     for t in report["ours"]["throughput"]:
         layer, h = t.get("layer", "LSTM"), t["hidden"]
         step, infer = rows_by_name[f"step_{layer}_{h}"], rows_by_name[f"inference_{layer}_{h}"]
         cell = lambda row, key, fmt: fmt.format(row[key]) if key in row else "–"
-        share = lambda gflops, row: percent(peer_share(gflops, row, product)) if "vs_torch" in row else "–"
         infer_gflops = t.get("inference_gflops") or float("nan")
         out.append(
             f"| {layer}({h}) | {step['ours']:.2f} ms ({t['gflops']:.0f} GFLOPS, {percent(t['gflops'] / product)}) | "
@@ -105,12 +105,12 @@ def tables(report):
     largest = max((t["hidden"] for t in report["ours"]["throughput"]), default=None)
     for t in report["ours"]["throughput"]:
         layer, h = t.get("layer", "LSTM"), t["hidden"]
-        if h != largest:
+        if h != largest or product != product:  # NaN: no product measured
             continue
         parts = []
         for label, prefix, gflops in (("training step", "step", t["gflops"]), ("inference", "inference", t.get("inference_gflops"))):
             row = rows_by_name[f"{prefix}_{layer}_{h}"]
-            if not gflops or "vs_torch" not in row or product != product:
+            if not gflops or "vs_torch" not in row:
                 continue
             theirs = peer_share(gflops, row, product)
             parts.append(

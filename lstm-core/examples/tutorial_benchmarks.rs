@@ -29,6 +29,12 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
     (out, started.elapsed().as_secs_f64())
 }
 
+/// The middle value (the upper one of an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 /// Runs a workload three times from scratch and reports the median
 /// fit time. The runs must agree bit for bit: the engine is deterministic.
 fn median_of_runs(mut run: impl FnMut() -> lstm_core::Result<Value>) -> lstm_core::Result<Value> {
@@ -316,11 +322,11 @@ fn throughput() -> lstm_core::Result<Vec<Value>> {
         let mut m = recurrent_regression(layer, timesteps, hidden, Activation::Tanh, 1)?;
         m.train_on_batch(&x, &y)?; // warm-up
         let steps = if hidden >= 512 { 15 } else { 50 };
-        let mut times = (0..steps)
-            .map(|_| time(|| m.train_on_batch(&x, &y)).1)
-            .collect::<Vec<_>>();
-        times.sort_by(f64::total_cmp);
-        let per_step = times[steps / 2];
+        let per_step = median(
+            (0..steps)
+                .map(|_| time(|| m.train_on_batch(&x, &y)).1)
+                .collect(),
+        );
         // 2 FLOPs per multiply-add, 3 passes (forward, input and weight gradients).
         let flops = 6.0
             * gates(layer)
@@ -332,14 +338,14 @@ fn throughput() -> lstm_core::Result<Vec<Value>> {
         let windows = Array3::from_shape_fn((10_000, timesteps, 1), |(b, t, _)| {
             ((b * 7 + t) % 13) as f32 / 13.0
         });
-        let mut calls = (0..3)
-            .map(|_| {
-                let (p, seconds) = time(|| m.predict(&windows));
-                p.map(|_| seconds)
-            })
-            .collect::<lstm_core::Result<Vec<_>>>()?;
-        calls.sort_by(f64::total_cmp);
-        let inference_s = calls[1];
+        let inference_s = median(
+            (0..3)
+                .map(|_| {
+                    let (p, seconds) = time(|| m.predict(&windows));
+                    p.map(|_| seconds)
+                })
+                .collect::<lstm_core::Result<_>>()?,
+        );
         // The forward pass alone: a third of a training step's work, per window.
         let inference_flops = flops / 3.0 / batch as f64 * 10_000.0;
         rows.push(json!({"layer": layer, "hidden": hidden, "ms_per_step": per_step * 1e3, "samples_per_s": batch as f64 / per_step, "gflops": flops / per_step / 1e9, "inference_samples_per_s": 10_000.0 / inference_s, "inference_gflops": inference_flops / inference_s / 1e9}));
@@ -358,9 +364,8 @@ fn sgemm_peak_gflops() -> (f64, f64) {
     let mut c = Array2::<f32>::zeros((n, n));
     let rate = |product: &mut dyn FnMut()| {
         product();
-        let mut times = (0..9).map(|_| time(&mut *product).1).collect::<Vec<_>>();
-        times.sort_by(f64::total_cmp);
-        2.0 * (n as f64).powi(3) / times[times.len() / 2] / 1e9
+        let seconds = median((0..9).map(|_| time(&mut *product).1).collect());
+        2.0 * (n as f64).powi(3) / seconds / 1e9
     };
     let general = rate(&mut || mat_mul(&a.view(), &b.view(), 0.0, &mut c.view_mut()));
     let mut packed = PackedMatrix::default();
